@@ -1,0 +1,69 @@
+# Bulwark: `make test` runs everything CI runs; `make bench` prints the benchmark figures.
+# Tools (anvil, forge, solc, py_ecc) are installed into tools/ on first use.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+ROOT := $(abspath .)
+TOOLS_BIN := $(ROOT)/tools/bin
+TOOLS_STAMP := tools/node_modules/.bulwark-installed
+VENV := tools/.venv
+VENV_STAMP := $(VENV)/.bulwark-installed
+PYTHON := $(VENV)/bin/python
+export PATH := $(TOOLS_BIN):$(PATH)
+
+.PHONY: help tools test fmt-check clippy test-rust test-tools test-fixtures fixtures bench
+
+help:
+	@echo "make test      fmt check, clippy -D warnings, Rust tests, toolchain and fixture checks"
+	@echo "make bench     criterion benchmarks of the crypto crate, with a summary table"
+	@echo "make tools     install anvil, forge and solc (pinned in tools/package.json)"
+	@echo "make fixtures  regenerate the py_ecc cross-check fixtures"
+
+tools: $(TOOLS_STAMP)
+
+# npm ci installs exactly the lock file; install scripts are skipped because the
+# native binaries ship inside the platform packages, linked into tools/bin here.
+$(TOOLS_STAMP): tools/package.json tools/package-lock.json
+	cd tools && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	mkdir -p $(TOOLS_BIN)
+	for tool in anvil forge; do \
+	  bin=$$(ls tools/node_modules/@foundry-rs/$$tool-*/bin/$$tool | head -n 1); \
+	  test -x "$$bin" || { echo "no $$tool binary for this platform" >&2; exit 1; }; \
+	  ln -sf "$(ROOT)/$$bin" $(TOOLS_BIN)/$$tool; \
+	done
+	ln -sf $(ROOT)/tools/solc $(TOOLS_BIN)/solc
+	touch $@
+
+$(VENV_STAMP): tools/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt
+	touch $@
+
+test: fmt-check clippy test-rust test-tools test-fixtures
+	@echo "make test: all checks passed"
+
+fmt-check:
+	cargo fmt --all -- --check
+
+clippy:
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+test-rust:
+	cargo test --workspace --locked
+
+test-tools: $(TOOLS_STAMP)
+	python3 tools/check_anvil.py
+	cd tools/selftest && forge test --use $(ROOT)/tools/solc
+
+# Recomputes the cross-check fixtures with py_ecc and fails if they differ from the
+# committed ones that the Rust tests read.
+test-fixtures: $(VENV_STAMP)
+	$(PYTHON) framework/crypto/fixtures/generate.py --check framework/crypto/fixtures/py_ecc.json
+
+fixtures: $(VENV_STAMP)
+	$(PYTHON) framework/crypto/fixtures/generate.py --write framework/crypto/fixtures/py_ecc.json
+
+bench:
+	cargo bench -p bulwark-crypto --bench bls
