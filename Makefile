@@ -13,13 +13,13 @@ VENV_STAMP := $(VENV)/.bulwark-installed
 PYTHON := $(VENV)/bin/python
 export PATH := $(TOOLS_BIN):$(PATH)
 
-.PHONY: help tools test fmt-check clippy test-rust test-tools test-fixtures fixtures bench
+.PHONY: help tools test fmt-check clippy test-rust test-tools test-contracts test-fixtures fixtures bench
 
 help:
 	@echo "make test      fmt check, clippy -D warnings, Rust tests, toolchain and fixture checks"
 	@echo "make bench     criterion benchmarks of the crypto crate, with a summary table"
 	@echo "make tools     install anvil, forge and solc (pinned in tools/package.json)"
-	@echo "make fixtures  regenerate the py_ecc cross-check fixtures"
+	@echo "make fixtures  regenerate the py_ecc and contract cross-check fixtures"
 
 tools: $(TOOLS_STAMP)
 
@@ -41,7 +41,7 @@ $(VENV_STAMP): tools/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt
 	touch $@
 
-test: fmt-check clippy test-rust test-tools test-fixtures
+test: fmt-check clippy test-rust test-tools test-contracts test-fixtures
 	@echo "make test: all checks passed"
 
 fmt-check:
@@ -57,6 +57,10 @@ test-tools: $(TOOLS_STAMP)
 	python3 tools/check_anvil.py
 	cd tools/selftest && forge test --use $(ROOT)/tools/solc
 
+# The Foundry suite in contracts/ (solc through the tools/solc wrapper).
+test-contracts: $(TOOLS_STAMP)
+	cd contracts && forge test --use $(ROOT)/tools/solc
+
 # Recomputes the cross-check fixtures with py_ecc and fails if they differ from the
 # committed ones that the Rust tests read.
 test-fixtures: $(VENV_STAMP)
@@ -64,6 +68,7 @@ test-fixtures: $(VENV_STAMP)
 
 fixtures: $(VENV_STAMP)
 	$(PYTHON) framework/crypto/fixtures/generate.py --write framework/crypto/fixtures/py_ecc.json
+	BULWARK_WRITE_FIXTURES=1 cargo test -p bulwark-crypto --test contract_fixtures
 
 bench:
 	cargo bench -p bulwark-crypto --bench bls

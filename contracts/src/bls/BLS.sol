@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+pragma solidity ^0.8.28;
+
+/// @title BLS
+/// @notice BLS12-381 over the EIP-2537 precompiles, for the "min-sig" ciphersuite Bulwark
+/// uses off-chain (bulwark-crypto): signatures in G1, public keys in G2,
+/// `BLS_SIG_BLS12381G1_XMD:SHA-256_SSWU_RO_POP_`.
+/// @dev Points are structs whose memory layout is exactly the EIP-2537 encoding: every
+/// base-field element is two words, the first holding 16 zero bytes and the top 16 bytes
+/// of the 48-byte big-endian value, the second its low 32 bytes; an Fp2 element is c0
+/// then c1. A struct pointer can therefore be handed to a precompile as is.
+///
+/// Each precompile call forwards exactly its EIP-2537 price: a failing precompile burns
+/// all gas it was given, and a malformed point from calldata must not burn the caller's.
+library BLS {
+    struct G1Point {
+        uint256 xHi;
+        uint256 xLo;
+        uint256 yHi;
+        uint256 yLo;
+    }
+
+    struct G2Point {
+        uint256 x0Hi;
+        uint256 x0Lo;
+        uint256 x1Hi;
+        uint256 x1Lo;
+        uint256 y0Hi;
+        uint256 y0Lo;
+        uint256 y1Hi;
+        uint256 y1Lo;
+    }
+
+    /// A precompile refused its input (a point off the curve, a bad encoding).
+    error PrecompileFailed(uint256 precompile);
+    /// A domain separation tag longer than 255 bytes.
+    error DomainTooLong(uint256 length);
+    /// A point encoding of the wrong length.
+    error BadEncodingLength(uint256 expected, uint256 got);
+
+    uint256 internal constant MODEXP = 0x05;
+    uint256 internal constant G1ADD = 0x0b;
+    uint256 internal constant G2ADD = 0x0d;
+    uint256 internal constant PAIRING = 0x0f;
+    uint256 internal constant MAP_FP_TO_G1 = 0x10;
+
+    uint256 internal constant G1ADD_GAS = 375;
+    uint256 internal constant G2ADD_GAS = 600;
+    uint256 internal constant PAIRING2_GAS = 2 * 32600 + 37700;
+    uint256 internal constant MAP_FP_TO_G1_GAS = 5500;
+    /// MODEXP of a 64-byte base, exponent 1 and 48-byte modulus costs the 200 minimum.
+    uint256 internal constant MODEXP_GAS = 200;
+
+    /// The base-field modulus p, split as the EIP-2537 words are.
+    uint256 internal constant P_HI = 0x1a0111ea397fe69a4b1ba7b6434bacd7;
+    uint256 internal constant P_LO = 0x64774b84f38512bf6730d2a0f6b0f6241eabfffeb153ffffb9feffffffffaaab;
+    /// (p - 1) / 2: a y-coordinate above it is the "larger" root, flagged in compression.
+    uint256 internal constant HALF_HI = 0xd0088f51cbff34d258dd3db21a5d66b;
+    uint256 internal constant HALF_LO = 0xb23ba5c279c2895fb39869507b587b120f55ffff58a9ffffdcff7fffffffd555;
+
+    /// Tag of ordinary signatures (IETF min-sig, proof-of-possession scheme).
+    bytes internal constant SIGNATURE_DST = "BLS_SIG_BLS12381G1_XMD:SHA-256_SSWU_RO_POP_";
+    /// Tag of proofs of possession.
+    bytes internal constant POP_DST = "BLS_POP_BLS12381G1_XMD:SHA-256_SSWU_RO_POP_";
+
+    /// The G2 generator, negated: verification checks e(sig, -g2) * e(H(m), pk) == 1.
+    function negG2Generator() internal pure returns (G2Point memory) {
+        return G2Point(
+            0x024aa2b2f08f0a91260805272dc51051,
+            0xc6e47ad4fa403b02b4510b647ae3d1770bac0326a805bbefd48056c8c121bdb8,
+            0x13e02b6052719f607dacd3a088274f65,
+            0x596bd0d09920b61ab5da61bbdc7f5049334cf11213945d57e5ac7d055d042b7e,
+            0x0d1b3cc2c7027888be51d9ef691d77bc,
+            0xb679afda66c73f17f9ee3837a55024f78c71363275a75d75d86bab79f74782aa,
+            0x13fa4d4a0ad8b1ce186ed5061789213d,
+            0x993923066dddaf1040bc3ff59f825c78df74f2d75467e25e0f55f8a00fa030ed
+        );
+    }
+
+    /// a + b in G1 (on-curve checked by the precompile, no subgroup check).
+    function add(G1Point memory a, G1Point memory b) internal view returns (G1Point memory r) {
+        bool ok;
+        assembly ("memory-safe") {
+            let buf := mload(0x40)
+            mcopy(buf, a, 128)
+            mcopy(add(buf, 128), b, 128)
+            ok := staticcall(G1ADD_GAS, G1ADD, buf, 256, r, 128)
+        }
+        if (!ok) revert PrecompileFailed(G1ADD);
+    }
+
+    /// a + b in G2 (on-curve checked by the precompile, no subgroup check).
+    function add(G2Point memory a, G2Point memory b) internal view returns (G2Point memory r) {
+        bool ok;
+        assembly ("memory-safe") {
+            let buf := mload(0x40)
+            mcopy(buf, a, 256)
+            mcopy(add(buf, 256), b, 256)
+            ok := staticcall(G2ADD_GAS, G2ADD, buf, 512, r, 256)
+        }
+        if (!ok) revert PrecompileFailed(G2ADD);
+    }
+
+    /// -a in G2: each coordinate of y becomes p - y (the identity stays the identity).
+    function neg(G2Point memory a) internal pure returns (G2Point memory r) {
+        r = G2Point(a.x0Hi, a.x0Lo, a.x1Hi, a.x1Lo, 0, 0, 0, 0);
+        if (isZero(a)) return r;
+        (r.y0Hi, r.y0Lo) = _negFp(a.y0Hi, a.y0Lo);
+        (r.y1Hi, r.y1Lo) = _negFp(a.y1Hi, a.y1Lo);
+    }
+
+    /// Whether `a` is the all-zero encoding, EIP-2537's point at infinity.
+    function isZero(G2Point memory a) internal pure returns (bool) {
+        return (a.x0Hi | a.x0Lo | a.x1Hi | a.x1Lo | a.y0Hi | a.y0Lo | a.y1Hi | a.y1Lo) == 0;
+    }
+
+    /// e(a1, b1) * e(a2, b2) == 1. False, not a revert, when a point is off the curve
+    /// or outside its subgroup: the precompile checks both and fails.
+    function pairing2(G1Point memory a1, G2Point memory b1, G1Point memory a2, G2Point memory b2)
+        internal
+        view
+        returns (bool result)
+    {
+        assembly ("memory-safe") {
+            let buf := mload(0x40)
+            mcopy(buf, a1, 128)
+            mcopy(add(buf, 128), b1, 256)
+            mcopy(add(buf, 384), a2, 128)
+            mcopy(add(buf, 512), b2, 256)
+            let ok := staticcall(PAIRING2_GAS, PAIRING, buf, 768, buf, 32)
+            result := and(ok, eq(mload(buf), 1))
+        }
+    }
+
+    /// Whether `signature` is a valid signature of `message` under `dst` by `publicKey`.
+    function verify(bytes memory message, bytes memory dst, G1Point memory signature, G2Point memory publicKey)
+        internal
+        view
+        returns (bool)
+    {
+        return pairing2(signature, negG2Generator(), hashToG1(message, dst), publicKey);
+    }
+
+    /// Whether `proof` proves possession of `publicKey`: a signature, under the POP tag,
+    /// of the key's 96-byte compressed encoding (as bulwark-crypto makes it).
+    function verifyPossession(G2Point memory publicKey, G1Point memory proof) internal view returns (bool) {
+        if (isZero(publicKey)) return false;
+        return verify(compress(publicKey), POP_DST, proof, publicKey);
+    }
+
+    /// The ZCash-format compressed encoding of a G2 point: x.c1 || x.c0 with the
+    /// compression flag, and the sign flag when y is the larger root.
+    function compress(G2Point memory a) internal pure returns (bytes memory out) {
+        bool larger = (a.y1Hi | a.y1Lo) != 0 ? _gtHalf(a.y1Hi, a.y1Lo) : _gtHalf(a.y0Hi, a.y0Lo);
+        uint256 flags = larger ? 0xa0 : 0x80;
+        out = abi.encodePacked(uint128(a.x1Hi), a.x1Lo, uint128(a.x0Hi), a.x0Lo);
+        out[0] = bytes1(uint8(out[0]) | uint8(flags));
+    }
+
+    /// hash_to_curve for G1 as RFC 9380 and blst define it: expand_message_xmd with
+    /// SHA-256 to 128 bytes, two field elements reduced mod p, each mapped with
+    /// MAP_FP_TO_G1 (which clears the cofactor), then added.
+    function hashToG1(bytes memory message, bytes memory dst) internal view returns (G1Point memory) {
+        if (dst.length > 255) revert DomainTooLong(dst.length);
+        bytes memory dstPrime = abi.encodePacked(dst, uint8(dst.length));
+        // msg' = Z_pad (64 zero bytes) || msg || l_i_b_str (128 as 2 bytes) || 0x00 || DST'
+        bytes32 b0 = sha256(abi.encodePacked(bytes32(0), bytes32(0), message, uint16(128), uint8(0), dstPrime));
+        bytes32 b1 = sha256(abi.encodePacked(b0, uint8(1), dstPrime));
+        bytes32 b2 = sha256(abi.encodePacked(b0 ^ b1, uint8(2), dstPrime));
+        bytes32 b3 = sha256(abi.encodePacked(b0 ^ b2, uint8(3), dstPrime));
+        bytes32 b4 = sha256(abi.encodePacked(b0 ^ b3, uint8(4), dstPrime));
+        return add(_mapToG1(b1, b2), _mapToG1(b3, b4));
+    }
+
+    /// Reduces the 64-byte big-endian integer hi || lo mod p (MODEXP with exponent 1)
+    /// straight into an EIP-2537 field element, and maps it to G1.
+    function _mapToG1(bytes32 hi, bytes32 lo) private view returns (G1Point memory r) {
+        bool ok;
+        assembly ("memory-safe") {
+            let buf := mload(0x40)
+            mstore(buf, 64) // base length
+            mstore(add(buf, 32), 1) // exponent length
+            mstore(add(buf, 64), 48) // modulus length
+            mstore(add(buf, 96), hi)
+            mstore(add(buf, 128), lo)
+            mstore8(add(buf, 160), 1) // exponent
+            // modulus p, 48 bytes: top 16 bytes then low 32
+            mstore(add(buf, 161), shl(128, P_HI))
+            mstore(add(buf, 177), P_LO)
+            // Result: 16 zero bytes then the 48-byte residue = an EIP-2537 Fp element.
+            let fp := add(buf, 256)
+            mstore(fp, 0)
+            ok := staticcall(MODEXP_GAS, MODEXP, buf, 209, add(fp, 16), 48)
+            if ok { ok := staticcall(MAP_FP_TO_G1_GAS, MAP_FP_TO_G1, fp, 64, r, 128) }
+        }
+        if (!ok) revert PrecompileFailed(MAP_FP_TO_G1);
+    }
+
+    function _negFp(uint256 hi, uint256 lo) private pure returns (uint256, uint256) {
+        if ((hi | lo) == 0) return (0, 0);
+        unchecked {
+            uint256 borrow = lo > P_LO ? 1 : 0;
+            return (P_HI - hi - borrow, P_LO - lo);
+        }
+    }
+
+    function _gtHalf(uint256 hi, uint256 lo) private pure returns (bool) {
+        return hi > HALF_HI || (hi == HALF_HI && lo > HALF_LO);
+    }
+
+    /// Decodes a 128-byte EIP-2537 G1 encoding (no curve check: the precompiles do it).
+    function g1FromBytes(bytes memory b) internal pure returns (G1Point memory p) {
+        if (b.length != 128) revert BadEncodingLength(128, b.length);
+        assembly ("memory-safe") {
+            mcopy(p, add(b, 32), 128)
+        }
+    }
+
+    /// Decodes a 256-byte EIP-2537 G2 encoding (no curve check: the precompiles do it).
+    function g2FromBytes(bytes memory b) internal pure returns (G2Point memory p) {
+        if (b.length != 256) revert BadEncodingLength(256, b.length);
+        assembly ("memory-safe") {
+            mcopy(p, add(b, 32), 256)
+        }
+    }
+
+    /// keccak256 of a G2 point's encoding: how registries commit to keys cheaply.
+    function hash(G2Point memory a) internal pure returns (bytes32 h) {
+        assembly ("memory-safe") {
+            h := keccak256(a, 256)
+        }
+    }
+}

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+pragma solidity ^0.8.28;
+
+import {Test} from "./utils/Test.sol";
+import {BLS} from "../src/bls/BLS.sol";
+
+/// The Solidity BLS library against vectors made by bulwark-crypto (blst), whose
+/// hash-to-curve is in turn checked against py_ecc.
+contract BLSTest is Test {
+    string internal json;
+
+    function setUp() public {
+        json = vm.readFile("test/fixtures/bls.json");
+    }
+
+    function key(uint256 i, string memory field) internal view returns (bytes memory) {
+        return vm.parseJsonBytes(json, string.concat(".keys[", vm.toString(i), "].", field));
+    }
+
+    function test_hashToG1MatchesBlst() public view {
+        for (uint256 i = 0; i < 3; i++) {
+            string memory base = string.concat(".hashToG1[", vm.toString(i), "]");
+            bytes memory message = vm.parseJsonBytes(json, string.concat(base, ".message"));
+            bytes memory expected = vm.parseJsonBytes(json, string.concat(base, ".point"));
+            BLS.G1Point memory h = BLS.hashToG1(message, BLS.SIGNATURE_DST);
+            assertEq(abi.encode(h), expected, "hash_to_G1 differs from blst");
+        }
+    }
+
+    function test_compressMatchesBlst() public view {
+        for (uint256 i = 0; i < 4; i++) {
+            BLS.G2Point memory pk = BLS.g2FromBytes(key(i, "publicKey"));
+            assertEq(BLS.compress(pk), key(i, "compressed"), "compressed encoding differs");
+        }
+    }
+
+    function test_rustSignaturesVerify() public view {
+        bytes memory message = vm.parseJsonBytes(json, ".message");
+        for (uint256 i = 0; i < 4; i++) {
+            BLS.G2Point memory pk = BLS.g2FromBytes(key(i, "publicKey"));
+            BLS.G1Point memory sig = BLS.g1FromBytes(key(i, "signature"));
+            assertTrue(BLS.verify(message, BLS.SIGNATURE_DST, sig, pk), "signature rejected");
+            BLS.G2Point memory other = BLS.g2FromBytes(key((i + 1) % 4, "publicKey"));
+            assertFalse(BLS.verify(message, BLS.SIGNATURE_DST, sig, other), "accepted for another key");
+            assertFalse(BLS.verify(message, BLS.POP_DST, sig, pk), "accepted under another tag");
+        }
+    }
+
+    function test_everyFlippedSignatureBitFails() public view {
+        bytes memory message = vm.parseJsonBytes(json, ".message");
+        BLS.G2Point memory pk = BLS.g2FromBytes(key(0, "publicKey"));
+        bytes memory sig = key(0, "signature");
+        // Every bit of the 48-byte x and y values (the padding words are zero by format).
+        for (uint256 byteIndex = 16; byteIndex < 128; byteIndex++) {
+            if (byteIndex >= 64 && byteIndex < 80) continue;
+            for (uint256 bit = 0; bit < 8; bit += 3) {
+                bytes memory bad = bytes.concat(sig);
+                bad[byteIndex] = bytes1(uint8(bad[byteIndex]) ^ uint8(1 << bit));
+                assertFalse(BLS.verify(message, BLS.SIGNATURE_DST, BLS.g1FromBytes(bad), pk), "flipped bit accepted");
+            }
+        }
+    }
+
+    function test_everyFlippedMessageBitFails() public view {
+        bytes memory message = vm.parseJsonBytes(json, ".message");
+        BLS.G2Point memory pk = BLS.g2FromBytes(key(1, "publicKey"));
+        BLS.G1Point memory sig = BLS.g1FromBytes(key(1, "signature"));
+        for (uint256 i = 0; i < message.length * 8; i++) {
+            bytes memory bad = bytes.concat(message);
+            bad[i / 8] = bytes1(uint8(bad[i / 8]) ^ uint8(1 << (i % 8)));
+            assertFalse(BLS.verify(bad, BLS.SIGNATURE_DST, sig, pk), "flipped message bit accepted");
+        }
+    }
+
+    function test_proofsOfPossession() public view {
+        for (uint256 i = 0; i < 4; i++) {
+            BLS.G2Point memory pk = BLS.g2FromBytes(key(i, "publicKey"));
+            BLS.G1Point memory pop = BLS.g1FromBytes(key(i, "proofOfPossession"));
+            assertTrue(BLS.verifyPossession(pk, pop), "valid proof rejected");
+            BLS.G1Point memory otherPop = BLS.g1FromBytes(key((i + 1) % 4, "proofOfPossession"));
+            assertFalse(BLS.verifyPossession(pk, otherPop), "another key's proof accepted");
+            // A plain signature is not a proof of possession.
+            assertFalse(BLS.verifyPossession(pk, BLS.g1FromBytes(key(i, "signature"))), "signature as proof");
+        }
+        BLS.G2Point memory zero;
+        assertFalse(BLS.verifyPossession(zero, BLS.g1FromBytes(key(0, "proofOfPossession"))), "identity key");
+    }
+
+    function test_aggregateMatchesAndVerifies() public view {
+        BLS.G2Point memory apk = BLS.g2FromBytes(key(0, "publicKey"));
+        BLS.G1Point memory asig = BLS.g1FromBytes(key(0, "signature"));
+        for (uint256 i = 1; i < 4; i++) {
+            apk = BLS.add(apk, BLS.g2FromBytes(key(i, "publicKey")));
+            asig = BLS.add(asig, BLS.g1FromBytes(key(i, "signature")));
+        }
+        assertEq(abi.encode(apk), vm.parseJsonBytes(json, ".aggregatePublicKey"), "aggregate key");
+        assertEq(abi.encode(asig), vm.parseJsonBytes(json, ".aggregateSignature"), "aggregate signature");
+        bytes memory message = vm.parseJsonBytes(json, ".message");
+        assertTrue(BLS.verify(message, BLS.SIGNATURE_DST, asig, apk), "aggregate rejected");
+        // Subtracting a signer's key no longer matches the full aggregate signature.
+        BLS.G2Point memory three = BLS.add(apk, BLS.neg(BLS.g2FromBytes(key(3, "publicKey"))));
+        assertFalse(BLS.verify(message, BLS.SIGNATURE_DST, asig, three), "aggregate minus a key accepted");
+    }
+
+    function test_negationCancels() public view {
+        BLS.G2Point memory pk = BLS.g2FromBytes(key(2, "publicKey"));
+        BLS.G2Point memory sum = BLS.add(pk, BLS.neg(pk));
+        assertTrue(BLS.isZero(sum), "pk + (-pk) is not the identity");
+        assertTrue(BLS.isZero(BLS.neg(sum)), "-0 is not 0");
+    }
+
+    function test_offCurveG1AddReverts() public {
+        bytes memory sig = key(0, "signature");
+        sig[127] = bytes1(uint8(sig[127]) ^ 1);
+        BLSCaller caller = new BLSCaller();
+        vm.expectRevert(abi.encodeWithSelector(BLS.PrecompileFailed.selector, uint256(0x0b)));
+        caller.addG1(sig, key(1, "signature"));
+    }
+
+    function test_longDomainReverts() public {
+        BLSCaller caller = new BLSCaller();
+        vm.expectRevert(abi.encodeWithSelector(BLS.DomainTooLong.selector, uint256(256)));
+        caller.hash("", new bytes(256));
+    }
+}
+
+/// External entry points so reverts can be expected.
+contract BLSCaller {
+    function addG1(bytes memory a, bytes memory b) external view returns (BLS.G1Point memory) {
+        return BLS.add(BLS.g1FromBytes(a), BLS.g1FromBytes(b));
+    }
+
+    function hash(bytes memory m, bytes memory dst) external view returns (BLS.G1Point memory) {
+        return BLS.hashToG1(m, dst);
+    }
+}
