@@ -13,11 +13,12 @@ VENV_STAMP := $(VENV)/.bulwark-installed
 PYTHON := $(VENV)/bin/python
 export PATH := $(TOOLS_BIN):$(PATH)
 
-.PHONY: help tools test fmt-check clippy test-rust test-tools test-contracts test-fixtures fixtures bench
+.PHONY: help tools test fmt-check clippy test-rust test-tools test-contracts test-fixtures fixtures bench gas
 
 help:
 	@echo "make test      fmt check, clippy -D warnings, Rust tests, toolchain and fixture checks"
 	@echo "make bench     criterion benchmarks of the crypto crate, with a summary table"
+	@echo "make gas       print the certificate-verification gas table (forge)"
 	@echo "make tools     install anvil, forge and solc (pinned in tools/package.json)"
 	@echo "make fixtures  regenerate the py_ecc and contract cross-check fixtures"
 
@@ -70,5 +71,9 @@ fixtures: $(VENV_STAMP)
 	$(PYTHON) framework/crypto/fixtures/generate.py --write framework/crypto/fixtures/py_ecc.json
 	BULWARK_WRITE_FIXTURES=1 cargo test -p bulwark-crypto --test contract_fixtures
 
-bench:
+bench: gas
 	cargo bench -p bulwark-crypto --bench bls
+
+# Certificate verification gas by operator-set size and share of non-signers.
+gas: $(TOOLS_STAMP)
+	cd contracts && forge test --use $(ROOT)/tools/solc --match-contract GasTest -vv | grep gas-table

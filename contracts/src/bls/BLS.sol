@@ -160,38 +160,74 @@ library BLS {
     /// hash_to_curve for G1 as RFC 9380 and blst define it: expand_message_xmd with
     /// SHA-256 to 128 bytes, two field elements reduced mod p, each mapped with
     /// MAP_FP_TO_G1 (which clears the cofactor), then added.
-    function hashToG1(bytes memory message, bytes memory dst) internal view returns (G1Point memory) {
-        if (dst.length > 255) revert DomainTooLong(dst.length);
-        bytes memory dstPrime = abi.encodePacked(dst, uint8(dst.length));
-        // msg' = Z_pad (64 zero bytes) || msg || l_i_b_str (128 as 2 bytes) || 0x00 || DST'
-        bytes32 b0 = sha256(abi.encodePacked(bytes32(0), bytes32(0), message, uint16(128), uint8(0), dstPrime));
-        bytes32 b1 = sha256(abi.encodePacked(b0, uint8(1), dstPrime));
-        bytes32 b2 = sha256(abi.encodePacked(b0 ^ b1, uint8(2), dstPrime));
-        bytes32 b3 = sha256(abi.encodePacked(b0 ^ b2, uint8(3), dstPrime));
-        bytes32 b4 = sha256(abi.encodePacked(b0 ^ b3, uint8(4), dstPrime));
-        return add(_mapToG1(b1, b2), _mapToG1(b3, b4));
+    function hashToG1(bytes memory message, bytes memory dst) internal view returns (G1Point memory r) {
+        uint256 messagePtr;
+        assembly ("memory-safe") {
+            messagePtr := add(message, 32)
+        }
+        hashToG1At(messagePtr, message.length, dst, r);
     }
 
-    /// Reduces the 64-byte big-endian integer hi || lo mod p (MODEXP with exponent 1)
-    /// straight into an EIP-2537 field element, and maps it to G1.
-    function _mapToG1(bytes32 hi, bytes32 lo) private view returns (G1Point memory r) {
+    /// hash_to_G1 of the `messageLength` bytes at `messagePtr`, written as 128 bytes at
+    /// `out`. Works in unallocated memory past the free-memory pointer and allocates
+    /// nothing, which keeps the certificate check free of memory growth; `out` must be
+    /// allocated memory.
+    function hashToG1At(uint256 messagePtr, uint256 messageLength, bytes memory dst, G1Point memory out)
+        internal
+        view
+    {
+        if (dst.length > 255) revert DomainTooLong(dst.length);
         bool ok;
         assembly ("memory-safe") {
+            let dstLen := mload(dst)
             let buf := mload(0x40)
-            mstore(buf, 64) // base length
-            mstore(add(buf, 32), 1) // exponent length
-            mstore(add(buf, 64), 48) // modulus length
-            mstore(add(buf, 96), hi)
-            mstore(add(buf, 128), lo)
-            mstore8(add(buf, 160), 1) // exponent
-            // modulus p, 48 bytes: top 16 bytes then low 32
-            mstore(add(buf, 161), shl(128, P_HI))
-            mstore(add(buf, 177), P_LO)
-            // Result: 16 zero bytes then the 48-byte residue = an EIP-2537 Fp element.
-            let fp := add(buf, 256)
-            mstore(fp, 0)
-            ok := staticcall(MODEXP_GAS, MODEXP, buf, 209, add(fp, 16), 48)
-            if ok { ok := staticcall(MAP_FP_TO_G1_GAS, MAP_FP_TO_G1, fp, 64, r, 128) }
+            // b0 = H(Z_pad(64) || msg || I2OSP(128, 2) || I2OSP(0, 1) || DST || I2OSP(len(DST), 1))
+            mstore(buf, 0)
+            mstore(add(buf, 32), 0)
+            mcopy(add(buf, 64), messagePtr, messageLength)
+            let p := add(add(buf, 64), messageLength)
+            mstore8(p, 0)
+            mstore8(add(p, 1), 128)
+            mstore8(add(p, 2), 0)
+            mcopy(add(p, 3), add(dst, 32), dstLen)
+            mstore8(add(add(p, 3), dstLen), dstLen)
+            let b0 := and(add(add(p, add(4, dstLen)), 31), not(31))
+            ok := staticcall(gas(), 0x02, buf, sub(add(p, add(4, dstLen)), buf), b0, 32)
+            // b_i = H(x || I2OSP(i, 1) || DST'), x = b0 for i = 1, else b0 xor b_(i-1)
+            let q := add(b0, 32)
+            mcopy(add(q, 33), add(dst, 32), dstLen)
+            mstore8(add(add(q, 33), dstLen), dstLen)
+            let inputLen := add(34, dstLen)
+            let bs := and(add(add(q, inputLen), 31), not(31))
+            mstore(q, mload(b0))
+            mstore8(add(q, 32), 1)
+            ok := and(ok, staticcall(gas(), 0x02, q, inputLen, bs, 32))
+            for { let i := 2 } lt(i, 5) { i := add(i, 1) } {
+                mstore(q, xor(mload(b0), mload(add(bs, mul(sub(i, 2), 32)))))
+                mstore8(add(q, 32), i)
+                ok := and(ok, staticcall(gas(), 0x02, q, inputLen, add(bs, mul(sub(i, 1), 32)), 32))
+            }
+            // u_j = (b_(2j+1) || b_(2j+2)) mod p via MODEXP(base, 1, p), written after
+            // 16 zero bytes so each is an EIP-2537 field element.
+            let m := add(bs, 128)
+            mstore(m, 64)
+            mstore(add(m, 32), 1)
+            mstore(add(m, 64), 48)
+            mcopy(add(m, 96), bs, 64)
+            mstore8(add(m, 160), 1)
+            mstore(add(m, 161), shl(128, P_HI))
+            mstore(add(m, 177), P_LO)
+            let f := add(m, 224)
+            mstore(f, 0)
+            mstore(add(f, 64), 0)
+            ok := and(ok, staticcall(MODEXP_GAS, MODEXP, m, 209, add(f, 16), 48))
+            mcopy(add(m, 96), add(bs, 64), 64)
+            ok := and(ok, staticcall(MODEXP_GAS, MODEXP, m, 209, add(f, 80), 48))
+            // Map both and add.
+            let g := add(f, 128)
+            ok := and(ok, staticcall(MAP_FP_TO_G1_GAS, MAP_FP_TO_G1, f, 64, g, 128))
+            ok := and(ok, staticcall(MAP_FP_TO_G1_GAS, MAP_FP_TO_G1, add(f, 64), 64, add(g, 128), 128))
+            ok := and(ok, staticcall(G1ADD_GAS, G1ADD, g, 256, out, 128))
         }
         if (!ok) revert PrecompileFailed(MAP_FP_TO_G1);
     }

@@ -4,8 +4,19 @@ pragma solidity ^0.8.28;
 /// @notice The forge cheatcodes Bulwark's tests use, declared by hand: forge-std is not
 /// published on npm, the only registry the build machines reach.
 interface Vm {
+    struct Gas {
+        uint64 gasLimit;
+        uint64 gasTotalUsed;
+        uint64 gasMemoryUsed;
+        int64 gasRefunded;
+        uint64 gasRemaining;
+    }
+
+    function lastCallGas() external view returns (Gas memory);
     function roll(uint256 blockNumber) external;
     function warp(uint256 timestamp) external;
+    function chainId(uint256 newChainId) external;
+    function cool(address target) external;
     function prank(address sender) external;
     function startPrank(address sender) external;
     function stopPrank() external;

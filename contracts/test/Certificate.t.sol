@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+pragma solidity ^0.8.28;
+
+import {AVSFixture, TestAVS} from "./utils/AVSFixture.sol";
+import {Keys} from "./utils/Keys.sol";
+import {BLS} from "../src/bls/BLS.sol";
+import {CertificateVerifier} from "../src/avs/CertificateVerifier.sol";
+import {OperatorRegistry} from "../src/avs/OperatorRegistry.sol";
+import {TaskManager} from "../src/avs/TaskManager.sol";
+
+/// Registry, certificate verification and the task life cycle, with every failure path.
+contract CertificateTest is AVSFixture {
+    bytes internal constant RESPONSE = "price=314159";
+
+    function setUp() public {
+        deployCore();
+        addOperators(10, 32 ether);
+        vm.roll(block.number + 1);
+    }
+
+    function newTask() internal returns (uint256 id, uint32 ref) {
+        id = avs.createTask("input", THRESHOLD, 50);
+        ref = uint32(block.number - 1);
+        vm.roll(block.number + 1);
+    }
+
+    function absentFirst(uint256 k) internal view returns (bool[] memory absent) {
+        absent = noneAbsent();
+        for (uint256 i = 0; i < k; i++) {
+            absent[i] = true;
+        }
+    }
+
+    function certFor(uint256 id, uint32 ref, bool[] memory absent)
+        internal
+        view
+        returns (CertificateVerifier.Certificate memory)
+    {
+        return certify(avs, avs.taskResponseMessage(id, keccak256(RESPONSE)), ref, absent);
+    }
+
+    function test_fullCertificateIsAccepted() public {
+        (uint256 id, uint32 ref) = newTask();
+        avs.respondToTask(id, RESPONSE, certFor(id, ref, noneAbsent()));
+        TaskManager.Task memory t = avs.getTask(id);
+        assertEq(uint256(t.status), uint256(TaskManager.TaskStatus.Responded), "status");
+        assertEq(t.signedStakeGwei, 320 gwei, "signed stake (gwei)");
+        assertEq(t.totalStakeGwei, 320 gwei, "total stake (gwei)");
+        assertEq(avs.lastResponse(), RESPONSE, "hook saw the response");
+        assertFalse(avs.isFinal(id), "final before the challenge window");
+        vm.roll(block.number + 21);
+        assertTrue(avs.isFinal(id), "final after the challenge window");
+    }
+
+    function test_nonSignersAreSubtracted() public {
+        (uint256 id, uint32 ref) = newTask();
+        avs.respondToTask(id, RESPONSE, certFor(id, ref, absentFirst(3)));
+        assertEq(avs.getTask(id).signedStakeGwei, 224 gwei, "7 of 10 signed");
+    }
+
+    function test_exactlyAtThresholdPassesOneBelowFails() public {
+        (uint256 id, uint32 ref) = newTask();
+        bytes32 message = avs.taskResponseMessage(id, keccak256(RESPONSE));
+        // 6 of 10 equal stakes = 60.00% = THRESHOLD.
+        avs.verifyCertificate(message, THRESHOLD, certify(avs, message, ref, absentFirst(4)));
+        CertificateVerifier.Certificate memory five = certify(avs, message, ref, absentFirst(5));
+        vm.expectRevert(
+            abi.encodeWithSelector(CertificateVerifier.ThresholdNotMet.selector, 160 gwei, 320 gwei, THRESHOLD)
+        );
+        avs.verifyCertificate(message, THRESHOLD, five);
+        // One basis point more than 6 signers hold fails too.
+        CertificateVerifier.Certificate memory six = certify(avs, message, ref, absentFirst(4));
+        vm.expectRevert(
+            abi.encodeWithSelector(CertificateVerifier.ThresholdNotMet.selector, 192 gwei, 320 gwei, THRESHOLD + 1)
+        );
+        avs.verifyCertificate(message, THRESHOLD + 1, six);
+    }
+
+    function test_wrongSignatureIsRejected() public {
+        (uint256 id, uint32 ref) = newTask();
+        CertificateVerifier.Certificate memory cert = certFor(id, ref, noneAbsent());
+        cert.signature = Keys.sign(12345, "something else", BLS.SIGNATURE_DST);
+        vm.expectRevert(CertificateVerifier.InvalidSignature.selector);
+        avs.respondToTask(id, RESPONSE, cert);
+    }
+
+    function test_unlistedNonSignerIsCaught() public {
+        (uint256 id, uint32 ref) = newTask();
+        // Signed by operators 1..9 but claiming all ten signed.
+        CertificateVerifier.Certificate memory partialCert = certFor(id, ref, absentFirst(1));
+        CertificateVerifier.Certificate memory cert = certFor(id, ref, noneAbsent());
+        cert.signature = partialCert.signature;
+        vm.expectRevert(CertificateVerifier.InvalidSignature.selector);
+        avs.respondToTask(id, RESPONSE, cert);
+    }
+
+    function test_otherResponseDigestIsRejected() public {
+        (uint256 id, uint32 ref) = newTask();
+        CertificateVerifier.Certificate memory cert = certFor(id, ref, noneAbsent());
+        vm.expectRevert(CertificateVerifier.InvalidSignature.selector);
+        avs.respondToTask(id, "price=999999", cert);
+    }
+
+    function test_futureAndStaleReferenceBlocks() public {
+        (uint256 id, uint32 ref) = newTask();
+        bytes32 message = avs.taskResponseMessage(id, keccak256(RESPONSE));
+        CertificateVerifier.Certificate memory cert = certify(avs, message, ref, noneAbsent());
+        cert.referenceBlock = uint32(block.number);
+        vm.expectRevert(
+            abi.encodeWithSelector(CertificateVerifier.FutureReferenceBlock.selector, block.number, block.number)
+        );
+        avs.verifyCertificate(message, THRESHOLD, cert);
+
+        cert.referenceBlock = ref;
+        vm.roll(uint256(ref) + 101);
+        vm.expectRevert(
+            abi.encodeWithSelector(CertificateVerifier.StaleReferenceBlock.selector, ref, block.number - 100)
+        );
+        avs.verifyCertificate(message, THRESHOLD, cert);
+    }
+
+    function test_replayOnAnotherTaskFails() public {
+        (uint256 id0, uint32 ref0) = newTask();
+        vm.roll(block.number - 1); // same reference block for the second task
+        uint256 id1 = avs.createTask("input", THRESHOLD, 50);
+        vm.roll(block.number + 1);
+        CertificateVerifier.Certificate memory cert = certFor(id0, ref0, noneAbsent());
+        vm.expectRevert(CertificateVerifier.InvalidSignature.selector);
+        avs.respondToTask(id1, RESPONSE, cert);
+        avs.respondToTask(id0, RESPONSE, cert);
+    }
+
+    function test_replayOnAnotherAVSFails() public {
+        TestAVS other = new TestAVS(core, address(this), 1 ether);
+        for (uint256 i = 0; i < ops.length; i++) {
+            vm.startPrank(ops[i].addr);
+            core.allocate(address(other), 10_000);
+            other.registerOperator(Keys.publicKey(ops[i].sk), Keys.prove(ops[i].sk));
+            vm.stopPrank();
+        }
+        vm.roll(block.number + 1);
+        uint256 id = other.createTask("input", THRESHOLD, 50);
+        uint32 ref = uint32(block.number - 1);
+        vm.roll(block.number + 1);
+        // Signed for `avs`, presented to `other` (same task id, same keys and stakes).
+        bytes32 forAvs = avs.taskResponseMessage(id, keccak256(RESPONSE));
+        CertificateVerifier.Certificate memory cert = certify(other, forAvs, ref, noneAbsent());
+        vm.expectRevert(CertificateVerifier.InvalidSignature.selector);
+        other.respondToTask(id, RESPONSE, cert);
+        other.respondToTask(id, RESPONSE, certify(other, other.taskResponseMessage(id, keccak256(RESPONSE)), ref, noneAbsent()));
+    }
+
+    function test_replayOnAnotherChainFails() public {
+        (uint256 id, uint32 ref) = newTask();
+        CertificateVerifier.Certificate memory cert = certFor(id, ref, noneAbsent());
+        uint256 home = block.chainid;
+        vm.chainId(home + 1);
+        vm.expectRevert(CertificateVerifier.InvalidSignature.selector);
+        avs.respondToTask(id, RESPONSE, cert);
+        vm.chainId(home);
+        avs.respondToTask(id, RESPONSE, cert);
+    }
+
+    function test_forgedNonSignerDataIsRejected() public {
+        (uint256 id, uint32 ref) = newTask();
+        bytes32 message = avs.taskResponseMessage(id, keccak256(RESPONSE));
+        CertificateVerifier.Certificate memory cert = certify(avs, message, ref, absentFirst(2));
+
+        BLS.G2Point memory real = cert.nonSigners[0].publicKey;
+        cert.nonSigners[0].publicKey = Keys.publicKey(999);
+        vm.expectRevert(
+            abi.encodeWithSelector(CertificateVerifier.NonSignerKeyMismatch.selector, cert.nonSigners[0].operator)
+        );
+        avs.verifyCertificate(message, THRESHOLD, cert);
+        cert.nonSigners[0].publicKey = real;
+
+        cert.nonSigners[0].hint = 7;
+        vm.expectRevert(
+            abi.encodeWithSelector(CertificateVerifier.BadNonSignerHint.selector, cert.nonSigners[0].operator, 7)
+        );
+        avs.verifyCertificate(message, THRESHOLD, cert);
+        cert.nonSigners[0].hint = 0;
+
+        // Listing a non-signer twice would subtract its key and stake twice.
+        cert.nonSigners[1] = cert.nonSigners[0];
+        vm.expectRevert(
+            abi.encodeWithSelector(CertificateVerifier.NonSignersNotSorted.selector, cert.nonSigners[0].operator)
+        );
+        avs.verifyCertificate(message, THRESHOLD, cert);
+
+        cert = certify(avs, message, ref, absentFirst(2));
+        cert.setHint = 3;
+        vm.expectRevert(abi.encodeWithSelector(CertificateVerifier.BadSetHint.selector, 3));
+        avs.verifyCertificate(message, THRESHOLD, cert);
+
+        cert = certify(avs, message, ref, absentFirst(2));
+        cert.aggregateKey = Keys.publicKey(42);
+        vm.expectRevert(CertificateVerifier.AggregateKeyMismatch.selector);
+        avs.verifyCertificate(message, THRESHOLD, cert);
+    }
+
+    function test_lateAndDuplicateResponses() public {
+        (uint256 id, uint32 ref) = newTask();
+        CertificateVerifier.Certificate memory cert = certFor(id, ref, noneAbsent());
+        avs.respondToTask(id, RESPONSE, cert);
+        vm.expectRevert(abi.encodeWithSelector(TaskManager.TaskAlreadyResponded.selector, id));
+        avs.respondToTask(id, RESPONSE, cert);
+
+        (uint256 late, uint32 lateRef) = newTask();
+        CertificateVerifier.Certificate memory lateCert = certFor(late, lateRef, noneAbsent());
+        uint256 deadline = avs.getTask(late).deadlineBlock;
+        vm.expectRevert(abi.encodeWithSelector(TaskManager.DeadlineNotPassed.selector, late, deadline));
+        avs.expireTask(late);
+        vm.roll(deadline + 1);
+        vm.expectRevert(abi.encodeWithSelector(TaskManager.DeadlinePassed.selector, late, deadline));
+        avs.respondToTask(late, RESPONSE, lateCert);
+        avs.expireTask(late);
+        assertEq(uint256(avs.getTask(late).status), uint256(TaskManager.TaskStatus.Expired), "expired");
+    }
+
+    function test_onlyTaskCreatorsCreate() public {
+        vm.prank(address(0xBEEF));
+        vm.expectRevert(abi.encodeWithSelector(TaskManager.NotTaskCreator.selector, address(0xBEEF)));
+        avs.createTask("x", THRESHOLD, 10);
+    }
+
+    function test_registrationChecks() public {
+        address op = address(0xA11CE);
+        token.mint(op, 1 ether);
+        vm.startPrank(op);
+        token.approve(address(core), 1 ether);
+        core.registerOperator(0);
+        core.delegate(op);
+        core.deposit(0.5 ether);
+        core.allocate(address(avs), 10_000);
+        // Precompile calls happen before expectRevert, which would catch them instead.
+        BLS.G2Point memory pk77 = Keys.publicKey(77);
+        BLS.G1Point memory pop77 = Keys.prove(77);
+        BLS.G1Point memory pop78 = Keys.prove(78);
+        BLS.G2Point memory pk1 = Keys.publicKey(1);
+        BLS.G1Point memory pop1 = Keys.prove(1);
+        // A proof of possession for another key.
+        vm.expectRevert(OperatorRegistry.InvalidProofOfPossession.selector);
+        avs.registerOperator(pk77, pop78);
+        // A key someone else holds.
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.KeyAlreadyRegistered.selector, BLS.hash(pk1), ops[0].addr));
+        avs.registerOperator(pk1, pop1);
+        // Below the 1 ether minimum.
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.StakeBelowMinimum.selector, 0.5 ether, 1 ether));
+        avs.registerOperator(pk77, pop77);
+        core.deposit(0.5 ether);
+        avs.registerOperator(pk77, pop77);
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.AlreadyRegistered.selector, op));
+        avs.registerOperator(pk77, pop77);
+        vm.stopPrank();
+
+        vm.prank(address(0xB0B));
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.NotRestakingOperator.selector, address(0xB0B)));
+        avs.registerOperator(pk77, pop77);
+    }
+
+    function test_historyIsReadableAtPastBlocks() public {
+        uint32 before = uint32(block.number - 1);
+        BLS.G2Point memory apkBefore = avs.currentAggregateKey();
+        vm.prank(ops[0].addr);
+        avs.deregisterOperator();
+        vm.roll(block.number + 1);
+        uint32 afterBlock = uint32(block.number - 1);
+
+        (OperatorRegistry.SetCheckpoint memory s0,) = avs.setAt(before);
+        (OperatorRegistry.SetCheckpoint memory s1,) = avs.setAt(afterBlock);
+        assertEq(s0.totalStakeGwei, 320 gwei, "stake before");
+        assertEq(s1.totalStakeGwei, 288 gwei, "stake after");
+        assertEq(bytes32(s0.apkTag), bytes32(bytes16(BLS.hash(apkBefore))), "old aggregate key tag");
+        (OperatorRegistry.OperatorCheckpoint memory gone,) = avs.operatorAt(ops[0].addr, afterBlock);
+        assertEq(bytes32(gone.keyTag), bytes32(0), "deregistered operator has no key then");
+
+        // A certificate at the old block counts operator 0; one at the new block does not.
+        bytes32 message = keccak256("m");
+        avs.verifyCertificate(message, 10_000, certify(avs, message, before, noneAbsent()));
+        (uint64 signed, uint64 total) =
+            avs.verifyCertificate(message, 10_000, certify(avs, message, afterBlock, noneAbsent()));
+        assertEq(signed, total, "everyone in the new set signed");
+        assertEq(total, 288 gwei, "new total");
+    }
+
+    function test_challengeSlashesAndSyncsStake() public {
+        (uint256 id, uint32 ref) = newTask();
+        avs.respondToTask(id, RESPONSE, certFor(id, ref, noneAbsent()));
+        vm.expectRevert(TaskManager.ChallengesUnsupported.selector);
+        avs.challenge(id, abi.encode(ops[2].addr, 0.5e18));
+        avs.allowChallenges(true);
+        avs.challenge(id, abi.encode(ops[2].addr, 0.5e18));
+        assertEq(core.slashableStake(ops[2].addr), 16 ether, "half the operator's stake is gone");
+        (OperatorRegistry.OperatorCheckpoint memory cp,) = avs.operatorAt(ops[2].addr, uint32(block.number));
+        assertEq(cp.stakeGwei, 16 gwei, "registry follows the slash");
+        assertEq(avs.totalStakeGwei(), 304 gwei, "total follows the slash");
+        vm.expectRevert(abi.encodeWithSelector(TaskManager.NotChallengeable.selector, id));
+        avs.challenge(id, abi.encode(ops[2].addr, 0.5e18));
+    }
+
+    function test_challengeWindowCloses() public {
+        (uint256 id, uint32 ref) = newTask();
+        avs.respondToTask(id, RESPONSE, certFor(id, ref, noneAbsent()));
+        avs.allowChallenges(true);
+        vm.roll(block.number + 21);
+        vm.expectRevert(abi.encodeWithSelector(TaskManager.ChallengeWindowClosed.selector, id));
+        avs.challenge(id, abi.encode(ops[2].addr, 0.5e18));
+    }
+}
