@@ -13,12 +13,13 @@ VENV_STAMP := $(VENV)/.bulwark-installed
 PYTHON := $(VENV)/bin/python
 export PATH := $(TOOLS_BIN):$(PATH)
 
-.PHONY: help tools test fmt-check clippy test-rust test-tools test-contracts test-fixtures fixtures bench gas
+.PHONY: help tools test fmt-check clippy test-rust test-tools test-contracts test-fixtures fixtures artifacts bench gas
 
 help:
 	@echo "make test      fmt check, clippy -D warnings, Rust tests, toolchain and fixture checks"
 	@echo "make bench     criterion benchmarks of the crypto crate, with a summary table"
 	@echo "make gas       print the certificate-verification gas table (forge)"
+	@echo "make artifacts refresh the contract ABI/bytecode the Rust bindings use"
 	@echo "make tools     install anvil, forge and solc (pinned in tools/package.json)"
 	@echo "make fixtures  regenerate the py_ecc and contract cross-check fixtures"
 
@@ -51,7 +52,8 @@ fmt-check:
 clippy:
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
-test-rust:
+# The chain tests start their own anvil from tools/bin.
+test-rust: $(TOOLS_STAMP)
 	cargo test --workspace --locked
 
 test-tools: $(TOOLS_STAMP)
@@ -59,8 +61,14 @@ test-tools: $(TOOLS_STAMP)
 	cd tools/selftest && forge test --use $(ROOT)/tools/solc
 
 # The Foundry suite in contracts/ (solc through the tools/solc wrapper).
+# Then checks that the ABI/bytecode Rust binds to (framework/chain/artifacts) is current.
 test-contracts: $(TOOLS_STAMP)
 	cd contracts && forge test --use $(ROOT)/tools/solc
+	python3 contracts/script/export_artifacts.py --check
+
+artifacts: $(TOOLS_STAMP)
+	cd contracts && forge build --use $(ROOT)/tools/solc
+	python3 contracts/script/export_artifacts.py --write
 
 # Recomputes the cross-check fixtures with py_ecc and fails if they differ from the
 # committed ones that the Rust tests read.

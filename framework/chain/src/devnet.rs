@@ -1,0 +1,277 @@
+//! A local chain for tests, demos and `bulwark devnet`: anvil (`--hardfork prague`, so
+//! the EIP-2537 precompiles exist) on a free loopback port, with the restaking core,
+//! the devnet token and an AVS deployed, and operators onboarded with BLS keys.
+//!
+//! Dropping the [`Devnet`] stops anvil, also when a test fails.
+
+use std::path::{Path, PathBuf};
+
+use alloy::network::EthereumWallet;
+use alloy::node_bindings::{Anvil, AnvilInstance};
+use alloy::primitives::{Address, TxHash, U256};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::rpc::types::TransactionReceipt;
+use bulwark_crypto::SecretKey;
+
+use crate::bindings::{BasicAVS, LiquidStakingToken, RestakingCore};
+use crate::{ChainError, points};
+
+/// Where the anvil binary is: `$BULWARK_ANVIL`, else the one `make tools` links into
+/// `tools/bin`, else `anvil` on the PATH.
+pub fn anvil_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("BULWARK_ANVIL") {
+        return PathBuf::from(path);
+    }
+    let linked = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/bin/anvil");
+    if linked.exists() {
+        return linked;
+    }
+    PathBuf::from("anvil")
+}
+
+/// Parameters of a devnet deployment.
+#[derive(Clone, Debug)]
+pub struct DeployConfig {
+    /// Blocks a withdrawal or allocation decrease waits.
+    pub withdrawal_delay: u32,
+    /// Least allocated stake (wei) to register with the AVS.
+    pub minimum_stake: U256,
+    /// How old a certificate's reference block may be.
+    pub reference_window: u32,
+    /// Blocks a response can be challenged.
+    pub challenge_window: u32,
+}
+
+impl Default for DeployConfig {
+    fn default() -> Self {
+        Self {
+            withdrawal_delay: 50,
+            minimum_stake: U256::from(10u64).pow(U256::from(18u64)),
+            reference_window: 300,
+            challenge_window: 20,
+        }
+    }
+}
+
+/// Addresses of a deployment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deployment {
+    /// The devnet liquid staking token.
+    pub token: Address,
+    /// The restaking core.
+    pub core: Address,
+    /// The AVS (task manager, registry and verifier in one contract).
+    pub avs: Address,
+    /// The account that deployed and owns them.
+    pub owner: Address,
+}
+
+/// A running anvil with a provider that can sign for every dev account.
+pub struct Devnet {
+    anvil: AnvilInstance,
+    provider: DynProvider,
+}
+
+impl Devnet {
+    /// Starts anvil with `accounts` funded dev accounts on a free loopback port.
+    pub fn start(accounts: u32) -> Result<Self, ChainError> {
+        let path = anvil_binary();
+        let anvil = Anvil::at(&path)
+            .arg("--hardfork")
+            .arg("prague")
+            .arg("--accounts")
+            .arg(accounts.to_string())
+            .try_spawn()
+            .map_err(|source| ChainError::Anvil {
+                path: path.display().to_string(),
+                source,
+            })?;
+        let mut signers = anvil
+            .keys()
+            .iter()
+            .cloned()
+            .map(alloy::signers::local::PrivateKeySigner::from);
+        let first = signers
+            .next()
+            .ok_or(ChainError::OutOfRange("anvil accounts"))?;
+        let mut wallet = EthereumWallet::from(first);
+        for signer in signers {
+            wallet.register_signer(signer);
+        }
+        // Nonces are read from the node for every transaction: the default cached nonce
+        // manager reserves a nonce before gas estimation, so a call that reverts at
+        // estimation (a refused certificate) would leave a gap no later transaction fills.
+        let provider = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .with_simple_nonce_management()
+            .with_gas_estimation()
+            .filler(alloy::providers::fillers::ChainIdFiller::default())
+            .wallet(wallet)
+            .connect_http(anvil.endpoint_url())
+            .erased();
+        Ok(Self { anvil, provider })
+    }
+
+    /// The JSON-RPC URL (http://127.0.0.1:PORT).
+    pub fn endpoint(&self) -> String {
+        self.anvil.endpoint()
+    }
+
+    /// The dev accounts; the first deploys.
+    pub fn accounts(&self) -> &[Address] {
+        self.anvil.addresses()
+    }
+
+    /// A provider that signs for any dev account (pick with `.from(..)`).
+    pub fn provider(&self) -> &DynProvider {
+        &self.provider
+    }
+
+    /// The chain id anvil reports.
+    pub async fn chain_id(&self) -> Result<u64, ChainError> {
+        Ok(self.provider.get_chain_id().await?)
+    }
+
+    /// Deploys the token, the restaking core and a [`BasicAVS`] owned by the first account.
+    pub async fn deploy(&self, config: &DeployConfig) -> Result<Deployment, ChainError> {
+        let owner = *self
+            .accounts()
+            .first()
+            .ok_or(ChainError::OutOfRange("anvil accounts"))?;
+        let p = self.provider.clone();
+        let token = *LiquidStakingToken::deploy(p.clone(), owner)
+            .await?
+            .address();
+        let core = *RestakingCore::deploy(p.clone(), token, config.withdrawal_delay)
+            .await?
+            .address();
+        let avs = *BasicAVS::deploy(
+            p,
+            core,
+            owner,
+            config.minimum_stake,
+            config.reference_window,
+            config.challenge_window,
+        )
+        .await?
+        .address();
+        Ok(Deployment {
+            token,
+            core,
+            avs,
+            owner,
+        })
+    }
+
+    /// Makes `operator` a restaking operator with `stake` of its own delegated to
+    /// itself, allocates all of it to the AVS, and registers `key` there with its proof
+    /// of possession.
+    pub async fn onboard_operator(
+        &self,
+        d: &Deployment,
+        operator: Address,
+        stake: U256,
+        key: &SecretKey,
+    ) -> Result<(), ChainError> {
+        let p = self.provider.clone();
+        let token = LiquidStakingToken::new(d.token, p.clone());
+        let core = RestakingCore::new(d.core, p.clone());
+        let avs = BasicAVS::new(d.avs, p);
+        confirmed(
+            &self.provider,
+            token
+                .mint(operator, stake)
+                .from(d.owner)
+                .send()
+                .await?
+                .tx_hash(),
+        )
+        .await?;
+        confirmed(
+            &self.provider,
+            token
+                .approve(d.core, stake)
+                .from(operator)
+                .send()
+                .await?
+                .tx_hash(),
+        )
+        .await?;
+        confirmed(
+            &self.provider,
+            core.registerOperator(1000)
+                .from(operator)
+                .send()
+                .await?
+                .tx_hash(),
+        )
+        .await?;
+        confirmed(
+            &self.provider,
+            core.delegate(operator)
+                .from(operator)
+                .send()
+                .await?
+                .tx_hash(),
+        )
+        .await?;
+        confirmed(
+            &self.provider,
+            core.deposit(stake).from(operator).send().await?.tx_hash(),
+        )
+        .await?;
+        confirmed(
+            &self.provider,
+            core.allocate(d.avs, 10_000)
+                .from(operator)
+                .send()
+                .await?
+                .tx_hash(),
+        )
+        .await?;
+        let pk = points::g2_point(&key.public_key());
+        let pop = points::g1_point(key.prove_possession().as_signature());
+        confirmed(
+            &self.provider,
+            avs.registerOperator(pk, pop)
+                .from(operator)
+                .send()
+                .await?
+                .tx_hash(),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// Waits for the receipt of `hash` by polling every 50 ms (up to a minute), and fails
+/// if the transaction reverted.
+///
+/// alloy's `get_receipt` watches for *new* blocks; anvil mines each transaction at
+/// once and then sits idle, so a watcher that starts a moment late waits forever.
+pub async fn confirmed<P: Provider>(
+    provider: &P,
+    hash: &TxHash,
+) -> Result<TransactionReceipt, ChainError> {
+    let deadline = std::time::Instant::now() + RECEIPT_TIMEOUT;
+    loop {
+        if let Some(receipt) = provider.get_transaction_receipt(*hash).await? {
+            return confirm(receipt);
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(ChainError::ReceiptTimeout(*hash));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+const RECEIPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Fails on a reverted receipt.
+pub fn confirm(receipt: TransactionReceipt) -> Result<TransactionReceipt, ChainError> {
+    if receipt.status() {
+        Ok(receipt)
+    } else {
+        Err(ChainError::Reverted(receipt.transaction_hash))
+    }
+}

@@ -1,0 +1,17 @@
+//! Alloy bindings to Bulwark's contracts, operator-set readers, certificate submission and a devnet deployer on anvil.
+//!
+//! - [`bindings`]: `sol!` bindings from the committed forge artifacts;
+//! - [`registry`]: the operator set, keys and stakes at a past block;
+//! - [`certificate`]: building a certificate and submitting it;
+//! - [`message`]: the bytes operators sign for a task response;
+//! - [`devnet`]: anvil on a free port with the restaking core and an AVS deployed.
+
+pub mod bindings;
+pub mod certificate;
+pub mod devnet;
+mod error;
+pub mod message;
+pub mod points;
+pub mod registry;
+
+pub use error::ChainError;
