@@ -102,6 +102,48 @@ contract BLSTest is Test {
         assertFalse(BLS.verify(message, BLS.SIGNATURE_DST, asig, three), "aggregate minus a key accepted");
     }
 
+    function test_msmMatchesRepeatedAddition() public view {
+        BLS.G1Point[] memory sigs = new BLS.G1Point[](3);
+        BLS.G2Point[] memory pks = new BLS.G2Point[](3);
+        uint256[] memory ones = new uint256[](3);
+        for (uint256 i = 0; i < 3; i++) {
+            sigs[i] = BLS.g1FromBytes(key(i, "signature"));
+            pks[i] = BLS.g2FromBytes(key(i, "publicKey"));
+            ones[i] = 1;
+        }
+        BLS.G1Point memory sum = BLS.add(BLS.add(sigs[0], sigs[1]), sigs[2]);
+        assertEq(abi.encode(BLS.msm(sigs, ones)), abi.encode(sum), "G1 MSM by ones = sum");
+        BLS.G2Point memory pkSum = BLS.add(BLS.add(pks[0], pks[1]), pks[2]);
+        assertEq(abi.encode(BLS.msm(pks, ones)), abi.encode(pkSum), "G2 MSM by ones = sum");
+        uint256[] memory twoZeroZero = new uint256[](3);
+        twoZeroZero[0] = 2;
+        assertEq(
+            abi.encode(BLS.msm(sigs, twoZeroZero)), abi.encode(BLS.add(sigs[0], sigs[0])), "2P = P + P"
+        );
+    }
+
+    function test_validationRejectsOffCurveAndIdentity() public view {
+        BLS.G1Point memory sig = BLS.g1FromBytes(key(0, "signature"));
+        BLS.G2Point memory pk = BLS.g2FromBytes(key(0, "publicKey"));
+        assertTrue(BLS.isValid(sig), "valid G1 point");
+        assertTrue(BLS.isValid(pk), "valid G2 point");
+        sig.yLo ^= 1;
+        pk.y1Lo ^= 1;
+        assertFalse(BLS.isValid(sig), "off-curve G1 point");
+        assertFalse(BLS.isValid(pk), "off-curve G2 point");
+        // (4, sqrt(4^3 + 4)) is on the curve but, the cofactor being ~2^126, not in G1.
+        BLS.G1Point memory outside = BLS.G1Point(
+            0, 4, 0xa989badd40d6212b33cffc3f3763e9b, 0xc760f988c9926b26da9dd85e928483446346b8ed00e1de5d5ea93e354abe706c
+        );
+        BLS.G1Point memory doubled = BLS.add(outside, outside); // on the curve: G1ADD accepts it
+        assertTrue(doubled.xLo != 0, "G1ADD accepted an on-curve point");
+        assertFalse(BLS.isValid(outside), "on-curve point outside the subgroup");
+        BLS.G1Point memory zero1;
+        BLS.G2Point memory zero2;
+        assertFalse(BLS.isValid(zero1), "G1 identity");
+        assertFalse(BLS.isValid(zero2), "G2 identity");
+    }
+
     function test_negationCancels() public view {
         BLS.G2Point memory pk = BLS.g2FromBytes(key(2, "publicKey"));
         BLS.G2Point memory sum = BLS.add(pk, BLS.neg(pk));

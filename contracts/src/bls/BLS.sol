@@ -40,7 +40,9 @@ library BLS {
 
     uint256 internal constant MODEXP = 0x05;
     uint256 internal constant G1ADD = 0x0b;
+    uint256 internal constant G1MSM = 0x0c;
     uint256 internal constant G2ADD = 0x0d;
+    uint256 internal constant G2MSM = 0x0e;
     uint256 internal constant PAIRING = 0x0f;
     uint256 internal constant MAP_FP_TO_G1 = 0x10;
 
@@ -99,6 +101,71 @@ library BLS {
             ok := staticcall(G2ADD_GAS, G2ADD, buf, 512, r, 256)
         }
         if (!ok) revert PrecompileFailed(G2ADD);
+    }
+
+    /// sum(scalars[i] * points[i]) in G1 (G1MSM). The precompile checks every point is on
+    /// the curve and in the subgroup, so this also validates untrusted points.
+    function msm(G1Point[] memory points, uint256[] memory scalars) internal view returns (G1Point memory r) {
+        if (points.length != scalars.length || points.length == 0) revert BadEncodingLength(points.length, scalars.length);
+        bytes memory input = new bytes(points.length * 160);
+        for (uint256 i = 0; i < points.length; i++) {
+            G1Point memory p = points[i];
+            uint256 s = scalars[i];
+            assembly ("memory-safe") {
+                let dst := add(add(input, 32), mul(i, 160))
+                mcopy(dst, p, 128)
+                mstore(add(dst, 128), s)
+            }
+        }
+        bool ok;
+        assembly ("memory-safe") {
+            ok := staticcall(gas(), G1MSM, add(input, 32), mload(input), r, 128)
+        }
+        if (!ok) revert PrecompileFailed(G1MSM);
+    }
+
+    /// sum(scalars[i] * points[i]) in G2 (G2MSM), with the same checks.
+    function msm(G2Point[] memory points, uint256[] memory scalars) internal view returns (G2Point memory r) {
+        if (points.length != scalars.length || points.length == 0) revert BadEncodingLength(points.length, scalars.length);
+        bytes memory input = new bytes(points.length * 288);
+        for (uint256 i = 0; i < points.length; i++) {
+            G2Point memory p = points[i];
+            uint256 s = scalars[i];
+            assembly ("memory-safe") {
+                let dst := add(add(input, 32), mul(i, 288))
+                mcopy(dst, p, 256)
+                mstore(add(dst, 256), s)
+            }
+        }
+        bool ok;
+        assembly ("memory-safe") {
+            ok := staticcall(gas(), G2MSM, add(input, 32), mload(input), r, 256)
+        }
+        if (!ok) revert PrecompileFailed(G2MSM);
+    }
+
+    /// Whether `p` is a point of G1's prime-order subgroup (identity excluded): an MSM
+    /// by 1 succeeds only for on-curve subgroup points. Costs one G1MSM (12,000 gas).
+    function isValid(G1Point memory p) internal view returns (bool ok) {
+        if ((p.xHi | p.xLo | p.yHi | p.yLo) == 0) return false;
+        assembly ("memory-safe") {
+            let buf := mload(0x40)
+            mcopy(buf, p, 128)
+            mstore(add(buf, 128), 1)
+            ok := staticcall(12000, G1MSM, buf, 160, buf, 128)
+        }
+    }
+
+    /// Whether `p` is a point of G2's prime-order subgroup (identity excluded), by a
+    /// G2MSM by 1 (22,500 gas).
+    function isValid(G2Point memory p) internal view returns (bool ok) {
+        if (isZero(p)) return false;
+        assembly ("memory-safe") {
+            let buf := mload(0x40)
+            mcopy(buf, p, 256)
+            mstore(add(buf, 256), 1)
+            ok := staticcall(22500, G2MSM, buf, 288, buf, 256)
+        }
     }
 
     /// -a in G2: each coordinate of y becomes p - y (the identity stays the identity).
