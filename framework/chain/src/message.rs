@@ -1,38 +1,22 @@
-//! The bytes operators sign for a task response; the same layout as
-//! `CertificateVerifier.taskResponseMessage` (see contracts/README.md).
+//! The bytes operators sign for a task response, from `bulwark-core` (the one
+//! definition), in alloy types. `CertificateVerifier.taskResponseMessage` computes the
+//! same bytes on-chain; the anvil test checks they agree.
 
-use alloy::primitives::{Address, B256, U256, keccak256};
-use alloy::sol_types::SolValue;
-
-/// `bytes32("bulwark.task-response.v1")`, right-padded with zeros as Solidity does.
-pub const MESSAGE_TAG: B256 = {
-    let tag = b"bulwark.task-response.v1";
-    let mut out = [0u8; 32];
-    let mut i = 0;
-    while i < tag.len() {
-        out[i] = tag[i];
-        i += 1;
-    }
-    B256::new(out)
-};
+use alloy::primitives::{Address, B256, keccak256};
+use bulwark_core::{ResponseDigest, SigningContext};
 
 /// keccak256(abi.encode(MESSAGE_TAG, chainId, avs, taskId, responseDigest)).
 pub fn task_response_message(
     chain_id: u64,
     avs: Address,
-    task_id: U256,
+    task_id: u64,
     response_digest: B256,
 ) -> B256 {
-    keccak256(
-        (
-            MESSAGE_TAG,
-            U256::from(chain_id),
-            avs,
-            task_id,
-            response_digest,
-        )
-            .abi_encode(),
-    )
+    let context = SigningContext {
+        chain_id,
+        avs: avs.into_array(),
+    };
+    B256::from(context.message(task_id, &ResponseDigest(response_digest.0)))
 }
 
 /// keccak256 of the response bytes: what the contract stores and the message binds.

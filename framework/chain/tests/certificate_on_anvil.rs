@@ -57,7 +57,7 @@ async fn rust_certificate_is_accepted_and_tampering_is_refused() {
 
     let response = b"42".to_vec();
     let chain_id = devnet.chain_id().await.expect("chain id");
-    let message = task_response_message(chain_id, d.avs, task_id, keccak256(&response));
+    let message = task_response_message(chain_id, d.avs, task_id.to::<u64>(), keccak256(&response));
     // On-chain and Rust agree on the signed bytes.
     let on_chain = avs
         .taskResponseMessage(task_id, keccak256(&response))

@@ -1,0 +1,89 @@
+//! What an AVS team writes: a [`Task`] (typed input and output, how to compute the
+//! output, its canonical encoding), optionally an [`Aggregation`] policy, and, for
+//! slashing, [`SlashingProof`]s.
+//!
+//! # Example
+//! ```
+//! use bulwark_core::Task;
+//! /// Squares a number: the smallest honest AVS.
+//! struct Square;
+//! impl Task for Square {
+//!     type Input = u64;
+//!     type Output = u128;
+//!     type Error = std::convert::Infallible;
+//!     fn decode_input(&self, bytes: &[u8]) -> Option<u64> {
+//!         Some(u64::from_be_bytes(bytes.try_into().ok()?))
+//!     }
+//!     async fn execute(&self, input: u64) -> Result<u128, Self::Error> {
+//!         Ok(u128::from(input) * u128::from(input))
+//!     }
+//!     fn encode_output(&self, output: &u128) -> Vec<u8> {
+//!         output.to_be_bytes().to_vec()
+//!     }
+//! }
+//! ```
+
+use std::future::Future;
+
+/// A unit of work every operator computes and signs.
+///
+/// The response bytes ([`Task::encode_output`]) are what operators sign (through their
+/// keccak digest) and what the contract stores, so the encoding must be canonical:
+/// equal outputs, equal bytes, on every operator.
+pub trait Task: Send + Sync + 'static {
+    /// The task's input, decoded from the bytes the `TaskCreated` event carries.
+    type Input: Send;
+    /// The computed answer.
+    type Output: Send;
+    /// Why execution failed (the operator then does not sign).
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Decodes the on-chain input; `None` refuses it (the operator does not sign).
+    fn decode_input(&self, bytes: &[u8]) -> Option<Self::Input>;
+
+    /// Computes the output. May do I/O (an oracle reads prices); the framework
+    /// bounds it with the task deadline.
+    fn execute(
+        &self,
+        input: Self::Input,
+    ) -> impl Future<Output = Result<Self::Output, Self::Error>> + Send;
+
+    /// The canonical response bytes.
+    fn encode_output(&self, output: &Self::Output) -> Vec<u8>;
+}
+
+/// How responses combine into one certified answer.
+pub trait Aggregation: Send + Sync + 'static {
+    /// Whether the response bytes may be certified at all (e.g. well-formed).
+    fn accepts(&self, response: &[u8]) -> bool;
+}
+
+/// The default policy: operators must agree byte for byte; any well-formed response
+/// is a candidate, and the one reaching the threshold wins.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IdenticalOutputs;
+
+impl Aggregation for IdenticalOutputs {
+    fn accepts(&self, response: &[u8]) -> bool {
+        !response.is_empty()
+    }
+}
+
+/// Evidence that an operator misbehaved, which an on-chain verifier can check and
+/// slash for (equivocation; template-specific invalid responses).
+pub trait SlashingProof: Sized {
+    /// Why evidence could not be decoded or does not hold.
+    type Error: std::error::Error;
+
+    /// The operator the evidence accuses.
+    fn offender(&self) -> crate::OperatorId;
+
+    /// The bytes the AVS contract's `challenge` takes.
+    fn encode(&self) -> Vec<u8>;
+
+    /// Decodes evidence from bytes (from a peer or a file: untrusted).
+    fn decode(bytes: &[u8]) -> Result<Self, Self::Error>;
+
+    /// Checks the evidence off-chain, as the contract will on-chain.
+    fn verify(&self) -> Result<(), Self::Error>;
+}

@@ -1,0 +1,359 @@
+//! The aggregation engine against real BLS signatures: thresholds, duplicates,
+//! conflicting responses, outsiders, bad signatures, expiry, and a property test over
+//! random operator sets and behaviours.
+
+use bulwark_core::engine::Event;
+use bulwark_core::*;
+use bulwark_crypto::{Domain, PublicKey, SecretKey};
+use proptest::prelude::*;
+
+const CTX: SigningContext = SigningContext {
+    chain_id: 31337,
+    avs: [0xAB; 20],
+};
+
+struct Fixture {
+    keys: Vec<SecretKey>,
+    ids: Vec<OperatorId>,
+    stakes: Vec<u64>,
+}
+
+fn fixture(stakes: &[u64]) -> Fixture {
+    let keys: Vec<SecretKey> = (0..stakes.len())
+        .map(|i| {
+            let mut ikm = [3u8; 32];
+            ikm[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            SecretKey::from_ikm(&ikm).expect("ikm")
+        })
+        .collect();
+    // Addresses in reverse so set order differs from creation order.
+    let ids = (0..stakes.len())
+        .map(|i| OperatorId([(250 - i) as u8; 20]))
+        .collect();
+    Fixture {
+        keys,
+        ids,
+        stakes: stakes.to_vec(),
+    }
+}
+
+impl Fixture {
+    fn set(&self) -> OperatorSet {
+        OperatorSet::new(
+            (0..self.keys.len())
+                .map(|i| Operator {
+                    id: self.ids[i],
+                    public_key: self.keys[i].public_key(),
+                    stake: self.stakes[i],
+                })
+                .collect(),
+        )
+        .expect("set")
+    }
+
+    fn engine(&self, task_id: u64, bps: u16) -> Engine {
+        let mut engine = Engine::new(EngineConfig::default());
+        engine
+            .open(TaskConfig {
+                task_id,
+                reference_block: 10,
+                threshold: Threshold::new(bps).expect("threshold"),
+                deadline: 100,
+                operators: self.set(),
+                context: CTX,
+            })
+            .expect("open");
+        engine
+    }
+
+    fn signed(&self, i: usize, task_id: u64, response: &[u8]) -> SignedResponse {
+        let message = CTX.message(task_id, &ResponseDigest::of(response));
+        SignedResponse {
+            task_id,
+            operator: self.ids[i],
+            response: response.to_vec(),
+            signature: self.keys[i].sign(&Domain::SIGNATURE, &message),
+        }
+    }
+
+    /// A submission whose signature is over the wrong message.
+    fn forged(&self, i: usize, task_id: u64, response: &[u8]) -> SignedResponse {
+        let mut s = self.signed(i, task_id, response);
+        s.signature = self.keys[i].sign(&Domain::SIGNATURE, b"not the task message");
+        s
+    }
+}
+
+fn check(cert: &Certificate, f: &Fixture) {
+    let keys: Vec<PublicKey> = cert
+        .signers
+        .iter()
+        .map(|id| {
+            let i = f
+                .ids
+                .iter()
+                .position(|x| x == id)
+                .expect("signer is a member");
+            f.keys[i].public_key()
+        })
+        .collect();
+    let message = CTX.message(cert.task_id, &cert.digest);
+    PublicKey::fast_aggregate_verify(&Domain::SIGNATURE, &message, &keys, &cert.signature)
+        .expect("certificate signature verifies");
+    let stake: u64 = cert
+        .signers
+        .iter()
+        .map(|id| f.stakes[f.ids.iter().position(|x| x == id).expect("member")])
+        .sum();
+    assert_eq!(stake, cert.signed_stake);
+    assert_eq!(cert.signers.len() + cert.non_signers.len(), f.ids.len());
+    assert!(
+        cert.signers.windows(2).all(|w| w[0] < w[1]),
+        "signers sorted"
+    );
+    assert!(
+        cert.non_signers.windows(2).all(|w| w[0] < w[1]),
+        "non-signers sorted"
+    );
+}
+
+#[test]
+fn certifies_exactly_at_the_threshold_not_one_below() {
+    // Stakes 3, 3, 4: threshold 60% of 10 = 6.
+    let f = fixture(&[3, 3, 4]);
+    let mut e = f.engine(1, 6000);
+    assert_eq!(e.submit(1, f.signed(0, 1, b"ok")), Ok(Outcome::Pending));
+    match e.submit(1, f.signed(1, 1, b"ok")) {
+        Ok(Outcome::Certified(cert)) => {
+            assert_eq!(cert.signed_stake, 6);
+            check(&cert, &f);
+        }
+        other => panic!("expected a certificate, got {other:?}"),
+    }
+    // 6001 bps of 10 needs 6.001: two 3s are one unit short.
+    let mut e = f.engine(2, 6001);
+    assert_eq!(e.submit(1, f.signed(0, 2, b"ok")), Ok(Outcome::Pending));
+    assert_eq!(e.submit(1, f.signed(1, 2, b"ok")), Ok(Outcome::Pending));
+    assert!(matches!(
+        e.submit(1, f.signed(2, 2, b"ok")),
+        Ok(Outcome::Certified(_))
+    ));
+    assert_eq!(
+        e.submit(1, f.signed(2, 2, b"ok")),
+        Err(Rejection::AlreadyCertified(2))
+    );
+}
+
+#[test]
+fn duplicates_are_idempotent_and_conflicts_are_evidence() {
+    let f = fixture(&[1, 1, 1, 1]);
+    let mut e = f.engine(1, 10_000);
+    assert_eq!(e.submit(1, f.signed(0, 1, b"a")), Ok(Outcome::Pending));
+    assert_eq!(e.submit(1, f.signed(0, 1, b"a")), Ok(Outcome::Duplicate));
+    let conflict = e.submit(1, f.signed(0, 1, b"b"));
+    assert_eq!(
+        conflict,
+        Err(Rejection::Conflicting {
+            operator: f.ids[0],
+            first: ResponseDigest::of(b"a"),
+        })
+    );
+    let events = e.drain_events();
+    assert!(
+        matches!(events.as_slice(), [Event::Equivocation(ev)] if ev.operator == f.ids[0]),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn outsiders_late_unknown_and_malformed_are_refused() {
+    let f = fixture(&[1, 1]);
+    let mut e = f.engine(1, 5000);
+    let mut outsider = f.signed(0, 1, b"x");
+    outsider.operator = OperatorId([1; 20]);
+    assert_eq!(
+        e.submit(1, outsider),
+        Err(Rejection::UnknownOperator(OperatorId([1; 20])))
+    );
+    assert_eq!(
+        e.submit(1, f.signed(0, 9, b"x")),
+        Err(Rejection::UnknownTask(9))
+    );
+    assert_eq!(
+        e.submit(101, f.signed(0, 1, b"x")),
+        Err(Rejection::TooLate {
+            task_id: 1,
+            deadline: 100
+        })
+    );
+    assert_eq!(
+        e.submit(1, f.signed(0, 1, b"")),
+        Err(Rejection::Malformed("empty response"))
+    );
+    let big = vec![0u8; EngineConfig::default().max_response_bytes + 1];
+    assert_eq!(
+        e.submit(1, f.signed(0, 1, &big)),
+        Err(Rejection::Malformed("response too large"))
+    );
+}
+
+#[test]
+fn bad_signatures_are_dropped_and_the_certificate_still_lands() {
+    let f = fixture(&[1; 10]);
+    let mut e = f.engine(7, 6000);
+    // Operators 0 and 1 send bad signatures first; they count until checked.
+    assert_eq!(e.submit(1, f.forged(0, 7, b"r")), Ok(Outcome::Pending));
+    assert_eq!(e.submit(1, f.forged(1, 7, b"r")), Ok(Outcome::Pending));
+    for i in 2..5 {
+        assert_eq!(e.submit(1, f.signed(i, 7, b"r")), Ok(Outcome::Pending));
+    }
+    // Claimed stake reaches 6: the check finds the two bad ones; 4 valid remain.
+    assert_eq!(e.submit(1, f.signed(5, 7, b"r")), Ok(Outcome::Pending));
+    let rejected: Vec<_> = e
+        .drain_events()
+        .into_iter()
+        .filter_map(|ev| match ev {
+            Event::SignatureRejected { operator, .. } => Some(operator),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rejected.len(), 2);
+    assert!(rejected.contains(&f.ids[0]) && rejected.contains(&f.ids[1]));
+    // They may not try again.
+    assert_eq!(
+        e.submit(1, f.signed(0, 7, b"r")),
+        Err(Rejection::BadSignature(f.ids[0]))
+    );
+    assert_eq!(e.submit(1, f.signed(6, 7, b"r")), Ok(Outcome::Pending));
+    match e.submit(1, f.signed(7, 7, b"r")) {
+        Ok(Outcome::Certified(cert)) => {
+            check(&cert, &f);
+            assert_eq!(cert.signed_stake, 6);
+            assert!(!cert.signers.contains(&f.ids[0]));
+        }
+        other => panic!("expected a certificate, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_submitter_learns_its_own_signature_was_bad() {
+    let f = fixture(&[1, 1]);
+    let mut e = f.engine(1, 5000);
+    assert_eq!(
+        e.submit(1, f.forged(0, 1, b"r")),
+        Err(Rejection::BadSignature(f.ids[0]))
+    );
+    assert!(e.is_open(1));
+}
+
+#[test]
+fn expiry_reports_valid_signers_per_response() {
+    let f = fixture(&[1, 1, 1, 1, 1]);
+    let mut e = f.engine(3, 8000);
+    e.submit(1, f.signed(0, 3, b"a")).expect("a");
+    e.submit(1, f.signed(1, 3, b"a")).expect("a");
+    e.submit(1, f.signed(2, 3, b"b")).expect("b");
+    e.submit(1, f.forged(3, 3, b"b"))
+        .expect("b (unchecked yet)");
+    assert!(e.expire(100).is_empty(), "not due before the deadline");
+    let reports = e.expire(101);
+    assert_eq!(reports.len(), 1);
+    let r = &reports[0];
+    assert_eq!(r.total_stake, 5);
+    assert_eq!(r.responses[0].0, ResponseDigest::of(b"a"));
+    assert_eq!(r.responses[0].2, 2);
+    assert_eq!(
+        r.responses[1].1,
+        vec![f.ids[2]],
+        "the forged signer is not reported"
+    );
+    assert!(!e.is_open(3));
+    assert_eq!(
+        e.submit(1, f.signed(4, 3, b"a")),
+        Err(Rejection::UnknownTask(3))
+    );
+}
+
+#[test]
+fn open_refuses_duplicates_and_bounds() {
+    let f = fixture(&[1]);
+    let mut e = Engine::new(EngineConfig {
+        max_open_tasks: 1,
+        ..EngineConfig::default()
+    });
+    let task = |id| TaskConfig {
+        task_id: id,
+        reference_block: 1,
+        threshold: Threshold::new(1).expect("t"),
+        deadline: 5,
+        operators: f.set(),
+        context: CTX,
+    };
+    e.open(task(1)).expect("first");
+    assert_eq!(e.open(task(1)), Err(EngineError::TaskExists(1)));
+    assert_eq!(e.open(task(2)), Err(EngineError::TooManyTasks(1)));
+}
+
+#[test]
+fn distinct_responses_per_task_are_bounded() {
+    let f = fixture(&[1; 20]);
+    let mut e = f.engine(1, 10_000);
+    let max = EngineConfig::default().max_responses_per_task;
+    for i in 0..max {
+        e.submit(1, f.signed(i, 1, format!("r{i}").as_bytes()))
+            .expect("within bound");
+    }
+    assert_eq!(
+        e.submit(1, f.signed(max, 1, b"one more")),
+        Err(Rejection::TooManyResponses(1))
+    );
+    // An existing response still takes signatures.
+    assert_eq!(e.submit(1, f.signed(max, 1, b"r0")), Ok(Outcome::Pending));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Whatever the stakes and behaviours, a certificate appears iff the honest signers
+    /// of the common response hold the threshold, and it only ever counts them.
+    #[test]
+    fn certificate_iff_honest_stake_meets_threshold(
+        stakes in proptest::collection::vec(1u64..1_000, 1..12),
+        behaviour in proptest::collection::vec(0u8..4, 12),
+        bps in 1u16..=10_000,
+    ) {
+        let f = fixture(&stakes);
+        let mut e = f.engine(1, bps);
+        let total: u64 = stakes.iter().sum();
+        let threshold = Threshold::new(bps).expect("t");
+        let mut honest = 0u64;
+        let mut certified = None;
+        for i in 0..stakes.len() {
+            let outcome = match behaviour[i] {
+                0 => { honest += stakes[i]; e.submit(1, f.signed(i, 1, b"same")) }
+                1 => e.submit(1, f.forged(i, 1, b"same")),
+                2 => e.submit(1, f.signed(i, 1, b"different")),
+                _ => continue, // silent
+            };
+            if let Ok(Outcome::Certified(cert)) = outcome {
+                certified = Some(cert);
+                break;
+            }
+        }
+        let other: u64 = (0..stakes.len()).filter(|&i| behaviour[i] == 2).map(|i| stakes[i]).sum();
+        match certified {
+            Some(cert) => {
+                check(&cert, &f);
+                prop_assert!(threshold.is_met(cert.signed_stake, total));
+                for id in &cert.signers {
+                    let i = f.ids.iter().position(|x| x == id).expect("member");
+                    prop_assert!(behaviour[i] == 0 || behaviour[i] == 2, "only honest signers");
+                }
+            }
+            None => {
+                prop_assert!(!threshold.is_met(honest, total), "honest stake met the threshold but no certificate");
+                prop_assert!(!threshold.is_met(other, total), "the other response met the threshold but no certificate");
+            }
+        }
+    }
+}
