@@ -1,0 +1,115 @@
+//! Turning wire requests into checked [`SignedResponse`]s, and engine verdicts into
+//! wire statuses.
+//!
+//! # Security
+//! Requests come from anyone who can reach the port. Every field is length-checked
+//! before use, the digest must be keccak256 of the response, and the signature must
+//! decode to a subgroup point; anything else is `MALFORMED` with a reason, never a
+//! panic or a dropped connection.
+
+use bulwark_core::{OperatorId, Outcome, Rejection, ResponseDigest, SignedResponse};
+use bulwark_crypto::Signature;
+
+use crate::proto::{SubmissionStatus, SubmitResponseReply, SubmitResponseRequest};
+
+/// Why a request could not be turned into a submission.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Malformed {
+    /// The operator field is not 20 bytes.
+    #[error("operator must be 20 bytes, got {0}")]
+    Operator(usize),
+    /// The digest field is not 32 bytes.
+    #[error("digest must be 32 bytes, got {0}")]
+    DigestLength(usize),
+    /// The digest is not keccak256 of the response.
+    #[error("digest is not keccak256(response)")]
+    DigestMismatch,
+    /// The signature does not decode.
+    #[error("signature: {0}")]
+    Signature(bulwark_crypto::Error),
+    /// The response is larger than allowed.
+    #[error("response of {0} bytes exceeds the limit of {1}")]
+    ResponseTooLarge(usize, usize),
+}
+
+/// Checks and decodes a request.
+pub fn decode(
+    req: SubmitResponseRequest,
+    max_response_bytes: usize,
+) -> Result<SignedResponse, Malformed> {
+    let operator: [u8; 20] = req
+        .operator
+        .as_slice()
+        .try_into()
+        .map_err(|_| Malformed::Operator(req.operator.len()))?;
+    if req.response.len() > max_response_bytes {
+        return Err(Malformed::ResponseTooLarge(
+            req.response.len(),
+            max_response_bytes,
+        ));
+    }
+    let digest: [u8; 32] = req
+        .digest
+        .as_slice()
+        .try_into()
+        .map_err(|_| Malformed::DigestLength(req.digest.len()))?;
+    if ResponseDigest::of(&req.response) != ResponseDigest(digest) {
+        return Err(Malformed::DigestMismatch);
+    }
+    let signature = Signature::from_bytes(&req.signature).map_err(Malformed::Signature)?;
+    Ok(SignedResponse {
+        task_id: req.task_id,
+        operator: OperatorId(operator),
+        response: req.response,
+        signature,
+    })
+}
+
+/// Encodes a submission for the wire.
+pub fn encode(sub: &SignedResponse) -> SubmitResponseRequest {
+    SubmitResponseRequest {
+        task_id: sub.task_id,
+        operator: sub.operator.0.to_vec(),
+        response: sub.response.clone(),
+        digest: ResponseDigest::of(&sub.response).0.to_vec(),
+        signature: sub.signature.to_bytes().to_vec(),
+    }
+}
+
+/// The reply for an engine verdict.
+pub fn reply(verdict: &Result<Outcome, Rejection>) -> SubmitResponseReply {
+    let (status, detail) = match verdict {
+        Ok(Outcome::Pending) => (SubmissionStatus::Accepted, "accepted".to_string()),
+        Ok(Outcome::Certified(c)) => (
+            SubmissionStatus::Accepted,
+            format!("accepted; certificate for task {} complete", c.task_id),
+        ),
+        Ok(Outcome::Duplicate) => (SubmissionStatus::Duplicate, "already received".to_string()),
+        Err(r) => (
+            match r {
+                Rejection::UnknownTask(_) => SubmissionStatus::UnknownTask,
+                Rejection::AlreadyCertified(_) => SubmissionStatus::AlreadyCertified,
+                Rejection::TooLate { .. } => SubmissionStatus::TooLate,
+                Rejection::UnknownOperator(_) => SubmissionStatus::UnknownOperator,
+                Rejection::Conflicting { .. } => SubmissionStatus::Conflicting,
+                Rejection::BadSignature(_) => SubmissionStatus::BadSignature,
+                Rejection::Malformed(_) | Rejection::TooManyResponses(_) => {
+                    SubmissionStatus::Malformed
+                }
+            },
+            r.to_string(),
+        ),
+    };
+    SubmitResponseReply {
+        status: status as i32,
+        detail,
+    }
+}
+
+/// The reply for a request that did not decode.
+pub fn malformed(err: &Malformed) -> SubmitResponseReply {
+    SubmitResponseReply {
+        status: SubmissionStatus::Malformed as i32,
+        detail: err.to_string(),
+    }
+}

@@ -1,0 +1,232 @@
+//! The aggregator protocol over real gRPC on 127.0.0.1: every status, the health
+//! service, and a server that keeps serving after hostile requests.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bulwark_core::*;
+use bulwark_crypto::{Domain, SecretKey};
+use bulwark_net::client::{self, Backoff};
+use bulwark_net::proto::aggregator_client::AggregatorClient;
+use bulwark_net::proto::{SubmissionStatus, SubmitResponseRequest};
+use bulwark_net::server::{self, SubmissionSink};
+use tokio::sync::Mutex;
+
+const CTX: SigningContext = SigningContext {
+    chain_id: 31337,
+    avs: [5; 20],
+};
+
+struct EngineSink(Mutex<Engine>);
+
+impl SubmissionSink for EngineSink {
+    async fn submit(&self, submission: SignedResponse) -> Result<Outcome, Rejection> {
+        self.0.lock().await.submit(1, submission)
+    }
+}
+
+fn keys() -> Vec<SecretKey> {
+    (1..=4u8)
+        .map(|i| SecretKey::from_ikm(&[i; 32]).expect("ikm"))
+        .collect()
+}
+
+fn signed(keys: &[SecretKey], i: usize, task_id: u64, response: &[u8]) -> SignedResponse {
+    let message = CTX.message(task_id, &ResponseDigest::of(response));
+    SignedResponse {
+        task_id,
+        operator: OperatorId([i as u8 + 1; 20]),
+        response: response.to_vec(),
+        signature: keys[i].sign(&Domain::SIGNATURE, &message),
+    }
+}
+
+async fn start() -> (
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+    Vec<SecretKey>,
+) {
+    let keys = keys();
+    let set = OperatorSet::new(
+        keys.iter()
+            .enumerate()
+            .map(|(i, k)| Operator {
+                id: OperatorId([i as u8 + 1; 20]),
+                public_key: k.public_key(),
+                stake: 10,
+            })
+            .collect(),
+    )
+    .expect("set");
+    let mut engine = Engine::new(EngineConfig::default());
+    engine
+        .open(TaskConfig {
+            task_id: 7,
+            reference_block: 1,
+            threshold: Threshold::new(7500).expect("t"),
+            deadline: 10,
+            operators: set,
+            context: CTX,
+        })
+        .expect("open");
+    let sink = Arc::new(EngineSink(Mutex::new(engine)));
+    let (listener, addr) = server::bind_loopback().await.expect("bind");
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let handle = tokio::spawn(async move {
+        server::serve(listener, sink, 64 * 1024, async {
+            let _ = stopped.await;
+        })
+        .await
+        .expect("serve");
+    });
+    (format!("http://{addr}"), stop, handle, keys)
+}
+
+#[tokio::test]
+async fn statuses_over_real_grpc() {
+    let (endpoint, stop, handle, keys) = start().await;
+    let backoff = Backoff::default();
+    let status =
+        |r: Result<(SubmissionStatus, String), client::ClientError>| r.expect("reachable").0;
+
+    assert_eq!(
+        status(client::submit(&endpoint, &signed(&keys, 0, 7, b"42"), &backoff).await),
+        SubmissionStatus::Accepted
+    );
+    assert_eq!(
+        status(client::submit(&endpoint, &signed(&keys, 0, 7, b"42"), &backoff).await),
+        SubmissionStatus::Duplicate
+    );
+    assert_eq!(
+        status(client::submit(&endpoint, &signed(&keys, 0, 7, b"43"), &backoff).await),
+        SubmissionStatus::Conflicting
+    );
+    assert_eq!(
+        status(client::submit(&endpoint, &signed(&keys, 0, 8, b"42"), &backoff).await),
+        SubmissionStatus::UnknownTask
+    );
+    let mut outsider = signed(&keys, 1, 7, b"42");
+    outsider.operator = OperatorId([99; 20]);
+    assert_eq!(
+        status(client::submit(&endpoint, &outsider, &backoff).await),
+        SubmissionStatus::UnknownOperator
+    );
+
+    // Raw requests a client library would never send.
+    let mut raw = AggregatorClient::connect(endpoint.clone())
+        .await
+        .expect("connect");
+    let good = bulwark_net::submission::encode(&signed(&keys, 1, 7, b"42"));
+    for bad in [
+        SubmitResponseRequest {
+            operator: vec![1; 19],
+            ..good.clone()
+        },
+        SubmitResponseRequest {
+            digest: vec![0; 32],
+            ..good.clone()
+        },
+        SubmitResponseRequest {
+            signature: vec![0xc0; 48],
+            ..good.clone()
+        },
+        SubmitResponseRequest {
+            signature: vec![1, 2, 3],
+            ..good.clone()
+        },
+        SubmitResponseRequest::default(),
+    ] {
+        let reply = raw
+            .submit_response(bad)
+            .await
+            .expect("a status, not a dropped call")
+            .into_inner();
+        assert_eq!(
+            reply.status,
+            SubmissionStatus::Malformed as i32,
+            "{}",
+            reply.detail
+        );
+    }
+    // Larger than the message limit: refused by gRPC, and the server lives on.
+    let huge = SubmitResponseRequest {
+        response: vec![0; 300 * 1024],
+        ..good.clone()
+    };
+    let err = raw.submit_response(huge).await.expect_err("too large");
+    assert_eq!(err.code(), tonic::Code::OutOfRange, "{err}");
+
+    // A bad signature from operator 1 makes the claimed stake reach 75%, is found at
+    // aggregation and reported to its sender.
+    let mut forged = signed(&keys, 1, 7, b"42");
+    forged.signature = keys[1].sign(&Domain::SIGNATURE, b"wrong");
+    assert_eq!(
+        status(client::submit(&endpoint, &forged, &backoff).await),
+        SubmissionStatus::Accepted
+    );
+    assert_eq!(
+        status(client::submit(&endpoint, &signed(&keys, 2, 7, b"42"), &backoff).await),
+        SubmissionStatus::Accepted
+    );
+    // Operator 1's signature was dropped at that check; it may not try again.
+    assert_eq!(
+        status(client::submit(&endpoint, &signed(&keys, 1, 7, b"42"), &backoff).await),
+        SubmissionStatus::BadSignature
+    );
+    let last = client::submit(&endpoint, &signed(&keys, 3, 7, b"42"), &backoff)
+        .await
+        .expect("reachable");
+    assert_eq!(last.0, SubmissionStatus::Accepted, "{}", last.1);
+    assert!(last.1.contains("certificate"), "{}", last.1);
+    assert_eq!(
+        status(client::submit(&endpoint, &signed(&keys, 1, 7, b"42"), &backoff).await),
+        SubmissionStatus::AlreadyCertified
+    );
+
+    // Health.
+    let channel = tonic::transport::Channel::from_shared(endpoint.clone())
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect");
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let reply = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "bulwark.v1.Aggregator".into(),
+        })
+        .await
+        .expect("health")
+        .into_inner();
+    assert_eq!(
+        reply.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+
+    let _ = stop.send(());
+    handle.await.expect("server stopped cleanly");
+}
+
+#[tokio::test]
+async fn client_retries_then_reports_unreachable() {
+    // A port nothing listens on.
+    let (listener, addr) = server::bind_loopback().await.expect("bind");
+    drop(listener);
+    let keys = keys();
+    let backoff = Backoff {
+        attempts: 3,
+        initial: Duration::from_millis(10),
+        max: Duration::from_millis(20),
+    };
+    let err = client::submit(
+        &format!("http://{addr}"),
+        &signed(&keys, 0, 7, b"42"),
+        &backoff,
+    )
+    .await
+    .expect_err("nothing listens");
+    assert!(
+        matches!(err, client::ClientError::Unreachable { attempts: 3, .. }),
+        "{err}"
+    );
+}
