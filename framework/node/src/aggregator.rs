@@ -1,0 +1,287 @@
+//! The aggregator runtime: opens an engine task for every `TaskCreated` event (with the
+//! operator set read from chain at the task's reference block), serves operators'
+//! submissions through the engine, and submits each certificate to the AVS, retrying
+//! until it lands or someone else's does.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use alloy::primitives::{Address, U256};
+use alloy::providers::DynProvider;
+use bulwark_chain::certificate::{Submission, build_certificate, submit_response};
+use bulwark_chain::registry::{OperatorSet as ChainSet, operator_set_at};
+use bulwark_core::{
+    Certificate, Engine, EngineConfig, Event, Operator, OperatorId, OperatorSet, Outcome,
+    Rejection, SignedResponse, SigningContext, TaskConfig, Threshold,
+};
+use bulwark_net::server::SubmissionSink;
+use tokio::sync::{Mutex, mpsc};
+
+use crate::follow::{ChainSource, NewTask, TaskFollower};
+
+/// Counters the runtime keeps (exported as metrics by the binaries).
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Tasks opened.
+    pub tasks_opened: AtomicU64,
+    /// Submissions accepted (including duplicates).
+    pub accepted: AtomicU64,
+    /// Submissions refused, any reason.
+    pub rejected: AtomicU64,
+    /// Signatures dropped as invalid at aggregation.
+    pub bad_signatures: AtomicU64,
+    /// Certificates submitted and landed (or already answered).
+    pub certificates_landed: AtomicU64,
+    /// Tasks that expired without a certificate.
+    pub expired: AtomicU64,
+}
+
+/// What happened to a task, for callers that watch (tests, the demo).
+#[derive(Clone, Debug)]
+pub enum TaskOutcome {
+    /// A certificate landed on chain.
+    Landed(Box<Certificate>),
+    /// The task expired: each response with its valid signers' stake.
+    Expired {
+        /// The task.
+        task_id: u64,
+        /// Stake per response digest.
+        stakes: Vec<u64>,
+    },
+}
+
+/// The aggregator: a [`SubmissionSink`] for the gRPC server plus a chain loop.
+pub struct Aggregator {
+    engine: Mutex<Engine>,
+    head: AtomicU64,
+    sets: Mutex<HashMap<u64, ChainSet>>,
+    certificates: mpsc::UnboundedSender<Certificate>,
+    /// Counters.
+    pub stats: Stats,
+}
+
+impl Aggregator {
+    /// A new aggregator and the receiving end of its certificates (for [`Self::run`]).
+    pub fn new(config: EngineConfig) -> (Arc<Self>, mpsc::UnboundedReceiver<Certificate>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (
+            Arc::new(Self {
+                engine: Mutex::new(Engine::new(config)),
+                head: AtomicU64::new(0),
+                sets: Mutex::new(HashMap::new()),
+                certificates: tx,
+                stats: Stats::default(),
+            }),
+            rx,
+        )
+    }
+
+    /// Follows the AVS of `chain`, opening and expiring tasks, and submits
+    /// certificates from `certificates`; reports each task's end on `outcomes`. Runs
+    /// until `shutdown` resolves.
+    pub async fn run(
+        self: Arc<Self>,
+        chain: ChainSource,
+        mut certificates: mpsc::UnboundedReceiver<Certificate>,
+        outcomes: mpsc::UnboundedSender<TaskOutcome>,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        let ChainSource {
+            provider,
+            context,
+            from_block,
+            poll,
+        } = chain;
+        let avs = Address::from(context.avs);
+        let mut follower = TaskFollower::new(provider.clone(), avs, from_block);
+        tokio::pin!(shutdown);
+        let mut ticker = tokio::time::interval(poll);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                Some(cert) = certificates.recv() => {
+                    self.land(&provider, avs, cert, &outcomes).await;
+                }
+                _ = ticker.tick() => {
+                    match follower.poll().await {
+                        Ok((head, tasks)) => {
+                            self.head.store(head, Ordering::Relaxed);
+                            for task in tasks {
+                                self.open(&provider, context, task).await;
+                            }
+                            self.expire(head, &outcomes).await;
+                        }
+                        Err(err) => tracing::warn!(%err, "chain poll failed; retrying"),
+                    }
+                }
+            }
+        }
+    }
+
+    async fn open(&self, provider: &DynProvider, context: SigningContext, task: NewTask) {
+        let avs = Address::from(context.avs);
+        let set = match operator_set_at(provider, avs, task.reference_block).await {
+            Ok(set) => set,
+            Err(err) => {
+                tracing::error!(task = task.task_id, %err, "cannot read the operator set; task skipped");
+                return;
+            }
+        };
+        let operators = set
+            .operators
+            .iter()
+            .map(|e| Operator {
+                id: OperatorId(e.address.into_array()),
+                public_key: e.public_key,
+                stake: e.stake_gwei,
+            })
+            .collect();
+        let (Ok(operators), Some(threshold)) = (
+            OperatorSet::new(operators),
+            Threshold::new(task.threshold_bps),
+        ) else {
+            tracing::error!(
+                task = task.task_id,
+                "invalid operator set or threshold; task skipped"
+            );
+            return;
+        };
+        let config = TaskConfig {
+            task_id: task.task_id,
+            reference_block: task.reference_block,
+            threshold,
+            deadline: u64::from(task.deadline_block),
+            operators,
+            context,
+        };
+        match self.engine.lock().await.open(config) {
+            Ok(()) => {
+                self.sets.lock().await.insert(task.task_id, set);
+                self.stats.tasks_opened.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(task = task.task_id, "task opened");
+            }
+            Err(err) => tracing::warn!(task = task.task_id, %err, "task not opened"),
+        }
+    }
+
+    async fn expire(&self, head: u64, outcomes: &mpsc::UnboundedSender<TaskOutcome>) {
+        let (reports, events) = {
+            let mut engine = self.engine.lock().await;
+            (engine.expire(head), engine.drain_events())
+        };
+        for event in events {
+            match event {
+                Event::SignatureRejected { task_id, operator } => {
+                    self.stats.bad_signatures.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(task = task_id, %operator, "invalid signature dropped");
+                }
+                Event::Equivocation(e) => {
+                    tracing::warn!(task = e.task_id, operator = %e.operator, "equivocation recorded")
+                }
+                _ => {}
+            }
+        }
+        for report in reports {
+            self.stats.expired.fetch_add(1, Ordering::Relaxed);
+            self.sets.lock().await.remove(&report.task_id);
+            tracing::warn!(
+                task = report.task_id,
+                responses = report.responses.len(),
+                "task expired without a certificate"
+            );
+            let _ = outcomes.send(TaskOutcome::Expired {
+                task_id: report.task_id,
+                stakes: report.responses.iter().map(|r| r.2).collect(),
+            });
+        }
+    }
+
+    async fn land(
+        &self,
+        provider: &DynProvider,
+        avs: Address,
+        cert: Certificate,
+        outcomes: &mpsc::UnboundedSender<TaskOutcome>,
+    ) {
+        let Some(set) = self.sets.lock().await.remove(&cert.task_id) else {
+            tracing::error!(task = cert.task_id, "certificate for a task without a set");
+            return;
+        };
+        let signers: BTreeSet<Address> =
+            cert.signers.iter().map(|id| Address::from(id.0)).collect();
+        let chain_cert = match build_certificate(&set, &signers, &cert.signature) {
+            Ok(c) => c,
+            Err(err) => {
+                tracing::error!(task = cert.task_id, %err, "cannot build the certificate");
+                return;
+            }
+        };
+        let mut delay = Duration::from_millis(200);
+        for attempt in 1..=5 {
+            match submit_response(
+                provider,
+                avs,
+                U256::from(cert.task_id),
+                &cert.response,
+                chain_cert.clone(),
+            )
+            .await
+            {
+                Ok(Submission::Accepted(tx)) => {
+                    tracing::info!(task = cert.task_id, %tx, "certificate landed");
+                    break;
+                }
+                Ok(Submission::AlreadyResponded) => {
+                    tracing::info!(task = cert.task_id, "task already answered");
+                    break;
+                }
+                Err(err) if attempt < 5 => {
+                    tracing::warn!(task = cert.task_id, %err, attempt, "submission failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                Err(err) => {
+                    tracing::error!(task = cert.task_id, %err, "giving up on the certificate");
+                    return;
+                }
+            }
+        }
+        self.stats
+            .certificates_landed
+            .fetch_add(1, Ordering::Relaxed);
+        let _ = outcomes.send(TaskOutcome::Landed(Box::new(cert)));
+    }
+}
+
+impl SubmissionSink for Aggregator {
+    async fn submit(&self, submission: SignedResponse) -> Result<Outcome, Rejection> {
+        let now = self.head.load(Ordering::Relaxed);
+        let (verdict, events) = {
+            let mut engine = self.engine.lock().await;
+            let verdict = engine.submit(now, submission);
+            (verdict, engine.drain_events())
+        };
+        for event in events {
+            match event {
+                Event::Certified(cert) => {
+                    let _ = self.certificates.send(*cert);
+                }
+                Event::SignatureRejected { task_id, operator } => {
+                    self.stats.bad_signatures.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(task = task_id, %operator, "invalid signature dropped");
+                }
+                Event::Equivocation(e) => {
+                    tracing::warn!(task = e.task_id, operator = %e.operator, "equivocation recorded")
+                }
+                Event::Expired(_) => {}
+            }
+        }
+        match &verdict {
+            Ok(_) => self.stats.accepted.fetch_add(1, Ordering::Relaxed),
+            Err(_) => self.stats.rejected.fetch_add(1, Ordering::Relaxed),
+        };
+        verdict
+    }
+}

@@ -1,0 +1,111 @@
+//! The operator runtime: for every task the AVS creates, run the AVS's [`Task`],
+//! sign the response under the task's message, and submit it to each aggregator.
+
+use std::time::Duration;
+
+use alloy::primitives::Address;
+use alloy::providers::DynProvider;
+use bulwark_core::{OperatorId, ResponseDigest, SignedResponse, SigningContext, Task};
+use bulwark_crypto::{Domain, SecretKey};
+use bulwark_net::client::{self, Backoff};
+use bulwark_net::proto::SubmissionStatus;
+
+use crate::follow::{NewTask, TaskFollower};
+
+/// An operator serving one AVS.
+pub struct OperatorRuntime<T: Task> {
+    /// The AVS's task logic.
+    pub task: T,
+    /// The operator's BLS key.
+    pub key: SecretKey,
+    /// The operator's address.
+    pub id: OperatorId,
+    /// Chain and AVS.
+    pub context: SigningContext,
+    /// Aggregator endpoints (`http://host:port`).
+    pub aggregators: Vec<String>,
+    /// Retry policy for unreachable aggregators.
+    pub backoff: Backoff,
+}
+
+impl<T: Task> OperatorRuntime<T> {
+    /// Executes, signs and submits one task; returns each aggregator's status (or the
+    /// error that left it without one). `None` when the operator does not sign (input
+    /// refused or execution failed).
+    pub async fn respond(
+        &self,
+        task: &NewTask,
+    ) -> Option<Vec<Result<SubmissionStatus, client::ClientError>>> {
+        let input = self.task.decode_input(&task.input)?;
+        let output = match self.task.execute(input).await {
+            Ok(output) => output,
+            Err(err) => {
+                tracing::warn!(task = task.task_id, %err, "execution failed; not signing");
+                return None;
+            }
+        };
+        let response = self.task.encode_output(&output);
+        let message = self
+            .context
+            .message(task.task_id, &ResponseDigest::of(&response));
+        let submission = SignedResponse {
+            task_id: task.task_id,
+            operator: self.id,
+            response,
+            signature: self.key.sign(&Domain::SIGNATURE, &message),
+        };
+        let mut statuses = Vec::new();
+        for endpoint in &self.aggregators {
+            statuses.push(self.submit_to(endpoint, &submission).await);
+        }
+        Some(statuses)
+    }
+
+    /// Submits, retrying while the aggregator has not opened the task yet (it may see
+    /// the event a poll later than we do).
+    async fn submit_to(
+        &self,
+        endpoint: &str,
+        sub: &SignedResponse,
+    ) -> Result<SubmissionStatus, client::ClientError> {
+        let mut delay = Duration::from_millis(100);
+        for _ in 0..20 {
+            let (status, detail) = client::submit(endpoint, sub, &self.backoff).await?;
+            if status != SubmissionStatus::UnknownTask {
+                tracing::debug!(task = sub.task_id, ?status, detail, "submitted");
+                return Ok(status);
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(1));
+        }
+        Ok(SubmissionStatus::UnknownTask)
+    }
+
+    /// Follows the AVS from `from_block` and responds to every new task, until
+    /// `shutdown` resolves.
+    pub async fn run(
+        self: std::sync::Arc<Self>,
+        provider: DynProvider,
+        from_block: u64,
+        poll: Duration,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        let mut follower = TaskFollower::new(provider, Address::from(self.context.avs), from_block);
+        tokio::pin!(shutdown);
+        let mut ticker = tokio::time::interval(poll);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = ticker.tick() => match follower.poll().await {
+                    Ok((_, tasks)) => {
+                        for task in tasks {
+                            let me = self.clone();
+                            tokio::spawn(async move { me.respond(&task).await });
+                        }
+                    }
+                    Err(err) => tracing::warn!(%err, "chain poll failed; retrying"),
+                },
+            }
+        }
+    }
+}

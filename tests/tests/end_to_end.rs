@@ -1,0 +1,199 @@
+//! Ten operators with delegated stake on anvil, an aggregator over gRPC on 127.0.0.1,
+//! tasks created on chain and certificates verified on chain. Faults: one operator
+//! down, one sending a bad signature (excluded and counted, the certificate still
+//! lands), and too few signers (the task expires and is reported).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use alloy::primitives::{U64, U256};
+use alloy::providers::Provider;
+use bulwark_chain::bindings::BasicAVS;
+use bulwark_chain::devnet::{DeployConfig, Devnet, confirmed};
+use bulwark_core::{EngineConfig, OperatorId, SigningContext};
+use bulwark_crypto::SecretKey;
+use bulwark_e2e::Square;
+use bulwark_net::client::Backoff;
+use bulwark_net::proto::SubmissionStatus;
+use bulwark_node::aggregator::{Aggregator, TaskOutcome};
+use bulwark_node::follow::{ChainSource, NewTask, TaskFollower};
+use bulwark_node::operator::OperatorRuntime;
+use tokio::sync::mpsc;
+
+const OPERATORS: usize = 10;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_operators_certify_with_faults() {
+    let devnet = Devnet::start(OPERATORS as u32 + 1).expect("anvil must start: run `make tools`");
+    let d = devnet
+        .deploy(&DeployConfig::default())
+        .await
+        .expect("deploy");
+    let stake = U256::from(32u64) * U256::from(10u64).pow(U256::from(18u64));
+    let keys: Vec<SecretKey> = (0..OPERATORS)
+        .map(|i| SecretKey::from_ikm(&[i as u8 + 1; 32]).expect("ikm"))
+        .collect();
+    let accounts = devnet.accounts()[1..=OPERATORS].to_vec();
+    for (op, key) in accounts.iter().zip(&keys) {
+        devnet
+            .onboard_operator(&d, *op, stake, key)
+            .await
+            .expect("onboard");
+    }
+    let provider = devnet.provider().clone();
+    let context = SigningContext {
+        chain_id: devnet.chain_id().await.expect("chain id"),
+        avs: d.avs.into_array(),
+    };
+    let start = provider.get_block_number().await.expect("block");
+
+    // The aggregator: gRPC on a free loopback port, following the chain.
+    let (aggregator, certs) = Aggregator::new(EngineConfig::default());
+    let (listener, addr) = bulwark_net::server::bind_loopback().await.expect("bind");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = {
+        let agg = aggregator.clone();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            bulwark_net::server::serve(listener, agg, 64 * 1024, async move {
+                let _ = stop.changed().await;
+            })
+            .await
+        })
+    };
+    let (outcomes_tx, mut outcomes) = mpsc::unbounded_channel();
+    let chain_loop = {
+        let agg = aggregator.clone();
+        let p = provider.clone();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let chain = ChainSource {
+                provider: p,
+                context,
+                from_block: start,
+                poll: Duration::from_millis(100),
+            };
+            agg.run(chain, certs, outcomes_tx, async move {
+                let _ = stop.changed().await;
+            })
+            .await
+        })
+    };
+
+    let endpoint = format!("http://{addr}");
+    let runtime = |i: usize, key: SecretKey| OperatorRuntime {
+        task: Square,
+        key,
+        id: OperatorId(accounts[i].into_array()),
+        context,
+        aggregators: vec![endpoint.clone()],
+        backoff: Backoff::default(),
+    };
+    let operators: Vec<Arc<OperatorRuntime<Square>>> = (0..OPERATORS)
+        .map(|i| Arc::new(runtime(i, keys[i].clone())))
+        .collect();
+    // Operator 8 signs with a key that is not the one it registered.
+    let impostor = Arc::new(runtime(8, SecretKey::from_ikm(&[200; 32]).expect("ikm")));
+
+    // Task 0: 80% threshold. Operator 9 is down, operator 8 lies; 0..8 make exactly 80%.
+    let avs = BasicAVS::new(d.avs, provider.clone());
+    let sent = avs
+        .createTask(7u64.to_be_bytes().to_vec().into(), 8000, 30)
+        .send()
+        .await
+        .expect("send");
+    confirmed(&provider, sent.tx_hash())
+        .await
+        .expect("createTask");
+    let mut follower = TaskFollower::new(provider.clone(), d.avs, start);
+    let task = next_task(&mut follower).await;
+    assert_eq!(task.task_id, 0);
+
+    // The impostor goes first so its signature is in the group when it is checked.
+    let statuses = impostor.respond(&task).await.expect("signs");
+    assert!(
+        matches!(statuses[0], Ok(SubmissionStatus::Accepted)),
+        "{statuses:?}"
+    );
+    let honest = (0..8).map(|i| {
+        let op = operators[i].clone();
+        let task = task.clone();
+        tokio::spawn(async move { op.respond(&task).await })
+    });
+    for h in honest {
+        h.await.expect("join").expect("signs");
+    }
+    let outcome = tokio::time::timeout(Duration::from_secs(60), outcomes.recv())
+        .await
+        .expect("an outcome within a minute")
+        .expect("channel open");
+    let TaskOutcome::Landed(cert) = outcome else {
+        panic!("expected the certificate to land, got {outcome:?}");
+    };
+    assert_eq!(cert.task_id, 0);
+    assert_eq!(cert.signers.len(), 8);
+    assert!(!cert.signers.contains(&OperatorId(accounts[8].into_array())));
+    assert_eq!(cert.response, 49u128.to_be_bytes().to_vec());
+    let on_chain = avs.getTask(U256::ZERO).call().await.expect("task");
+    assert_eq!(on_chain.signedStakeGwei, 8 * 32_000_000_000);
+    assert_eq!(on_chain.totalStakeGwei, 10 * 32_000_000_000);
+    assert_eq!(
+        avs.responseOf(U256::ZERO)
+            .call()
+            .await
+            .expect("response")
+            .to_vec(),
+        cert.response
+    );
+    assert!(
+        aggregator.stats.bad_signatures.load(Ordering::Relaxed) >= 1,
+        "the bad signature is counted"
+    );
+
+    // Task 1: only five operators answer a 60% task; it expires and is reported.
+    let sent = avs
+        .createTask(3u64.to_be_bytes().to_vec().into(), 6000, 5)
+        .send()
+        .await
+        .expect("send");
+    confirmed(&provider, sent.tx_hash())
+        .await
+        .expect("createTask");
+    let task = next_task(&mut follower).await;
+    for op in &operators[..5] {
+        op.respond(&task).await.expect("signs");
+    }
+    // Mine past the deadline.
+    let _: serde_json::Value = provider
+        .raw_request("anvil_mine".into(), (U64::from(10),))
+        .await
+        .expect("anvil_mine");
+    let outcome = tokio::time::timeout(Duration::from_secs(30), outcomes.recv())
+        .await
+        .expect("an outcome")
+        .expect("channel open");
+    match outcome {
+        TaskOutcome::Expired { task_id, stakes } => {
+            assert_eq!(task_id, 1);
+            assert_eq!(stakes, vec![5 * 32_000_000_000]);
+        }
+        other => panic!("expected expiry, got {other:?}"),
+    }
+    assert_eq!(aggregator.stats.expired.load(Ordering::Relaxed), 1);
+
+    let _ = stop_tx.send(true);
+    chain_loop.await.expect("aggregator loop stops");
+    server.await.expect("join").expect("server stops cleanly");
+}
+
+async fn next_task(follower: &mut TaskFollower) -> NewTask {
+    for _ in 0..100 {
+        let (_, mut tasks) = follower.poll().await.expect("poll");
+        if let Some(task) = tasks.pop() {
+            return task;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no TaskCreated event seen");
+}
