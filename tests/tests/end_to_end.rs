@@ -10,7 +10,8 @@ use std::time::Duration;
 use alloy::primitives::{U64, U256};
 use alloy::providers::Provider;
 use bulwark_chain::bindings::BasicAVS;
-use bulwark_chain::devnet::{DeployConfig, Devnet, confirmed};
+use bulwark_chain::devnet::{DeployConfig, Devnet, ether};
+use bulwark_chain::tasks::create_task;
 use bulwark_core::{EngineConfig, OperatorId, SigningContext};
 use bulwark_crypto::SecretKey;
 use bulwark_e2e::Square;
@@ -30,17 +31,12 @@ async fn ten_operators_certify_with_faults() {
         .deploy(&DeployConfig::default())
         .await
         .expect("deploy");
-    let stake = U256::from(32u64) * U256::from(10u64).pow(U256::from(18u64));
-    let keys: Vec<SecretKey> = (0..OPERATORS)
-        .map(|i| SecretKey::from_ikm(&[i as u8 + 1; 32]).expect("ikm"))
-        .collect();
-    let accounts = devnet.accounts()[1..=OPERATORS].to_vec();
-    for (op, key) in accounts.iter().zip(&keys) {
-        devnet
-            .onboard_operator(&d, *op, stake, key)
-            .await
-            .expect("onboard");
-    }
+    let ops = devnet
+        .onboard_operators(&d, OPERATORS, ether(32))
+        .await
+        .expect("onboard");
+    let keys: Vec<SecretKey> = ops.iter().map(|o| o.key.clone()).collect();
+    let accounts: Vec<_> = ops.iter().map(|o| o.address).collect();
     let provider = devnet.provider().clone();
     let context = SigningContext {
         chain_id: devnet.chain_id().await.expect("chain id"),
@@ -98,12 +94,7 @@ async fn ten_operators_certify_with_faults() {
 
     // Task 0: 80% threshold. Operator 9 is down, operator 8 lies; 0..8 make exactly 80%.
     let avs = BasicAVS::new(d.avs, provider.clone());
-    let sent = avs
-        .createTask(7u64.to_be_bytes().to_vec().into(), 8000, 30)
-        .send()
-        .await
-        .expect("send");
-    confirmed(&provider, sent.tx_hash())
+    create_task(&provider, d.avs, &7u64.to_be_bytes(), 8000, 30)
         .await
         .expect("createTask");
     let mut follower = TaskFollower::new(provider.clone(), d.avs, start);
@@ -152,12 +143,7 @@ async fn ten_operators_certify_with_faults() {
     );
 
     // Task 1: only five operators answer a 60% task; it expires and is reported.
-    let sent = avs
-        .createTask(3u64.to_be_bytes().to_vec().into(), 6000, 5)
-        .send()
-        .await
-        .expect("send");
-    confirmed(&provider, sent.tx_hash())
+    create_task(&provider, d.avs, &3u64.to_be_bytes(), 6000, 5)
         .await
         .expect("createTask");
     let task = next_task(&mut follower).await;

@@ -267,6 +267,51 @@ pub async fn confirmed<P: Provider>(
 
 const RECEIPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// `n` whole tokens (18 decimals) in base units.
+pub fn ether(n: u64) -> U256 {
+    U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
+}
+
+/// A devnet operator: a dev account and its BLS key.
+#[derive(Clone, Debug)]
+pub struct DevOperator {
+    /// The operator's account.
+    pub address: Address,
+    /// Its BLS key: derived from the index, so devnet runs repeat (never use such
+    /// keys on a real chain).
+    pub key: SecretKey,
+}
+
+impl Devnet {
+    /// Onboards dev accounts 1..=`count` as operators with `stake` each (see
+    /// [`Devnet::onboard_operator`]); operator `i` gets the key `KeyGen([i + 1; 32])`.
+    pub async fn onboard_operators(
+        &self,
+        d: &Deployment,
+        count: usize,
+        stake: U256,
+    ) -> Result<Vec<DevOperator>, ChainError> {
+        let accounts = self
+            .accounts()
+            .get(1..=count)
+            .ok_or(ChainError::OutOfRange("not enough anvil accounts"))?
+            .to_vec();
+        let mut operators = Vec::with_capacity(count);
+        for (i, address) in accounts.into_iter().enumerate() {
+            let seed =
+                u8::try_from(i + 1).map_err(|_| ChainError::OutOfRange("devnet operator count"))?;
+            let key =
+                SecretKey::from_ikm(&[seed; 32]).map_err(|source| ChainError::InvalidKey {
+                    operator: address,
+                    source,
+                })?;
+            self.onboard_operator(d, address, stake, &key).await?;
+            operators.push(DevOperator { address, key });
+        }
+        Ok(operators)
+    }
+}
+
 /// Fails on a reverted receipt.
 pub fn confirm(receipt: TransactionReceipt) -> Result<TransactionReceipt, ChainError> {
     if receipt.status() {

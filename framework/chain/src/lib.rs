@@ -4,6 +4,7 @@
 //! - [`registry`]: the operator set, keys and stakes at a past block;
 //! - [`certificate`]: building a certificate and submitting it;
 //! - [`message`]: the bytes operators sign for a task response;
+//! - [`tasks`]: creating tasks;
 //! - [`devnet`]: anvil on a free port with the restaking core and an AVS deployed.
 
 pub mod bindings;
@@ -13,5 +14,6 @@ mod error;
 pub mod message;
 pub mod points;
 pub mod registry;
+pub mod tasks;
 
 pub use error::ChainError;

@@ -8,9 +8,10 @@ use alloy::primitives::{U256, keccak256};
 use alloy::providers::Provider;
 use bulwark_chain::bindings::BasicAVS::{self, BasicAVSErrors};
 use bulwark_chain::certificate::{Submission, build_certificate, submit_response};
-use bulwark_chain::devnet::{DeployConfig, Devnet, confirmed};
+use bulwark_chain::devnet::{DeployConfig, Devnet, ether};
 use bulwark_chain::message::task_response_message;
 use bulwark_chain::registry::operator_set_at;
+use bulwark_chain::tasks::create_task;
 use bulwark_crypto::{AggregateSignature, Domain, SecretKey};
 
 const OPERATORS: usize = 4;
@@ -22,32 +23,19 @@ async fn rust_certificate_is_accepted_and_tampering_is_refused() {
         .deploy(&DeployConfig::default())
         .await
         .expect("deploy");
-    let stake = U256::from(32u64) * U256::from(10u64).pow(U256::from(18u64));
-    let keys: Vec<SecretKey> = (0..OPERATORS)
-        .map(|i| SecretKey::from_ikm(&[i as u8 + 1; 32]).expect("ikm"))
-        .collect();
-    let operators = devnet.accounts()[1..=OPERATORS].to_vec();
-    for (op, key) in operators.iter().zip(&keys) {
-        devnet
-            .onboard_operator(&d, *op, stake, key)
-            .await
-            .expect("onboard");
-    }
+    let ops = devnet
+        .onboard_operators(&d, OPERATORS, ether(32))
+        .await
+        .expect("onboard");
+    let keys: Vec<SecretKey> = ops.iter().map(|o| o.key.clone()).collect();
+    let operators: Vec<_> = ops.iter().map(|o| o.address).collect();
 
     let provider = devnet.provider().clone();
     let avs = BasicAVS::new(d.avs, provider.clone());
-    let sent = avs
-        .createTask(b"what is 6 * 7?".to_vec().into(), 6000, 100)
-        .send()
-        .await
-        .expect("send");
-    let receipt = confirmed(&provider, sent.tx_hash())
+    let created = create_task(&provider, d.avs, b"what is 6 * 7?", 6000, 100)
         .await
         .expect("createTask");
-    let created = receipt
-        .decoded_log::<BasicAVS::TaskCreated>()
-        .expect("TaskCreated event");
-    let (task_id, reference_block) = (created.taskId, created.referenceBlock);
+    let (task_id, reference_block) = (U256::from(created.task_id), created.reference_block);
 
     let set = operator_set_at(&provider, d.avs, reference_block)
         .await
