@@ -23,3 +23,99 @@ impl Task for Square {
         output.to_be_bytes().to_vec()
     }
 }
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::providers::DynProvider;
+use bulwark_core::{EngineConfig, SigningContext};
+use bulwark_node::aggregator::{Aggregator, TaskOutcome};
+use bulwark_node::follow::ChainSource;
+use bulwark_node::journal::Journal;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+/// An aggregator running in-process: gRPC on a free loopback port and its chain loop.
+pub struct RunningAggregator {
+    /// The aggregator, for its counters.
+    pub aggregator: Arc<Aggregator>,
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    /// Task outcomes, in order.
+    pub outcomes: mpsc::UnboundedReceiver<TaskOutcome>,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<Result<(), tonic_error::Error>>,
+    chain_loop: JoinHandle<()>,
+}
+
+mod tonic_error {
+    pub type Error = Box<dyn std::error::Error + Send + Sync>;
+}
+
+impl RunningAggregator {
+    /// Starts an aggregator following `context`'s AVS from `from_block`.
+    pub async fn start(
+        provider: DynProvider,
+        context: SigningContext,
+        from_block: u64,
+        journal: Option<Journal>,
+    ) -> Self {
+        let (aggregator, certs) = Aggregator::with_journal(EngineConfig::default(), journal);
+        let (listener, addr) = bulwark_net::server::bind_loopback().await.expect("bind");
+        let (stop, stop_rx) = watch::channel(false);
+        let server = {
+            let agg = aggregator.clone();
+            let mut stop = stop_rx.clone();
+            tokio::spawn(async move {
+                bulwark_net::server::serve(listener, agg, 64 * 1024, async move {
+                    let _ = stop.changed().await;
+                })
+                .await
+                .map_err(|e| Box::new(e) as tonic_error::Error)
+            })
+        };
+        let (outcomes_tx, outcomes) = mpsc::unbounded_channel();
+        let chain_loop = {
+            let agg = aggregator.clone();
+            let mut stop = stop_rx;
+            tokio::spawn(async move {
+                let chain = ChainSource {
+                    provider,
+                    context,
+                    from_block,
+                    poll: Duration::from_millis(100),
+                };
+                agg.run(chain, certs, outcomes_tx, async move {
+                    let _ = stop.changed().await;
+                })
+                .await
+            })
+        };
+        Self {
+            aggregator,
+            endpoint: format!("http://{addr}"),
+            outcomes,
+            stop,
+            server,
+            chain_loop,
+        }
+    }
+
+    /// The next task outcome, within `secs` seconds.
+    pub async fn next_outcome(&mut self, secs: u64) -> TaskOutcome {
+        tokio::time::timeout(Duration::from_secs(secs), self.outcomes.recv())
+            .await
+            .expect("a task outcome in time")
+            .expect("aggregator running")
+    }
+
+    /// Stops the server and the chain loop and waits for both.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        self.chain_loop.await.expect("chain loop stops");
+        self.server
+            .await
+            .expect("join")
+            .expect("server stops cleanly");
+    }
+}

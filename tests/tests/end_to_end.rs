@@ -12,15 +12,15 @@ use alloy::providers::Provider;
 use bulwark_chain::bindings::BasicAVS;
 use bulwark_chain::devnet::{DeployConfig, Devnet, ether};
 use bulwark_chain::tasks::create_task;
-use bulwark_core::{EngineConfig, OperatorId, SigningContext};
+use bulwark_core::{OperatorId, SigningContext};
 use bulwark_crypto::SecretKey;
-use bulwark_e2e::Square;
+use bulwark_e2e::{RunningAggregator, Square};
 use bulwark_net::client::Backoff;
 use bulwark_net::proto::SubmissionStatus;
-use bulwark_node::aggregator::{Aggregator, TaskOutcome};
-use bulwark_node::follow::{ChainSource, NewTask, TaskFollower};
+use bulwark_node::aggregator::TaskOutcome;
+use bulwark_node::follow::{NewTask, TaskFollower};
+use bulwark_node::journal::Journal;
 use bulwark_node::operator::OperatorRuntime;
-use tokio::sync::mpsc;
 
 const OPERATORS: usize = 10;
 
@@ -45,39 +45,8 @@ async fn ten_operators_certify_with_faults() {
     let start = provider.get_block_number().await.expect("block");
 
     // The aggregator: gRPC on a free loopback port, following the chain.
-    let (aggregator, certs) = Aggregator::new(EngineConfig::default());
-    let (listener, addr) = bulwark_net::server::bind_loopback().await.expect("bind");
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let server = {
-        let agg = aggregator.clone();
-        let mut stop = stop_rx.clone();
-        tokio::spawn(async move {
-            bulwark_net::server::serve(listener, agg, 64 * 1024, async move {
-                let _ = stop.changed().await;
-            })
-            .await
-        })
-    };
-    let (outcomes_tx, mut outcomes) = mpsc::unbounded_channel();
-    let chain_loop = {
-        let agg = aggregator.clone();
-        let p = provider.clone();
-        let mut stop = stop_rx.clone();
-        tokio::spawn(async move {
-            let chain = ChainSource {
-                provider: p,
-                context,
-                from_block: start,
-                poll: Duration::from_millis(100),
-            };
-            agg.run(chain, certs, outcomes_tx, async move {
-                let _ = stop.changed().await;
-            })
-            .await
-        })
-    };
-
-    let endpoint = format!("http://{addr}");
+    let mut agg = RunningAggregator::start(provider.clone(), context, start, None).await;
+    let endpoint = agg.endpoint.clone();
     let runtime = |i: usize, key: SecretKey| OperatorRuntime {
         task: Square,
         key,
@@ -115,10 +84,7 @@ async fn ten_operators_certify_with_faults() {
     for h in honest {
         h.await.expect("join").expect("signs");
     }
-    let outcome = tokio::time::timeout(Duration::from_secs(60), outcomes.recv())
-        .await
-        .expect("an outcome within a minute")
-        .expect("channel open");
+    let outcome = agg.next_outcome(60).await;
     let TaskOutcome::Landed(cert) = outcome else {
         panic!("expected the certificate to land, got {outcome:?}");
     };
@@ -138,7 +104,7 @@ async fn ten_operators_certify_with_faults() {
         cert.response
     );
     assert!(
-        aggregator.stats.bad_signatures.load(Ordering::Relaxed) >= 1,
+        agg.aggregator.stats.bad_signatures.load(Ordering::Relaxed) >= 1,
         "the bad signature is counted"
     );
 
@@ -155,10 +121,7 @@ async fn ten_operators_certify_with_faults() {
         .raw_request("anvil_mine".into(), (U64::from(10),))
         .await
         .expect("anvil_mine");
-    let outcome = tokio::time::timeout(Duration::from_secs(30), outcomes.recv())
-        .await
-        .expect("an outcome")
-        .expect("channel open");
+    let outcome = agg.next_outcome(30).await;
     match outcome {
         TaskOutcome::Expired { task_id, stakes } => {
             assert_eq!(task_id, 1);
@@ -166,11 +129,95 @@ async fn ten_operators_certify_with_faults() {
         }
         other => panic!("expected expiry, got {other:?}"),
     }
-    assert_eq!(aggregator.stats.expired.load(Ordering::Relaxed), 1);
+    assert_eq!(agg.aggregator.stats.expired.load(Ordering::Relaxed), 1);
 
-    let _ = stop_tx.send(true);
-    chain_loop.await.expect("aggregator loop stops");
-    server.await.expect("join").expect("server stops cleanly");
+    agg.stop().await;
+}
+
+/// An aggregator stopped mid-task loses nothing it accepted: its successor replays
+/// the journal when it reopens the task, and the certificate needs every signature.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aggregator_restart_keeps_accepted_signatures() {
+    let devnet = Devnet::start(6).expect("anvil must start: run `make tools`");
+    let d = devnet
+        .deploy(&DeployConfig::default())
+        .await
+        .expect("deploy");
+    let ops = devnet
+        .onboard_operators(&d, 5, ether(32))
+        .await
+        .expect("onboard");
+    let provider = devnet.provider().clone();
+    let context = SigningContext {
+        chain_id: devnet.chain_id().await.expect("chain id"),
+        avs: d.avs.into_array(),
+    };
+    let start = provider.get_block_number().await.expect("block");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal_path = dir.path().join("aggregator.journal");
+
+    let first = RunningAggregator::start(
+        provider.clone(),
+        context,
+        start,
+        Some(Journal::open(&journal_path).expect("journal")),
+    )
+    .await;
+    // Every operator must sign: without the journal the restart would lose three.
+    create_task(&provider, d.avs, &12u64.to_be_bytes(), 10_000, 60)
+        .await
+        .expect("createTask");
+    let mut follower = TaskFollower::new(provider.clone(), d.avs, start);
+    let task = next_task(&mut follower).await;
+    let runtime = |i: usize, endpoint: &str| OperatorRuntime {
+        task: Square,
+        key: ops[i].key.clone(),
+        id: OperatorId(ops[i].address.into_array()),
+        context,
+        aggregators: vec![endpoint.to_string()],
+        backoff: Backoff::default(),
+    };
+    for i in 0..3 {
+        let statuses = runtime(i, &first.endpoint)
+            .respond(&task)
+            .await
+            .expect("signs");
+        assert!(
+            matches!(statuses[0], Ok(SubmissionStatus::Accepted)),
+            "{statuses:?}"
+        );
+    }
+    first.stop().await;
+
+    let mut second = RunningAggregator::start(
+        provider.clone(),
+        context,
+        start,
+        Some(Journal::open(&journal_path).expect("journal")),
+    )
+    .await;
+    for i in 3..5 {
+        let statuses = runtime(i, &second.endpoint)
+            .respond(&task)
+            .await
+            .expect("signs");
+        assert!(
+            matches!(statuses[0], Ok(SubmissionStatus::Accepted)),
+            "{statuses:?}"
+        );
+    }
+    match second.next_outcome(60).await {
+        TaskOutcome::Landed(cert) => {
+            assert_eq!(
+                cert.signers.len(),
+                5,
+                "the three journaled signatures were replayed"
+            );
+            assert_eq!(cert.response, 144u128.to_be_bytes().to_vec());
+        }
+        other => panic!("expected the certificate to land, got {other:?}"),
+    }
+    second.stop().await;
 }
 
 async fn next_task(follower: &mut TaskFollower) -> NewTask {

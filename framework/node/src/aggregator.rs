@@ -20,6 +20,7 @@ use bulwark_net::server::SubmissionSink;
 use tokio::sync::{Mutex, mpsc};
 
 use crate::follow::{ChainSource, NewTask, TaskFollower};
+use crate::journal::Journal;
 
 /// Counters the runtime keeps (exported as metrics by the binaries).
 #[derive(Debug, Default)]
@@ -58,6 +59,7 @@ pub struct Aggregator {
     head: AtomicU64,
     sets: Mutex<HashMap<u64, ChainSet>>,
     certificates: mpsc::UnboundedSender<Certificate>,
+    journal: Option<std::sync::Mutex<Journal>>,
     /// Counters.
     pub stats: Stats,
 }
@@ -65,6 +67,15 @@ pub struct Aggregator {
 impl Aggregator {
     /// A new aggregator and the receiving end of its certificates (for [`Self::run`]).
     pub fn new(config: EngineConfig) -> (Arc<Self>, mpsc::UnboundedReceiver<Certificate>) {
+        Self::with_journal(config, None)
+    }
+
+    /// Like [`Aggregator::new`], recording accepted submissions in `journal` and
+    /// replaying the ones recorded there when a task is opened.
+    pub fn with_journal(
+        config: EngineConfig,
+        journal: Option<Journal>,
+    ) -> (Arc<Self>, mpsc::UnboundedReceiver<Certificate>) {
         let (tx, rx) = mpsc::unbounded_channel();
         (
             Arc::new(Self {
@@ -72,6 +83,7 @@ impl Aggregator {
                 head: AtomicU64::new(0),
                 sets: Mutex::new(HashMap::new()),
                 certificates: tx,
+                journal: journal.map(std::sync::Mutex::new),
                 stats: Stats::default(),
             }),
             rx,
@@ -156,13 +168,41 @@ impl Aggregator {
             operators,
             context,
         };
-        match self.engine.lock().await.open(config) {
+        // The engine lock must be released before replaying, which takes it again.
+        let opened = self.engine.lock().await.open(config);
+        match opened {
             Ok(()) => {
                 self.sets.lock().await.insert(task.task_id, set);
                 self.stats.tasks_opened.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(task = task.task_id, "task opened");
+                self.replay(task.task_id).await;
             }
             Err(err) => tracing::warn!(task = task.task_id, %err, "task not opened"),
+        }
+    }
+
+    /// Feeds the journal's submissions for `task_id` back into the engine.
+    async fn replay(&self, task_id: u64) {
+        let Some(journal) = &self.journal else {
+            return;
+        };
+        let recorded = match journal.lock().map(|j| j.replay(task_id)) {
+            Ok(Ok(recorded)) => recorded,
+            Ok(Err(err)) => {
+                tracing::error!(task = task_id, %err, "cannot read the journal");
+                return;
+            }
+            Err(_) => return,
+        };
+        if !recorded.is_empty() {
+            tracing::info!(
+                task = task_id,
+                count = recorded.len(),
+                "replaying journaled submissions"
+            );
+        }
+        for sub in recorded {
+            self.process(sub, false).await.ok();
         }
     }
 
@@ -255,12 +295,30 @@ impl Aggregator {
     }
 }
 
-impl SubmissionSink for Aggregator {
-    async fn submit(&self, submission: SignedResponse) -> Result<Outcome, Rejection> {
+impl Aggregator {
+    /// Runs one submission through the engine; journals it first when accepted and
+    /// `record` is set (not for replays).
+    async fn process(
+        &self,
+        submission: SignedResponse,
+        record: bool,
+    ) -> Result<Outcome, Rejection> {
         let now = self.head.load(Ordering::Relaxed);
         let (verdict, events) = {
             let mut engine = self.engine.lock().await;
+            let journaled = submission.clone();
             let verdict = engine.submit(now, submission);
+            if record && matches!(verdict, Ok(Outcome::Pending) | Ok(Outcome::Certified(_))) {
+                if let Some(journal) = &self.journal {
+                    if let Err(err) = journal
+                        .lock()
+                        .map(|mut j| j.append(&journaled))
+                        .unwrap_or(Ok(()))
+                    {
+                        tracing::error!(%err, "journal write failed");
+                    }
+                }
+            }
             (verdict, engine.drain_events())
         };
         for event in events {
@@ -283,5 +341,11 @@ impl SubmissionSink for Aggregator {
             Err(_) => self.stats.rejected.fetch_add(1, Ordering::Relaxed),
         };
         verdict
+    }
+}
+
+impl SubmissionSink for Aggregator {
+    async fn submit(&self, submission: SignedResponse) -> Result<Outcome, Rejection> {
+        self.process(submission, true).await
     }
 }
