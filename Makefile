@@ -17,7 +17,7 @@ export PATH := $(TOOLS_BIN):$(PATH)
 
 help:
 	@echo "make test      fmt check, clippy -D warnings, Rust tests, toolchain and fixture checks"
-	@echo "make bench     criterion benchmarks of the crypto crate, with a summary table"
+	@echo "make bench     gas table, crypto and aggregation-engine benchmarks"
 	@echo "make gas       print the certificate-verification gas table (forge)"
 	@echo "make artifacts refresh the contract ABI/bytecode the Rust bindings use"
 	@echo "make tools     install anvil, forge and solc (pinned in tools/package.json)"
@@ -81,6 +81,7 @@ fixtures: $(VENV_STAMP)
 
 bench: gas
 	cargo bench -p bulwark-crypto --bench bls
+	cargo bench -p bulwark-core --bench engine
 
 # Certificate verification gas by operator-set size and share of non-signers.
 gas: $(TOOLS_STAMP)
