@@ -64,7 +64,7 @@ pub async fn submit_response<P: Provider + Clone>(
         Err(e) if already_responded(&e) => return Ok(Submission::AlreadyResponded),
         Err(e) => return Err(e.into()),
     };
-    let receipt = crate::devnet::confirmed(provider, pending.tx_hash()).await?;
+    let receipt = crate::devnet::mined(provider, pending).await?;
     Ok(Submission::Accepted(receipt.transaction_hash))
 }
 

@@ -6,10 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
-use alloy::network::EthereumWallet;
+use alloy::network::{Ethereum, EthereumWallet};
 use alloy::node_bindings::{Anvil, AnvilInstance};
 use alloy::primitives::{Address, TxHash, U256};
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::providers::{DynProvider, PendingTransactionBuilder, Provider, ProviderBuilder};
 use alloy::rpc::types::TransactionReceipt;
 use bulwark_crypto::SecretKey;
 
@@ -177,67 +177,41 @@ impl Devnet {
         let token = LiquidStakingToken::new(d.token, p.clone());
         let core = RestakingCore::new(d.core, p.clone());
         let avs = BasicAVS::new(d.avs, p);
-        confirmed(
+        mined(
             &self.provider,
-            token
-                .mint(operator, stake)
-                .from(d.owner)
-                .send()
-                .await?
-                .tx_hash(),
+            token.mint(operator, stake).from(d.owner).send().await?,
         )
         .await?;
-        confirmed(
+        mined(
             &self.provider,
-            token
-                .approve(d.core, stake)
-                .from(operator)
-                .send()
-                .await?
-                .tx_hash(),
+            token.approve(d.core, stake).from(operator).send().await?,
         )
         .await?;
-        confirmed(
+        mined(
             &self.provider,
-            core.registerOperator(1000)
-                .from(operator)
-                .send()
-                .await?
-                .tx_hash(),
+            core.registerOperator(1000).from(operator).send().await?,
         )
         .await?;
-        confirmed(
+        mined(
             &self.provider,
-            core.delegate(operator)
-                .from(operator)
-                .send()
-                .await?
-                .tx_hash(),
+            core.delegate(operator).from(operator).send().await?,
         )
         .await?;
-        confirmed(
+        mined(
             &self.provider,
-            core.deposit(stake).from(operator).send().await?.tx_hash(),
+            core.deposit(stake).from(operator).send().await?,
         )
         .await?;
-        confirmed(
+        mined(
             &self.provider,
-            core.allocate(d.avs, 10_000)
-                .from(operator)
-                .send()
-                .await?
-                .tx_hash(),
+            core.allocate(d.avs, 10_000).from(operator).send().await?,
         )
         .await?;
         let pk = points::g2_point(&key.public_key());
         let pop = points::g1_point(key.prove_possession().as_signature());
-        confirmed(
+        mined(
             &self.provider,
-            avs.registerOperator(pk, pop)
-                .from(operator)
-                .send()
-                .await?
-                .tx_hash(),
+            avs.registerOperator(pk, pop).from(operator).send().await?,
         )
         .await?;
         Ok(())
@@ -263,6 +237,14 @@ pub async fn confirmed<P: Provider>(
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+/// Waits for a sent transaction to be mined (see [`confirmed`]).
+pub async fn mined<P: Provider>(
+    provider: &P,
+    pending: PendingTransactionBuilder<Ethereum>,
+) -> Result<TransactionReceipt, ChainError> {
+    confirmed(provider, pending.tx_hash()).await
 }
 
 const RECEIPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);

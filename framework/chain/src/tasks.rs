@@ -5,7 +5,7 @@ use alloy::providers::Provider;
 
 use crate::ChainError;
 use crate::bindings::BasicAVS;
-use crate::devnet::confirmed;
+use crate::devnet::mined;
 
 /// A task as created: its id and reference block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,7 +36,7 @@ pub async fn create_task<P: Provider + Clone>(
         )
         .send()
         .await?;
-    let receipt = confirmed(provider, sent.tx_hash()).await?;
+    let receipt = mined(provider, sent).await?;
     let event = receipt
         .decoded_log::<BasicAVS::TaskCreated>()
         .ok_or(ChainError::MissingEvent(

@@ -333,9 +333,9 @@ impl Engine {
         if !task.config.threshold.is_met(group.stake, total) {
             return Ok(Outcome::Pending);
         }
-        let dropped = Self::drop_invalid(&mut self.events, task, &digest);
+        let (dropped, verified) = Self::drop_invalid(&mut self.events, task, &digest);
         let submitter_dropped = dropped.contains(&index);
-        let certificate = Self::try_certify(task, &digest);
+        let certificate = Self::try_certify(task, &digest, verified);
         if let Some(cert) = certificate {
             self.finish(sub.task_id, true);
             self.events
@@ -398,14 +398,15 @@ impl Engine {
     }
 
     /// Verifies a group's aggregate once; on failure finds, drops and reports the bad
-    /// signatures. Returns the indices dropped.
+    /// signatures. Returns the indices dropped, and the aggregate signature when the
+    /// whole group verified at once (so certifying need not sum it again).
     fn drop_invalid(
         events: &mut VecDeque<Event>,
         task: &mut OpenTask,
         digest: &ResponseDigest,
-    ) -> Vec<usize> {
+    ) -> (Vec<usize>, Option<AggregateSignature>) {
         let Some(group) = task.groups.get_mut(digest) else {
-            return Vec::new();
+            return (Vec::new(), None);
         };
         let ops = task.config.operators.operators();
         let entries: Vec<(usize, bulwark_crypto::PublicKey, Signature)> = group
@@ -413,8 +414,10 @@ impl Engine {
             .iter()
             .filter_map(|(&i, sig)| ops.get(i).map(|o| (i, o.public_key, *sig)))
             .collect();
-        if aggregate_verifies(&group.message, entries.iter().map(|(_, pk, sig)| (pk, sig))) {
-            return Vec::new();
+        if let Some(aggregate) =
+            verified_aggregate(&group.message, entries.iter().map(|(_, pk, sig)| (pk, sig)))
+        {
+            return (Vec::new(), Some(aggregate));
         }
         let pairs: Vec<_> = entries.iter().map(|(_, pk, sig)| (*pk, *sig)).collect();
         let bad: Vec<usize> =
@@ -437,20 +440,26 @@ impl Engine {
         if group.signatures.is_empty() {
             task.groups.remove(digest);
         }
-        bad
+        (bad, None)
     }
 
-    /// A certificate for `digest` if its (verified) signers meet the threshold.
-    fn try_certify(task: &OpenTask, digest: &ResponseDigest) -> Option<Certificate> {
+    /// A certificate for `digest` if its (verified) signers meet the threshold;
+    /// `verified` is their aggregate signature when already computed.
+    fn try_certify(
+        task: &OpenTask,
+        digest: &ResponseDigest,
+        verified: Option<AggregateSignature>,
+    ) -> Option<Certificate> {
         let group = task.groups.get(digest)?;
         let set = &task.config.operators;
         if !task.config.threshold.is_met(group.stake, set.total_stake()) {
             return None;
         }
-        let signature = AggregateSignature::aggregate(group.signatures.values())
-            .ok()?
-            .to_signature()
-            .ok()?;
+        let aggregate = match verified {
+            Some(aggregate) => aggregate,
+            None => AggregateSignature::aggregate(group.signatures.values()).ok()?,
+        };
+        let signature = aggregate.to_signature().ok()?;
         let (signers, non_signers) = set.operators().iter().enumerate().fold(
             (Vec::new(), Vec::new()),
             |(mut s, mut n), (i, o)| {
@@ -537,15 +546,14 @@ impl Engine {
     }
 }
 
-fn aggregate_verifies<'a>(
+/// The aggregate signature of `entries` if it verifies against their summed keys.
+fn verified_aggregate<'a>(
     message: &[u8; 32],
     entries: impl Iterator<Item = (&'a bulwark_crypto::PublicKey, &'a Signature)> + Clone,
-) -> bool {
-    let (Ok(apk), Ok(asig)) = (
-        AggregatePublicKey::aggregate(entries.clone().map(|(pk, _)| pk)),
-        AggregateSignature::aggregate(entries.map(|(_, sig)| sig)),
-    ) else {
-        return false;
-    };
-    asig.verify(&Domain::SIGNATURE, message, &apk).is_ok()
+) -> Option<AggregateSignature> {
+    let apk = AggregatePublicKey::aggregate(entries.clone().map(|(pk, _)| pk)).ok()?;
+    let asig = AggregateSignature::aggregate(entries.map(|(_, sig)| sig)).ok()?;
+    asig.verify(&Domain::SIGNATURE, message, &apk)
+        .is_ok()
+        .then_some(asig)
 }

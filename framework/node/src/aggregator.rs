@@ -306,10 +306,11 @@ impl Aggregator {
         let now = self.head.load(Ordering::Relaxed);
         let (verdict, events) = {
             let mut engine = self.engine.lock().await;
-            let journaled = submission.clone();
+            // Copied only when it may have to be journaled.
+            let journaled = (record && self.journal.is_some()).then(|| submission.clone());
             let verdict = engine.submit(now, submission);
-            if record && matches!(verdict, Ok(Outcome::Pending) | Ok(Outcome::Certified(_))) {
-                if let Some(journal) = &self.journal {
+            if let (Some(journaled), Some(journal)) = (journaled, &self.journal) {
+                if matches!(verdict, Ok(Outcome::Pending) | Ok(Outcome::Certified(_))) {
                     if let Err(err) = journal
                         .lock()
                         .map(|mut j| j.append(&journaled))
