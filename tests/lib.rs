@@ -119,3 +119,112 @@ impl RunningAggregator {
             .expect("server stops cleanly");
     }
 }
+
+/// A devnet with the contracts deployed and operators onboarded (32 tokens each).
+pub struct Network {
+    /// The running anvil (stopped on drop).
+    pub devnet: bulwark_chain::devnet::Devnet,
+    /// The AVS contract.
+    pub avs: alloy::primitives::Address,
+    /// The operators, in account order.
+    pub operators: Vec<bulwark_chain::devnet::DevOperator>,
+    /// A provider signing for every dev account.
+    pub provider: DynProvider,
+    /// Chain id and AVS, as operators sign them.
+    pub context: SigningContext,
+    /// The block after onboarding, to follow events from.
+    pub start: u64,
+}
+
+impl Network {
+    /// Starts anvil, deploys, and onboards `operators` operators.
+    pub async fn start(operators: usize) -> Self {
+        use alloy::providers::Provider;
+        use bulwark_chain::devnet::{DeployConfig, Devnet, ether};
+        let devnet =
+            Devnet::start(operators as u32 + 1).expect("anvil must start: run `make tools`");
+        let d = devnet
+            .deploy(&DeployConfig::default())
+            .await
+            .expect("deploy");
+        let ops = devnet
+            .onboard_operators(&d, operators, ether(32))
+            .await
+            .expect("onboard");
+        let provider = devnet.provider().clone();
+        let context = SigningContext {
+            chain_id: devnet.chain_id().await.expect("chain id"),
+            avs: d.avs.into_array(),
+        };
+        let start = provider.get_block_number().await.expect("block");
+        Self {
+            devnet,
+            avs: d.avs,
+            operators: ops,
+            provider,
+            context,
+            start,
+        }
+    }
+
+    /// Operator `i`'s runtime signing with `key` (its own, or an impostor's) and
+    /// submitting to `endpoint`.
+    pub fn operator(
+        &self,
+        i: usize,
+        key: bulwark_crypto::SecretKey,
+        endpoint: &str,
+    ) -> bulwark_node::operator::OperatorRuntime<Square> {
+        bulwark_node::operator::OperatorRuntime {
+            task: Square,
+            key,
+            id: bulwark_core::OperatorId(self.operators[i].address.into_array()),
+            context: self.context,
+            aggregators: vec![endpoint.to_string()],
+            backoff: bulwark_net::client::Backoff::default(),
+        }
+    }
+
+    /// Creates a task and waits for its `TaskCreated` event.
+    pub async fn create_task(
+        &self,
+        input: u64,
+        threshold_bps: u16,
+        response_blocks: u32,
+    ) -> bulwark_node::follow::NewTask {
+        let created = bulwark_chain::tasks::create_task(
+            &self.provider,
+            self.avs,
+            &input.to_be_bytes(),
+            threshold_bps,
+            response_blocks,
+        )
+        .await
+        .expect("createTask");
+        let mut follower =
+            bulwark_node::follow::TaskFollower::new(self.provider.clone(), self.avs, self.start);
+        for _ in 0..100 {
+            let (_, tasks) = follower.poll().await.expect("poll");
+            if let Some(task) = tasks.into_iter().find(|t| t.task_id == created.task_id) {
+                return task;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no TaskCreated event for task {}", created.task_id);
+    }
+}
+
+/// Has `operator` respond to `task` and expects its aggregator to accept.
+pub async fn respond_accepted(
+    operator: &bulwark_node::operator::OperatorRuntime<Square>,
+    task: &bulwark_node::follow::NewTask,
+) {
+    let statuses = operator.respond(task).await.expect("signs");
+    assert!(
+        matches!(
+            statuses.first(),
+            Some(Ok(bulwark_net::proto::SubmissionStatus::Accepted))
+        ),
+        "{statuses:?}"
+    );
+}
