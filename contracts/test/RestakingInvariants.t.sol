@@ -166,12 +166,22 @@ contract RestakingInvariantsTest is Test {
     }
 
     function invariant_noStakerWithdrawsMoreThanDepositedMinusSlashes() public view {
+        uint256 totalWithdrawn;
+        uint256 totalDeposited;
         for (uint256 i = 0; i < 3; i++) {
             address s = handler.stakers(i);
-            assertLe(handler.withdrawn(s), handler.deposited(s), "withdrew more than deposited");
+            totalWithdrawn += handler.withdrawn(s);
+            totalDeposited += handler.deposited(s);
+            // Every conversion rounds down, and the dust stays in the pool, where it belongs
+            // to whoever still holds shares: one staker may take out a few wei more than it
+            // put in, paid by the others' rounding, never by the core.
+            assertLe(handler.withdrawn(s), handler.deposited(s) + 1e6, "withdrew more than deposited");
             int256 bound = handler.entitlement(s);
             // Rounding: a few wei per operation at most.
             assertTrue(int256(handler.withdrawn(s)) <= bound + 1e6, "withdrew more than deposits minus slashes");
         }
+        // Taken together, stakers can never take out more than they put in: dust only moves
+        // between them.
+        assertLe(totalWithdrawn, totalDeposited, "stakers withdrew more than they deposited");
     }
 }
