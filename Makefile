@@ -1,4 +1,5 @@
-# Bulwark: `make test` runs everything CI runs; `make bench` prints the benchmark figures.
+# Bulwark: `make demo` runs an AVS on a local devnet; `make test` runs everything CI
+# runs; `make bench` prints the benchmark figures.
 # Tools (anvil, forge, solc, py_ecc) are installed into tools/ on first use.
 
 SHELL := bash
@@ -13,9 +14,10 @@ VENV_STAMP := $(VENV)/.bulwark-installed
 PYTHON := $(VENV)/bin/python
 export PATH := $(TOOLS_BIN):$(PATH)
 
-.PHONY: help tools test fmt-check clippy test-rust test-tools test-contracts test-fixtures fixtures artifacts bench gas
+.PHONY: help demo tools test fmt-check clippy test-rust test-tools test-contracts test-fixtures fixtures artifacts bench gas
 
 help:
+	@echo "make demo      run the hello AVS on a local devnet: anvil, 1 aggregator, 5 operators"
 	@echo "make test      fmt check, clippy -D warnings, Rust tests, toolchain and fixture checks"
 	@echo "make bench     gas table, crypto and aggregation-engine benchmarks"
 	@echo "make gas       print the certificate-verification gas table (forge)"
@@ -43,6 +45,15 @@ $(VENV_STAMP): tools/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt
 	touch $@
 
+# The demo binary is built with the test profile (optimised, see Cargo.toml), so it
+# shares every compiled dependency with `make test`. Keys, configs and logs stay in
+# target/demo for a look afterwards.
+DEMO_ARGS ?=
+demo: $(TOOLS_STAMP)
+	cargo build --profile test --locked -p hello-avs --bin hello-avs
+	rm -rf target/demo
+	target/debug/hello-avs demo --dir target/demo $(DEMO_ARGS)
+
 test: fmt-check clippy test-rust test-tools test-contracts test-fixtures
 	@echo "make test: all checks passed"
 
@@ -64,10 +75,12 @@ test-tools: $(TOOLS_STAMP)
 # Then checks that the ABI/bytecode Rust binds to (framework/chain/artifacts) is current.
 test-contracts: $(TOOLS_STAMP)
 	cd contracts && forge test --use $(ROOT)/tools/solc
+	cd examples/hello && forge test --use $(ROOT)/tools/solc
 	python3 contracts/script/export_artifacts.py --check
 
 artifacts: $(TOOLS_STAMP)
 	cd contracts && forge build --use $(ROOT)/tools/solc
+	cd examples/hello && forge build --use $(ROOT)/tools/solc
 	python3 contracts/script/export_artifacts.py --write
 
 # Recomputes the cross-check fixtures with py_ecc and fails if they differ from the

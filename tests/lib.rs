@@ -175,14 +175,13 @@ impl Network {
         key: bulwark_crypto::SecretKey,
         endpoint: &str,
     ) -> bulwark_node::operator::OperatorRuntime<Square> {
-        bulwark_node::operator::OperatorRuntime {
-            task: Square,
+        bulwark_node::operator::OperatorRuntime::new(
+            Square,
             key,
-            id: bulwark_core::OperatorId(self.operators[i].address.into_array()),
-            context: self.context,
-            aggregators: vec![endpoint.to_string()],
-            backoff: bulwark_net::client::Backoff::default(),
-        }
+            bulwark_core::OperatorId(self.operators[i].address.into_array()),
+            self.context,
+            vec![endpoint.to_string()],
+        )
     }
 
     /// Creates a task and waits for its `TaskCreated` event.

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Copies the ABI and bytecode of the contracts Rust deploys and calls from forge's
-output (contracts/out) to framework/chain/artifacts, where alloy's `sol!` reads them.
+output to the artifacts folders where alloy's `sol!` reads them: the framework's
+(contracts/out -> framework/chain/artifacts) and the examples' (examples/*/out ->
+examples/*/artifacts).
 
 The Rust build then needs no node, forge or solc; `make test` runs `--check` after a
 forge build so the committed artifacts cannot drift from the Solidity source.
@@ -12,13 +14,15 @@ import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-OUT = os.path.join(ROOT, "contracts", "out")
-DEST = os.path.join(ROOT, "framework", "chain", "artifacts")
-CONTRACTS = ["BasicAVS", "RestakingCore", "LiquidStakingToken"]
+# (forge output folder, artifacts folder, contracts), relative to the repository.
+PROJECTS = [
+    ("contracts/out", "framework/chain/artifacts", ["BasicAVS", "RestakingCore", "LiquidStakingToken"]),
+    ("examples/hello/out", "examples/hello/artifacts", ["HelloAVS"]),
+]
 
 
-def artifact(name: str) -> str:
-    with open(os.path.join(OUT, f"{name}.sol", f"{name}.json")) as f:
+def artifact(out: str, name: str) -> str:
+    with open(os.path.join(ROOT, out, f"{name}.sol", f"{name}.json")) as f:
         full = json.load(f)
     slim = {
         "abi": full["abi"],
@@ -33,26 +37,29 @@ def main(argv) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     stale = []
-    for name in CONTRACTS:
-        text = artifact(name)
-        path = os.path.join(DEST, f"{name}.json")
-        if argv[1] == "--write":
-            with open(path, "w") as f:
-                f.write(text)
-        else:
-            try:
-                with open(path) as f:
-                    current = f.read()
-            except FileNotFoundError:
-                current = None
-            if current != text:
-                stale.append(name)
+    names = []
+    for out, dest, contracts in PROJECTS:
+        for name in contracts:
+            names.append(name)
+            text = artifact(out, name)
+            path = os.path.join(ROOT, dest, f"{name}.json")
+            if argv[1] == "--write":
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "w") as f:
+                    f.write(text)
+            else:
+                try:
+                    with open(path) as f:
+                        current = f.read()
+                except FileNotFoundError:
+                    current = None
+                if current != text:
+                    stale.append(f"{dest}/{name}.json")
     if stale:
-        print(f"stale artifacts in framework/chain/artifacts: {', '.join(stale)}; run `make artifacts`", file=sys.stderr)
+        print(f"stale artifacts: {', '.join(stale)}; run `make artifacts`", file=sys.stderr)
         return 1
-    print(("wrote" if argv[1] == "--write" else "up to date:") + " " + ", ".join(CONTRACTS))
+    print(("wrote" if argv[1] == "--write" else "up to date:") + " " + ", ".join(names))
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv))

@@ -58,7 +58,7 @@ abstract contract AVSFixture is Test {
     }
 
     /// An operator (self-delegated with `stake`, fully allocated to `target`) and its key.
-    function addOperator(TestAVS target, uint256 sk, uint256 stake) internal returns (Op memory op) {
+    function addOperator(TaskManager target, uint256 sk, uint256 stake) internal returns (Op memory op) {
         op = Op({addr: address(uint160(uint256(keccak256(abi.encode("operator", sk))))), sk: sk});
         token.mint(op.addr, stake);
         vm.startPrank(op.addr);
@@ -80,7 +80,7 @@ abstract contract AVSFixture is Test {
 
     /// A certificate over `message` at `ref` on `target`, signed by every operator in
     /// `ops` except those flagged in `absent`.
-    function certify(TestAVS target, bytes32 message, uint32 ref, bool[] memory absent)
+    function certify(TaskManager target, bytes32 message, uint32 ref, bool[] memory absent)
         internal
         view
         returns (CertificateVerifier.Certificate memory cert)
@@ -125,7 +125,7 @@ abstract contract AVSFixture is Test {
     }
 
     /// The aggregate key at `ref`: the sum of keys of operators registered then.
-    function aggregateAt(TestAVS target, uint32 ref) internal view returns (BLS.G2Point memory apk) {
+    function aggregateAt(TaskManager target, uint32 ref) internal view returns (BLS.G2Point memory apk) {
         uint256 sum;
         for (uint256 i = 0; i < ops.length; i++) {
             if (isMember(target, ops[i].addr, ref)) sum = addmod(sum, ops[i].sk, Keys.R);
@@ -133,7 +133,7 @@ abstract contract AVSFixture is Test {
         return Keys.publicKey(sum);
     }
 
-    function isMember(TestAVS target, address op, uint32 ref) internal view returns (bool) {
+    function isMember(TaskManager target, address op, uint32 ref) internal view returns (bool) {
         try target.operatorAt(op, ref) returns (OperatorRegistry.OperatorCheckpoint memory cp, uint256) {
             return cp.keyTag != 0;
         } catch {

@@ -6,11 +6,13 @@
 
 use std::path::{Path, PathBuf};
 
+use alloy::network::TransactionBuilder;
 use alloy::network::{Ethereum, EthereumWallet};
 use alloy::node_bindings::{Anvil, AnvilInstance};
-use alloy::primitives::{Address, TxHash, U256};
-use alloy::providers::{DynProvider, PendingTransactionBuilder, Provider, ProviderBuilder};
-use alloy::rpc::types::TransactionReceipt;
+use alloy::primitives::{Address, Bytes, TxHash, U256};
+use alloy::providers::{DynProvider, PendingTransactionBuilder, Provider};
+use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
+use alloy::sol_types::SolConstructor;
 use bulwark_crypto::SecretKey;
 
 use crate::bindings::{BasicAVS, LiquidStakingToken, RestakingCore};
@@ -40,6 +42,11 @@ pub struct DeployConfig {
     pub reference_window: u32,
     /// Blocks a response can be challenged.
     pub challenge_window: u32,
+    /// Creation code of the AVS contract. Its constructor must take the task manager's
+    /// arguments `(core, owner, minimumStake, referenceWindow, challengeWindow)`, as
+    /// every AVS that extends `TaskManager` without adding any does; [`BasicAVS`] by
+    /// default.
+    pub avs_code: Bytes,
 }
 
 impl Default for DeployConfig {
@@ -49,6 +56,7 @@ impl Default for DeployConfig {
             minimum_stake: U256::from(10u64).pow(U256::from(18u64)),
             reference_window: 300,
             challenge_window: 20,
+            avs_code: BasicAVS::BYTECODE.clone(),
         }
     }
 }
@@ -98,28 +106,28 @@ impl Devnet {
         for signer in signers {
             wallet.register_signer(signer);
         }
-        // Nonces are read from the node for every transaction: the default cached nonce
-        // manager reserves a nonce before gas estimation, so a call that reverts at
-        // estimation (a refused certificate) would leave a gap no later transaction fills.
-        let provider = ProviderBuilder::new()
-            .disable_recommended_fillers()
-            .with_simple_nonce_management()
-            .with_gas_estimation()
-            .filler(alloy::providers::fillers::ChainIdFiller::default())
-            .wallet(wallet)
-            .connect_http(anvil.endpoint_url())
-            .erased();
+        let provider = crate::provider::connect(&loopback(&anvil), Some(wallet))?;
         Ok(Self { anvil, provider })
     }
 
     /// The JSON-RPC URL (http://127.0.0.1:PORT).
     pub fn endpoint(&self) -> String {
-        self.anvil.endpoint()
+        loopback(&self.anvil)
     }
 
     /// The dev accounts; the first deploys.
     pub fn accounts(&self) -> &[Address] {
         self.anvil.addresses()
+    }
+
+    /// The private key of dev account `index`, for a process that must send
+    /// transactions of its own (an aggregator submitting certificates).
+    pub fn signer(&self, index: usize) -> Option<alloy::signers::local::PrivateKeySigner> {
+        self.anvil
+            .keys()
+            .get(index)
+            .cloned()
+            .map(alloy::signers::local::PrivateKeySigner::from)
     }
 
     /// A provider that signs for any dev account (pick with `.from(..)`).
@@ -132,7 +140,8 @@ impl Devnet {
         Ok(self.provider.get_chain_id().await?)
     }
 
-    /// Deploys the token, the restaking core and a [`BasicAVS`] owned by the first account.
+    /// Deploys the token, the restaking core and the AVS (`config.avs_code`), all owned
+    /// by the first account.
     pub async fn deploy(&self, config: &DeployConfig) -> Result<Deployment, ChainError> {
         let owner = *self
             .accounts()
@@ -145,16 +154,22 @@ impl Devnet {
         let core = *RestakingCore::deploy(p.clone(), token, config.withdrawal_delay)
             .await?
             .address();
-        let avs = *BasicAVS::deploy(
-            p,
-            core,
-            owner,
-            config.minimum_stake,
-            config.reference_window,
-            config.challenge_window,
-        )
-        .await?
-        .address();
+        let args = BasicAVS::constructorCall {
+            core_: core,
+            owner_: owner,
+            minimumStake_: config.minimum_stake,
+            referenceWindow_: config.reference_window,
+            challengeWindow_: config.challenge_window,
+        }
+        .abi_encode();
+        let code: Bytes = [config.avs_code.as_ref(), args.as_slice()].concat().into();
+        let tx = TransactionRequest::default()
+            .from(owner)
+            .with_deploy_code(code);
+        let receipt = mined(&self.provider, p.send_transaction(tx).await?).await?;
+        let avs = receipt
+            .contract_address
+            .ok_or(ChainError::Reverted(receipt.transaction_hash))?;
         Ok(Deployment {
             token,
             core,
@@ -216,6 +231,11 @@ impl Devnet {
         .await?;
         Ok(())
     }
+}
+
+/// anvil's URL as 127.0.0.1 (its default host), never a name to resolve.
+fn loopback(anvil: &AnvilInstance) -> String {
+    format!("http://127.0.0.1:{}", anvil.port())
 }
 
 /// Waits for the receipt of `hash` by polling every 50 ms (up to a minute), and fails

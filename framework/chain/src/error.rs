@@ -47,6 +47,12 @@ pub enum ChainError {
     /// The operator set was empty at the block asked for.
     #[error("no operator registered at block {0}")]
     EmptySet(u32),
+    /// An RPC URL that does not parse.
+    #[error("invalid RPC URL {0:?}")]
+    InvalidUrl(String),
+    /// A private key that is not 32 bytes of hex forming a valid secp256k1 key.
+    #[error("invalid private key: expected 32 bytes of hex")]
+    InvalidPrivateKey,
     /// A value did not fit the width the contracts use.
     #[error("{0} out of range")]
     OutOfRange(&'static str),

@@ -5,6 +5,7 @@
 //! - [`certificate`]: building a certificate and submitting it;
 //! - [`message`]: the bytes operators sign for a task response;
 //! - [`tasks`]: creating tasks;
+//! - [`provider`]: HTTP providers filled alike for runtimes and the devnet;
 //! - [`devnet`]: anvil on a free port with the restaking core and an AVS deployed.
 
 pub mod bindings;
@@ -13,6 +14,7 @@ pub mod devnet;
 mod error;
 pub mod message;
 pub mod points;
+pub mod provider;
 pub mod registry;
 pub mod tasks;
 

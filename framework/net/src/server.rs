@@ -16,6 +16,10 @@ use crate::submission;
 /// fields fits well within it; anything larger is refused by tonic before decoding.
 pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
 
+/// Counter of submissions answered, labelled by reply `status` (every reason a
+/// submission is refused, including those refused before reaching the sink).
+pub const SUBMISSIONS_METRIC: &str = "bulwark_aggregator_submissions_total";
+
 /// Where checked submissions go.
 pub trait SubmissionSink: Send + Sync + 'static {
     /// Takes one submission; returns the engine's verdict.
@@ -51,6 +55,9 @@ impl<S: SubmissionSink> Aggregator for AggregatorService<S> {
             Ok(sub) => submission::reply(&self.sink.submit(sub).await),
             Err(err) => submission::malformed(&err),
         };
+        let status = crate::proto::SubmissionStatus::try_from(reply.status)
+            .unwrap_or(crate::proto::SubmissionStatus::Unspecified);
+        metrics::counter!(SUBMISSIONS_METRIC, "status" => submission::label(status)).increment(1);
         Ok(Response::new(reply))
     }
 }

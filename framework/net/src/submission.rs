@@ -113,3 +113,21 @@ pub fn malformed(err: &Malformed) -> SubmitResponseReply {
         detail: err.to_string(),
     }
 }
+
+/// A short lowercase name for `status` (`accepted`, `bad_signature`, …), for metric
+/// labels and logs.
+pub fn label(status: SubmissionStatus) -> &'static str {
+    match status {
+        SubmissionStatus::Unspecified => "unspecified",
+        SubmissionStatus::Accepted => "accepted",
+        SubmissionStatus::Duplicate => "duplicate",
+        SubmissionStatus::UnknownTask => "unknown_task",
+        SubmissionStatus::UnknownOperator => "unknown_operator",
+        SubmissionStatus::BadSignature => "bad_signature",
+        SubmissionStatus::TooLate => "too_late",
+        SubmissionStatus::Malformed => "malformed",
+        SubmissionStatus::AlreadyCertified => "already_certified",
+        SubmissionStatus::Conflicting => "conflicting",
+        SubmissionStatus::Unavailable => "unavailable",
+    }
+}

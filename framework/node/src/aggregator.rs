@@ -6,7 +6,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, U256};
 use alloy::providers::DynProvider;
@@ -21,6 +21,7 @@ use tokio::sync::{Mutex, mpsc};
 
 use crate::follow::{ChainSource, NewTask, TaskFollower};
 use crate::journal::Journal;
+use crate::telemetry::{Health, names};
 
 /// Counters the runtime keeps (exported as metrics by the binaries).
 #[derive(Debug, Default)]
@@ -53,15 +54,25 @@ pub enum TaskOutcome {
     },
 }
 
+/// A task the aggregator has open: the set its certificate is built against, and
+/// when it opened and was certified (for the latency metrics).
+struct OpenTask {
+    set: ChainSet,
+    opened: Instant,
+    certified: Option<Instant>,
+}
+
 /// The aggregator: a [`SubmissionSink`] for the gRPC server plus a chain loop.
 pub struct Aggregator {
     engine: Mutex<Engine>,
     head: AtomicU64,
-    sets: Mutex<HashMap<u64, ChainSet>>,
+    open: std::sync::Mutex<HashMap<u64, OpenTask>>,
     certificates: mpsc::UnboundedSender<Certificate>,
     journal: Option<std::sync::Mutex<Journal>>,
     /// Counters.
     pub stats: Stats,
+    /// When the chain last answered (for `/health`).
+    pub health: Arc<Health>,
 }
 
 impl Aggregator {
@@ -81,10 +92,11 @@ impl Aggregator {
             Arc::new(Self {
                 engine: Mutex::new(Engine::new(config)),
                 head: AtomicU64::new(0),
-                sets: Mutex::new(HashMap::new()),
+                open: std::sync::Mutex::new(HashMap::new()),
                 certificates: tx,
                 journal: journal.map(std::sync::Mutex::new),
                 stats: Stats::default(),
+                health: Arc::new(Health::default()),
             }),
             rx,
         )
@@ -120,12 +132,16 @@ impl Aggregator {
                     match follower.poll().await {
                         Ok((head, tasks)) => {
                             self.head.store(head, Ordering::Relaxed);
+                            self.health.chain_ok(head);
                             for task in tasks {
                                 self.open(&provider, context, task).await;
                             }
                             self.expire(head, &outcomes).await;
                         }
-                        Err(err) => tracing::warn!(%err, "chain poll failed; retrying"),
+                        Err(err) => {
+                            metrics::counter!(names::CHAIN_ERRORS).increment(1);
+                            tracing::warn!(%err, "chain poll failed; retrying");
+                        }
                     }
                 }
             }
@@ -172,8 +188,16 @@ impl Aggregator {
         let opened = self.engine.lock().await.open(config);
         match opened {
             Ok(()) => {
-                self.sets.lock().await.insert(task.task_id, set);
+                self.tasks().insert(
+                    task.task_id,
+                    OpenTask {
+                        set,
+                        opened: Instant::now(),
+                        certified: None,
+                    },
+                );
                 self.stats.tasks_opened.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!(names::TASKS_OPENED).increment(1);
                 tracing::info!(task = task.task_id, "task opened");
                 self.replay(task.task_id).await;
             }
@@ -212,20 +236,12 @@ impl Aggregator {
             (engine.expire(head), engine.drain_events())
         };
         for event in events {
-            match event {
-                Event::SignatureRejected { task_id, operator } => {
-                    self.stats.bad_signatures.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(task = task_id, %operator, "invalid signature dropped");
-                }
-                Event::Equivocation(e) => {
-                    tracing::warn!(task = e.task_id, operator = %e.operator, "equivocation recorded")
-                }
-                _ => {}
-            }
+            self.note(event);
         }
         for report in reports {
             self.stats.expired.fetch_add(1, Ordering::Relaxed);
-            self.sets.lock().await.remove(&report.task_id);
+            metrics::counter!(names::TASKS_EXPIRED).increment(1);
+            self.tasks().remove(&report.task_id);
             tracing::warn!(
                 task = report.task_id,
                 responses = report.responses.len(),
@@ -245,7 +261,7 @@ impl Aggregator {
         cert: Certificate,
         outcomes: &mpsc::UnboundedSender<TaskOutcome>,
     ) {
-        let Some(set) = self.sets.lock().await.remove(&cert.task_id) else {
+        let Some(OpenTask { set, certified, .. }) = self.tasks().remove(&cert.task_id) else {
             tracing::error!(task = cert.task_id, "certificate for a task without a set");
             return;
         };
@@ -291,6 +307,10 @@ impl Aggregator {
         self.stats
             .certificates_landed
             .fetch_add(1, Ordering::Relaxed);
+        metrics::counter!(names::CERTIFICATES).increment(1);
+        if let Some(at) = certified {
+            metrics::histogram!(names::TIME_TO_LAND).record(at.elapsed().as_secs_f64());
+        }
         let _ = outcomes.send(TaskOutcome::Landed(Box::new(cert)));
     }
 }
@@ -323,25 +343,45 @@ impl Aggregator {
             (verdict, engine.drain_events())
         };
         for event in events {
-            match event {
-                Event::Certified(cert) => {
-                    let _ = self.certificates.send(*cert);
-                }
-                Event::SignatureRejected { task_id, operator } => {
-                    self.stats.bad_signatures.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(task = task_id, %operator, "invalid signature dropped");
-                }
-                Event::Equivocation(e) => {
-                    tracing::warn!(task = e.task_id, operator = %e.operator, "equivocation recorded")
-                }
-                Event::Expired(_) => {}
-            }
+            self.note(event);
         }
         match &verdict {
             Ok(_) => self.stats.accepted.fetch_add(1, Ordering::Relaxed),
             Err(_) => self.stats.rejected.fetch_add(1, Ordering::Relaxed),
         };
         verdict
+    }
+}
+
+impl Aggregator {
+    /// The open tasks. A poisoned lock (a panic elsewhere while holding it) still
+    /// holds consistent entries: each update is a single insert or remove.
+    fn tasks(&self) -> std::sync::MutexGuard<'_, HashMap<u64, OpenTask>> {
+        self.open.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Acts on one engine event: certificates go to the chain loop, the rest is
+    /// counted and logged.
+    fn note(&self, event: Event) {
+        match event {
+            Event::Certified(cert) => {
+                if let Some(task) = self.tasks().get_mut(&cert.task_id) {
+                    task.certified = Some(Instant::now());
+                    metrics::histogram!(names::TIME_TO_CERTIFICATE)
+                        .record(task.opened.elapsed().as_secs_f64());
+                }
+                let _ = self.certificates.send(*cert);
+            }
+            Event::SignatureRejected { task_id, operator } => {
+                self.stats.bad_signatures.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!(names::BAD_SIGNATURES).increment(1);
+                tracing::warn!(task = task_id, %operator, "invalid signature dropped");
+            }
+            Event::Equivocation(e) => {
+                tracing::warn!(task = e.task_id, operator = %e.operator, "equivocation recorded")
+            }
+            Event::Expired(_) => {}
+        }
     }
 }
 

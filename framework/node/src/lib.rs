@@ -5,9 +5,17 @@
 //!   submits each certificate (treating "already answered" as done);
 //! - [`journal`]: accepted submissions on disk, replayed after a restart;
 //! - [`operator`]: executes each task with the AVS's [`bulwark_core::Task`], signs, and
-//!   submits to aggregators.
+//!   submits to aggregators;
+//! - [`config`]: the TOML files the runtimes read;
+//! - [`telemetry`]: logs, Prometheus metrics and the `/health` endpoint;
+//! - [`service`]: a whole runtime from its config, for an AVS binary's `main`;
+//! - [`supervise`]: runtimes as child processes (demos, devnets).
 
 pub mod aggregator;
+pub mod config;
 pub mod follow;
 pub mod journal;
 pub mod operator;
+pub mod service;
+pub mod supervise;
+pub mod telemetry;

@@ -11,6 +11,7 @@ use bulwark_net::client::{self, Backoff};
 use bulwark_net::proto::SubmissionStatus;
 
 use crate::follow::{NewTask, TaskFollower};
+use crate::telemetry::{Health, names};
 
 /// An operator serving one AVS.
 pub struct OperatorRuntime<T: Task> {
@@ -26,9 +27,30 @@ pub struct OperatorRuntime<T: Task> {
     pub aggregators: Vec<String>,
     /// Retry policy for unreachable aggregators.
     pub backoff: Backoff,
+    /// When the chain last answered (for `/health`).
+    pub health: std::sync::Arc<Health>,
 }
 
 impl<T: Task> OperatorRuntime<T> {
+    /// An operator with the default retry policy.
+    pub fn new(
+        task: T,
+        key: SecretKey,
+        id: OperatorId,
+        context: SigningContext,
+        aggregators: Vec<String>,
+    ) -> Self {
+        Self {
+            task,
+            key,
+            id,
+            context,
+            aggregators,
+            backoff: Backoff::default(),
+            health: Default::default(),
+        }
+    }
+
     /// Executes, signs and submits one task; returns each aggregator's status (or the
     /// error that left it without one). `None` when the operator does not sign (input
     /// refused or execution failed).
@@ -36,7 +58,14 @@ impl<T: Task> OperatorRuntime<T> {
         &self,
         task: &NewTask,
     ) -> Option<Vec<Result<SubmissionStatus, client::ClientError>>> {
-        let input = self.task.decode_input(&task.input)?;
+        metrics::counter!(names::OPERATOR_TASKS).increment(1);
+        let Some(input) = self.task.decode_input(&task.input) else {
+            tracing::warn!(
+                task = task.task_id,
+                "input refused by the task; not signing"
+            );
+            return None;
+        };
         let output = match self.task.execute(input).await {
             Ok(output) => output,
             Err(err) => {
@@ -56,7 +85,16 @@ impl<T: Task> OperatorRuntime<T> {
         };
         let mut statuses = Vec::new();
         for endpoint in &self.aggregators {
-            statuses.push(self.submit_to(endpoint, &submission).await);
+            let status = self.submit_to(endpoint, &submission).await;
+            let label = match &status {
+                Ok(status) => bulwark_net::submission::label(*status),
+                Err(_) => "unreachable",
+            };
+            metrics::counter!(names::OPERATOR_SUBMISSIONS, "status" => label).increment(1);
+            if let Err(err) = &status {
+                tracing::warn!(task = task.task_id, endpoint, %err, "aggregator unreachable");
+            }
+            statuses.push(status);
         }
         Some(statuses)
     }
@@ -97,13 +135,17 @@ impl<T: Task> OperatorRuntime<T> {
             tokio::select! {
                 _ = &mut shutdown => return,
                 _ = ticker.tick() => match follower.poll().await {
-                    Ok((_, tasks)) => {
+                    Ok((head, tasks)) => {
+                        self.health.chain_ok(head);
                         for task in tasks {
                             let me = self.clone();
                             tokio::spawn(async move { me.respond(&task).await });
                         }
                     }
-                    Err(err) => tracing::warn!(%err, "chain poll failed; retrying"),
+                    Err(err) => {
+                        metrics::counter!(names::CHAIN_ERRORS).increment(1);
+                        tracing::warn!(%err, "chain poll failed; retrying");
+                    }
                 },
             }
         }

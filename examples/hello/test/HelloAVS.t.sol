@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+pragma solidity ^0.8.28;
+
+import {AVSFixture} from "@bulwark-test/AVSFixture.sol";
+import {TaskManager} from "@bulwark/avs/TaskManager.sol";
+import {HelloAVS} from "../contracts/HelloAVS.sol";
+
+/// The hello AVS on the framework's test fixture: real operators, real BLS certificates.
+contract HelloAVSTest is AVSFixture {
+    HelloAVS internal hello;
+
+    function setUp() public {
+        deployCore();
+        hello = new HelloAVS(core, address(this), 1 ether, 100, 20);
+        for (uint256 i = 0; i < 4; i++) {
+            addOperator(hello, i + 1, 32 ether);
+        }
+        vm.roll(block.number + 1);
+    }
+
+    function test_certifiedGreetingIsStored() public {
+        uint256 id = hello.createTask("Ada", 6000, 10);
+        uint32 ref = uint32(block.number - 1);
+        vm.roll(block.number + 1);
+        bytes memory answer = hello.greeting("Ada");
+        assertEq(answer, bytes("Hello, Ada!"), "greeting format");
+        bool[] memory absent = noneAbsent();
+        absent[0] = true;
+        hello.respondToTask(id, answer, certify(hello, hello.taskResponseMessage(id, keccak256(answer)), ref, absent));
+        assertEq(bytes(hello.greetingOf(id)), bytes("Hello, Ada!"), "stored");
+        assertEq(hello.getTask(id).signedStakeGwei, 96 gwei, "3 of 4 signed");
+    }
+
+    function test_emptyAndLongNamesAreRefused() public {
+        vm.expectRevert(abi.encodeWithSelector(HelloAVS.InvalidName.selector, 0));
+        hello.createTask("", 6000, 10);
+        bytes memory long = new bytes(65);
+        vm.expectRevert(abi.encodeWithSelector(HelloAVS.InvalidName.selector, 65));
+        hello.createTask(long, 6000, 10);
+        hello.createTask(new bytes(64), 6000, 10);
+    }
+
+    function test_challengesAreRefused() public {
+        uint256 id = hello.createTask("Ada", 6000, 10);
+        uint32 ref = uint32(block.number - 1);
+        vm.roll(block.number + 1);
+        bytes memory answer = "Hi, Ada";
+        hello.respondToTask(id, answer, certify(hello, hello.taskResponseMessage(id, keccak256(answer)), ref, noneAbsent()));
+        vm.expectRevert(TaskManager.ChallengesUnsupported.selector);
+        hello.challenge(id, "");
+    }
+}

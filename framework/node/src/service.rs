@@ -1,0 +1,285 @@
+//! A whole runtime from its configuration: what an AVS binary's `main` calls.
+//!
+//! [`run_aggregator`] and [`run_operator`] read keys, connect to the chain, start the
+//! gRPC server or the task loop, serve `/metrics` and `/health`, and stop cleanly
+//! when `shutdown` resolves (the binaries pass Ctrl-C / SIGTERM).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::network::EthereumWallet;
+use alloy::providers::{DynProvider, Provider};
+use bulwark_core::{EngineConfig, OperatorId, SigningContext, Task};
+use bulwark_crypto::keystore::Keystore;
+use tokio::sync::{mpsc, watch};
+
+use crate::aggregator::{Aggregator, TaskOutcome};
+use crate::config::{AggregatorConfig, ChainConfig, ConfigError, OperatorConfig, TelemetryConfig};
+use crate::follow::ChainSource;
+use crate::journal::Journal;
+use crate::operator::OperatorRuntime;
+use crate::telemetry::{self, Health};
+
+/// Why a runtime could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The chain could not be reached or answered wrongly.
+    #[error("chain: {0}")]
+    Chain(#[from] bulwark_chain::ChainError),
+    /// The keystore could not be read or decrypted.
+    #[error("keystore {path}: {reason}")]
+    Keystore {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// A listening socket could not be opened.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The journal could not be opened.
+    #[error("journal: {0}")]
+    Journal(String),
+    /// The gRPC server failed.
+    #[error("gRPC server: {0}")]
+    Server(#[from] tonic::transport::Error),
+}
+
+/// How long without an answer from the chain before `/health` says stale: ten polls,
+/// at least five seconds.
+fn health_age(chain: &ChainConfig) -> Duration {
+    (chain.poll() * 10).max(Duration::from_secs(5))
+}
+
+async fn chain_source(
+    chain: &ChainConfig,
+    provider: &DynProvider,
+) -> Result<ChainSource, ServiceError> {
+    let chain_id = provider
+        .get_chain_id()
+        .await
+        .map_err(bulwark_chain::ChainError::from)?;
+    let from_block = match chain.from_block {
+        Some(block) => block,
+        None => provider
+            .get_block_number()
+            .await
+            .map_err(bulwark_chain::ChainError::from)?,
+    };
+    Ok(ChainSource {
+        provider: provider.clone(),
+        context: SigningContext {
+            chain_id,
+            avs: chain.avs.into_array(),
+        },
+        from_block,
+        poll: chain.poll(),
+    })
+}
+
+/// Serves `/metrics` and `/health` in the background when `telemetry.listen` is set.
+async fn start_telemetry(
+    telemetry: &TelemetryConfig,
+    health: Arc<Health>,
+    role: &'static str,
+    max_age: Duration,
+    stop: &watch::Receiver<bool>,
+) -> Result<Option<tokio::task::JoinHandle<std::io::Result<()>>>, ServiceError> {
+    let Some(addr) = telemetry.listen else {
+        return Ok(None);
+    };
+    let handle = telemetry::install_metrics();
+    let (listener, bound) = telemetry::bind(addr)
+        .await
+        .map_err(|source| ServiceError::Listen {
+            addr: addr.to_string(),
+            source,
+        })?;
+    tracing::info!(%bound, "metrics and health endpoint listening");
+    let mut stop = stop.clone();
+    Ok(Some(tokio::spawn(telemetry::serve(
+        listener,
+        handle,
+        health,
+        role,
+        max_age,
+        async move {
+            let _ = stop.wait_for(|s| *s).await;
+        },
+    ))))
+}
+
+/// Runs an aggregator until `shutdown` resolves; task outcomes go to `outcomes` when
+/// given (the demo prints them).
+pub async fn run_aggregator(
+    config: AggregatorConfig,
+    outcomes: Option<mpsc::UnboundedSender<TaskOutcome>>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServiceError> {
+    let key = config
+        .aggregator
+        .submitter_key
+        .read("aggregator.submitter_key")?;
+    let signer = bulwark_chain::provider::signer(&key)?;
+    tracing::info!(submitter = %signer.address(), "aggregator starting");
+    let provider = bulwark_chain::provider::connect(
+        &config.chain.rpc_url,
+        Some(EthereumWallet::from(signer)),
+    )?;
+    let chain = chain_source(&config.chain, &provider).await?;
+    let journal = match &config.aggregator.journal {
+        Some(path) => Some(Journal::open(path).map_err(|e| ServiceError::Journal(e.to_string()))?),
+        None => None,
+    };
+    let (aggregator, certificates) = Aggregator::with_journal(EngineConfig::default(), journal);
+    let listen = config.aggregator.listen;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| ServiceError::Listen {
+            addr: listen.to_string(),
+            source,
+        })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| ServiceError::Listen {
+            addr: listen.to_string(),
+            source,
+        })?;
+    tracing::info!(%bound, avs = %config.chain.avs, from_block = chain.from_block, "gRPC listening");
+
+    let (stop_tx, stop) = watch::channel(false);
+    let metrics = start_telemetry(
+        &config.telemetry,
+        aggregator.health.clone(),
+        "aggregator",
+        health_age(&config.chain),
+        &stop,
+    )
+    .await?;
+    let server = {
+        let mut stop = stop.clone();
+        tokio::spawn(bulwark_net::server::serve(
+            listener,
+            aggregator.clone(),
+            config.aggregator.max_response_bytes,
+            async move {
+                let _ = stop.wait_for(|s| *s).await;
+            },
+        ))
+    };
+    let outcomes = outcomes.unwrap_or_else(|| mpsc::unbounded_channel().0);
+    let chain_loop = {
+        let mut stop = stop.clone();
+        tokio::spawn(
+            aggregator
+                .clone()
+                .run(chain, certificates, outcomes, async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                }),
+        )
+    };
+    shutdown.await;
+    tracing::info!("aggregator stopping");
+    let _ = stop_tx.send(true);
+    let _ = chain_loop.await;
+    if let Some(metrics) = metrics {
+        let _ = metrics.await;
+    }
+    match server.await {
+        Ok(result) => result?,
+        Err(err) => tracing::error!(%err, "gRPC server task failed"),
+    }
+    tracing::info!("aggregator stopped");
+    Ok(())
+}
+
+/// Runs an operator for `task` until `shutdown` resolves.
+pub async fn run_operator<T: Task>(
+    config: OperatorConfig,
+    task: T,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServiceError> {
+    let keystore_path = config.operator.keystore.display().to_string();
+    let keystore_err = |reason: String| ServiceError::Keystore {
+        path: keystore_path.clone(),
+        reason,
+    };
+    let json = std::fs::read_to_string(&config.operator.keystore)
+        .map_err(|e| keystore_err(e.to_string()))?;
+    let keystore = Keystore::from_json(&json).map_err(|e| keystore_err(e.to_string()))?;
+    let password = config.operator.password.read("operator.password")?;
+    let key = keystore
+        .decrypt(&password)
+        .map_err(|e| keystore_err(e.to_string()))?;
+    let provider = bulwark_chain::provider::connect(&config.chain.rpc_url, None)?;
+    let chain = chain_source(&config.chain, &provider).await?;
+    let runtime = Arc::new(OperatorRuntime::new(
+        task,
+        key,
+        OperatorId(config.operator.address.into_array()),
+        chain.context,
+        config.operator.aggregators.clone(),
+    ));
+    tracing::info!(
+        operator = %config.operator.address,
+        avs = %config.chain.avs,
+        from_block = chain.from_block,
+        aggregators = ?config.operator.aggregators,
+        "operator starting"
+    );
+    let (stop_tx, stop) = watch::channel(false);
+    let metrics = start_telemetry(
+        &config.telemetry,
+        runtime.health.clone(),
+        "operator",
+        health_age(&config.chain),
+        &stop,
+    )
+    .await?;
+    let mut stop_loop = stop.clone();
+    let worker = tokio::spawn(
+        runtime.run(provider, chain.from_block, chain.poll, async move {
+            let _ = stop_loop.wait_for(|s| *s).await;
+        }),
+    );
+    shutdown.await;
+    tracing::info!("operator stopping");
+    let _ = stop_tx.send(true);
+    let _ = worker.await;
+    if let Some(metrics) = metrics {
+        let _ = metrics.await;
+    }
+    tracing::info!("operator stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or, on Unix, SIGTERM: what a runtime binary stops on.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
