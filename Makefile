@@ -19,7 +19,7 @@ export PATH := $(TOOLS_BIN):$(PATH)
 help:
 	@echo "make demo      run the hello AVS on a local devnet: anvil, 1 aggregator, 5 operators"
 	@echo "make test      fmt check, clippy -D warnings, Rust tests, toolchain and fixture checks"
-	@echo "make bench     gas table, crypto and aggregation-engine benchmarks"
+	@echo "make bench     gas table; crypto, aggregation-engine and gRPC aggregator benchmarks"
 	@echo "make gas       print the certificate-verification gas table (forge)"
 	@echo "make artifacts refresh the contract ABI/bytecode the Rust bindings use"
 	@echo "make tools     install anvil, forge and solc (pinned in tools/package.json)"
@@ -95,6 +95,7 @@ fixtures: $(VENV_STAMP)
 bench: gas
 	cargo bench -p bulwark-crypto --bench bls
 	cargo bench -p bulwark-core --bench engine
+	cargo bench -p bulwark-node --bench grpc
 
 # Certificate verification gas by operator-set size and share of non-signers.
 gas: $(TOOLS_STAMP)

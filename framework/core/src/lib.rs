@@ -21,7 +21,7 @@ pub mod task;
 pub use certificate::Certificate;
 pub use engine::{
     Engine, EngineConfig, EngineError, Event, ExpiryReport, Outcome, Rejection, SignedResponse,
-    TaskConfig,
+    TaskConfig, Verification,
 };
 pub use message::{ResponseDigest, SigningContext};
 pub use operator::{Operator, OperatorId, OperatorSet};

@@ -52,7 +52,14 @@ impl Fixture {
     }
 
     fn engine(&self, task_id: u64, bps: u16) -> Engine {
-        let mut engine = Engine::new(EngineConfig::default());
+        self.engine_with(task_id, bps, Verification::Optimistic)
+    }
+
+    fn engine_with(&self, task_id: u64, bps: u16, verification: Verification) -> Engine {
+        let mut engine = Engine::new(EngineConfig {
+            verification,
+            ..EngineConfig::default()
+        });
         engine
             .open(TaskConfig {
                 task_id,
@@ -236,6 +243,34 @@ fn bad_signatures_are_dropped_and_the_certificate_still_lands() {
 }
 
 #[test]
+fn eager_verification_refuses_bad_signatures_on_arrival() {
+    let f = fixture(&[1; 4]);
+    let mut e = f.engine_with(3, 7500, Verification::Eager);
+    assert_eq!(
+        e.submit(1, f.forged(0, 3, b"r")),
+        Err(Rejection::BadSignature(f.ids[0]))
+    );
+    assert!(matches!(
+        e.drain_events().as_slice(),
+        [Event::SignatureRejected { operator, .. }] if *operator == f.ids[0]
+    ));
+    assert_eq!(
+        e.submit(1, f.signed(0, 3, b"r")),
+        Err(Rejection::BadSignature(f.ids[0])),
+        "a refused operator stays refused for the task"
+    );
+    assert_eq!(e.submit(1, f.signed(1, 3, b"r")), Ok(Outcome::Pending));
+    assert_eq!(e.submit(1, f.signed(2, 3, b"r")), Ok(Outcome::Pending));
+    match e.submit(1, f.signed(3, 3, b"r")) {
+        Ok(Outcome::Certified(cert)) => {
+            check(&cert, &f);
+            assert_eq!(cert.signed_stake, 3);
+        }
+        other => panic!("expected a certificate, got {other:?}"),
+    }
+}
+
+#[test]
 fn the_submitter_learns_its_own_signature_was_bad() {
     let f = fixture(&[1, 1]);
     let mut e = f.engine(1, 5000);
@@ -321,9 +356,11 @@ proptest! {
         stakes in proptest::collection::vec(1u64..1_000, 1..12),
         behaviour in proptest::collection::vec(0u8..4, 12),
         bps in 1u16..=10_000,
+        eager in any::<bool>(),
     ) {
         let f = fixture(&stakes);
-        let mut e = f.engine(1, bps);
+        let mode = if eager { Verification::Eager } else { Verification::Optimistic };
+        let mut e = f.engine_with(1, bps, mode);
         let total: u64 = stakes.iter().sum();
         let threshold = Threshold::new(bps).expect("t");
         let mut honest = 0u64;

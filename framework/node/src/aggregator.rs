@@ -17,7 +17,7 @@ use bulwark_core::{
     Rejection, SignedResponse, SigningContext, TaskConfig, Threshold,
 };
 use bulwark_net::server::SubmissionSink;
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::mpsc;
 
 use crate::follow::{ChainSource, NewTask, TaskFollower};
 use crate::journal::Journal;
@@ -64,7 +64,9 @@ struct OpenTask {
 
 /// The aggregator: a [`SubmissionSink`] for the gRPC server plus a chain loop.
 pub struct Aggregator {
-    engine: Mutex<Engine>,
+    /// A plain mutex: it is never held across an await, only for the engine's own
+    /// (short, synchronous) work, so a lock hand-off never waits on the scheduler.
+    engine: std::sync::Mutex<Engine>,
     head: AtomicU64,
     open: std::sync::Mutex<HashMap<u64, OpenTask>>,
     certificates: mpsc::UnboundedSender<Certificate>,
@@ -90,7 +92,7 @@ impl Aggregator {
         let (tx, rx) = mpsc::unbounded_channel();
         (
             Arc::new(Self {
-                engine: Mutex::new(Engine::new(config)),
+                engine: std::sync::Mutex::new(Engine::new(config)),
                 head: AtomicU64::new(0),
                 open: std::sync::Mutex::new(HashMap::new()),
                 certificates: tx,
@@ -184,25 +186,35 @@ impl Aggregator {
             operators,
             context,
         };
-        // The engine lock must be released before replaying, which takes it again.
-        let opened = self.engine.lock().await.open(config);
-        match opened {
-            Ok(()) => {
-                self.tasks().insert(
-                    task.task_id,
-                    OpenTask {
-                        set,
-                        opened: Instant::now(),
-                        certified: None,
-                    },
-                );
-                self.stats.tasks_opened.fetch_add(1, Ordering::Relaxed);
-                metrics::counter!(names::TASKS_OPENED).increment(1);
-                tracing::info!(task = task.task_id, "task opened");
-                self.replay(task.task_id).await;
-            }
-            Err(err) => tracing::warn!(task = task.task_id, %err, "task not opened"),
+        if let Err(err) = self.open_task(config, set).await {
+            tracing::warn!(task = task.task_id, %err, "task not opened");
         }
+    }
+
+    /// Opens a task whose operator set the caller read itself (the chain loop does
+    /// this for every `TaskCreated`; benchmarks and tests call it directly), then
+    /// replays what the journal holds for it.
+    pub async fn open_task(
+        &self,
+        config: TaskConfig,
+        set: ChainSet,
+    ) -> Result<(), bulwark_core::EngineError> {
+        let task_id = config.task_id;
+        // The engine lock must be released before replaying, which takes it again.
+        self.engine().open(config)?;
+        self.tasks().insert(
+            task_id,
+            OpenTask {
+                set,
+                opened: Instant::now(),
+                certified: None,
+            },
+        );
+        self.stats.tasks_opened.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!(names::TASKS_OPENED).increment(1);
+        tracing::info!(task = task_id, "task opened");
+        self.replay(task_id).await;
+        Ok(())
     }
 
     /// Feeds the journal's submissions for `task_id` back into the engine.
@@ -232,7 +244,7 @@ impl Aggregator {
 
     async fn expire(&self, head: u64, outcomes: &mpsc::UnboundedSender<TaskOutcome>) {
         let (reports, events) = {
-            let mut engine = self.engine.lock().await;
+            let mut engine = self.engine();
             (engine.expire(head), engine.drain_events())
         };
         for event in events {
@@ -325,7 +337,7 @@ impl Aggregator {
     ) -> Result<Outcome, Rejection> {
         let now = self.head.load(Ordering::Relaxed);
         let (verdict, events) = {
-            let mut engine = self.engine.lock().await;
+            let mut engine = self.engine();
             // Copied only when it may have to be journaled.
             let journaled = (record && self.journal.is_some()).then(|| submission.clone());
             let verdict = engine.submit(now, submission);
@@ -354,6 +366,13 @@ impl Aggregator {
 }
 
 impl Aggregator {
+    /// The engine. A panic while it was held cannot leave it half-updated in a way
+    /// later calls trip on (each call validates its own inputs), so poisoning is
+    /// ignored rather than spreading the panic to every later submission.
+    fn engine(&self) -> std::sync::MutexGuard<'_, Engine> {
+        self.engine.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The open tasks. A poisoned lock (a panic elsewhere while holding it) still
     /// holds consistent entries: each update is a single insert or remove.
     fn tasks(&self) -> std::sync::MutexGuard<'_, HashMap<u64, OpenTask>> {

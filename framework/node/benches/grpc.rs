@@ -1,0 +1,278 @@
+//! The aggregator over gRPC on loopback with 1,000 operators.
+//!
+//! Every task needs all 1,000 signatures (threshold 100%), so the certificate waits
+//! for the last one. Each operator has its own HTTP/2 connection, opened beforehand
+//! (operators keep theirs open). Per task we measure:
+//! - throughput: 1,000 signatures / (first request sent → certificate built);
+//! - latency: the last needed signature entering the aggregator (decoded, at the
+//!   engine's door) → its certificate built (p50 and p99 over the tasks).
+//!
+//! Optimistic is the real aggregator (one aggregate check per certificate). Eager is the
+//! same aggregator behind a sink that verifies every signature on arrival before
+//! handing it on, in parallel on the server's worker threads: the usual design, and a
+//! fair baseline. Both run in this one process, one after the other, on the same
+//! machine. Prints the figures and the ratio (goal: optimistic at least 20x eager).
+//!
+//! `cargo bench -p bulwark-node --bench grpc` (`make bench`); `BULWARK_BENCH_TASKS`
+//! overrides the number of optimistic tasks (default 30; eager runs a quarter).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use alloy::primitives::Address;
+use bulwark_chain::registry::{OperatorEntry, OperatorSet as ChainSet};
+use bulwark_core::{
+    EngineConfig, Operator, OperatorId, OperatorSet, Outcome, Rejection, ResponseDigest,
+    SignedResponse, SigningContext, TaskConfig, Threshold,
+};
+use bulwark_crypto::{Domain, PublicKey, SecretKey};
+use bulwark_net::proto::SubmitResponseRequest;
+use bulwark_net::proto::aggregator_client::AggregatorClient;
+use bulwark_net::server::SubmissionSink;
+use bulwark_node::aggregator::Aggregator;
+use tonic::transport::Channel;
+
+const N: usize = 1000;
+const CTX: SigningContext = SigningContext {
+    chain_id: 31337,
+    avs: [7; 20],
+};
+const RESPONSE: &[u8] = b"benchmark response";
+
+/// The aggregator with a clock on the signature that completed each certificate.
+struct Timed {
+    aggregator: Arc<Aggregator>,
+    /// When given, every signature is verified against it before the aggregator sees it.
+    eager: Option<HashMap<OperatorId, PublicKey>>,
+    /// When the completing signature entered, and when its certificate came out.
+    completed: Mutex<Option<(Instant, Instant)>>,
+}
+
+impl SubmissionSink for Timed {
+    async fn submit(&self, sub: SignedResponse) -> Result<Outcome, Rejection> {
+        let entered = Instant::now();
+        if let Some(keys) = &self.eager {
+            let key = keys
+                .get(&sub.operator)
+                .ok_or(Rejection::UnknownOperator(sub.operator))?;
+            let message = CTX.message(sub.task_id, &ResponseDigest::of(&sub.response));
+            key.verify(&Domain::SIGNATURE, &message, &sub.signature)
+                .map_err(|_| Rejection::BadSignature(sub.operator))?;
+        }
+        let outcome = self.aggregator.submit(sub).await;
+        if matches!(outcome, Ok(Outcome::Certified(_))) {
+            *self.completed.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((entered, Instant::now()));
+        }
+        outcome
+    }
+}
+
+struct Operators {
+    keys: Vec<SecretKey>,
+    ids: Vec<OperatorId>,
+    set: OperatorSet,
+    chain_set: ChainSet,
+}
+
+fn operators() -> Operators {
+    let keys: Vec<SecretKey> = (0..N)
+        .map(|i| {
+            let mut ikm = [3u8; 32];
+            ikm[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            SecretKey::from_ikm(&ikm).expect("ikm")
+        })
+        .collect();
+    let ids: Vec<OperatorId> = (0..N)
+        .map(|i| {
+            let mut a = [0u8; 20];
+            a[12..].copy_from_slice(&(i as u64 + 1).to_be_bytes());
+            OperatorId(a)
+        })
+        .collect();
+    let set = OperatorSet::new(
+        keys.iter()
+            .zip(&ids)
+            .map(|(k, id)| Operator {
+                id: *id,
+                public_key: k.public_key(),
+                stake: 32_000_000_000,
+            })
+            .collect(),
+    )
+    .expect("set");
+    let chain_set = ChainSet {
+        block: 1,
+        set_hint: 0,
+        total_stake_gwei: 32_000_000_000 * N as u64,
+        operators: keys
+            .iter()
+            .zip(&ids)
+            .map(|(k, id)| OperatorEntry {
+                address: Address::from(id.0),
+                stake_gwei: 32_000_000_000,
+                public_key: k.public_key(),
+                hint: 0,
+            })
+            .collect(),
+    };
+    Operators {
+        keys,
+        ids,
+        set,
+        chain_set,
+    }
+}
+
+struct Run {
+    throughput: Vec<f64>,
+    latency: Vec<Duration>,
+}
+
+/// Starts an aggregator (eager or not) behind a gRPC server, connects every operator,
+/// and runs `tasks` tasks through it.
+async fn run(ops: &Operators, eager: bool, tasks: u64) -> Run {
+    let (aggregator, mut certificates) = Aggregator::new(EngineConfig::default());
+    let sink = Arc::new(Timed {
+        aggregator: aggregator.clone(),
+        eager: eager.then(|| {
+            ops.ids
+                .iter()
+                .zip(&ops.keys)
+                .map(|(id, k)| (*id, k.public_key()))
+                .collect()
+        }),
+        completed: Mutex::new(None),
+    });
+    let (listener, addr) = bulwark_net::server::bind_loopback().await.expect("bind");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(bulwark_net::server::serve(
+        listener,
+        sink.clone(),
+        64 * 1024,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let mut clients = Vec::with_capacity(N);
+    for _ in 0..N {
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .expect("endpoint")
+            .connect()
+            .await
+            .expect("connect");
+        clients.push(AggregatorClient::new(channel));
+    }
+
+    let mut result = Run {
+        throughput: Vec::new(),
+        latency: Vec::new(),
+    };
+    for task_id in 1..=tasks {
+        aggregator
+            .open_task(
+                TaskConfig {
+                    task_id,
+                    reference_block: 1,
+                    threshold: Threshold::new(10_000).expect("threshold"),
+                    deadline: u64::MAX,
+                    operators: ops.set.clone(),
+                    context: CTX,
+                },
+                ops.chain_set.clone(),
+            )
+            .await
+            .expect("open");
+        // Signing is the operators' work, not the aggregator's: done before the clock.
+        let message = CTX.message(task_id, &ResponseDigest::of(RESPONSE));
+        let requests: Vec<SubmitResponseRequest> = ops
+            .keys
+            .iter()
+            .zip(&ops.ids)
+            .map(|(k, id)| {
+                bulwark_net::submission::encode(&SignedResponse {
+                    task_id,
+                    operator: *id,
+                    response: RESPONSE.to_vec(),
+                    signature: k.sign(&Domain::SIGNATURE, &message),
+                })
+            })
+            .collect();
+        let started = Instant::now();
+        let mut calls = tokio::task::JoinSet::new();
+        for (client, request) in clients.iter().zip(requests) {
+            let mut client = client.clone();
+            calls.spawn(async move { client.submit_response(request).await });
+        }
+        while let Some(reply) = calls.join_next().await {
+            reply.expect("join").expect("reply");
+        }
+        let cert = certificates.recv().await.expect("certificate");
+        assert_eq!(cert.task_id, task_id);
+        assert_eq!(cert.signers.len(), N);
+        let (entered, certified) = sink
+            .completed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .expect("the completing signature was timed");
+        result
+            .throughput
+            .push(N as f64 / (certified - started).as_secs_f64());
+        result.latency.push(certified - entered);
+    }
+    drop(clients);
+    let _ = stop.send(());
+    server.await.expect("join").expect("server stops");
+    result
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values[values.len() / 2]
+}
+
+fn report(name: &str, mut run: Run) -> f64 {
+    run.latency.sort();
+    let throughput = median(&mut run.throughput);
+    println!(
+        "  {name:<10} {:>9.0} signatures/s   last needed signature -> certificate: p50 {:>7.2} ms, p99 {:>7.2} ms  ({} tasks)",
+        throughput,
+        percentile(&run.latency, 0.5).as_secs_f64() * 1e3,
+        percentile(&run.latency, 0.99).as_secs_f64() * 1e3,
+        run.latency.len(),
+    );
+    throughput
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` runs this with nothing:
+    // a smoke run of one task each then.
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let tasks: u64 = std::env::var("BULWARK_BENCH_TASKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if smoke { 1 } else { 30 });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let ops = operators();
+        println!(
+            "aggregator over gRPC on 127.0.0.1, {N} operators (one connection each), threshold 100%"
+        );
+        let optimistic = report("optimistic", run(&ops, false, tasks).await);
+        let eager = report("eager", run(&ops, true, tasks.div_ceil(4)).await);
+        println!(
+            "  throughput ratio optimistic/eager: {:.1}x (goal: at least 20x)",
+            optimistic / eager
+        );
+    });
+}
