@@ -306,10 +306,10 @@ pub async fn run(
 
     if let Ok((200, text)) = http_get(agg_health, "/metrics").await {
         println!(
-            "5. aggregator metrics: {} tasks opened, {} submissions answered ({} accepted), {} certificates, {} invalid signatures, {} expired",
+            "5. aggregator metrics: {} tasks opened, {} submissions answered ({}), {} certificates, {} invalid signatures, {} expired",
             metric_sum(&text, names::TASKS_OPENED),
             metric_sum(&text, names::SUBMISSIONS),
-            accepted(&text),
+            by_status(&text),
             metric_sum(&text, names::CERTIFICATES),
             metric_sum(&text, names::BAD_SIGNATURES),
             metric_sum(&text, names::TASKS_EXPIRED),
@@ -332,12 +332,24 @@ pub async fn run(
     Ok(summary)
 }
 
-fn accepted(metrics: &str) -> f64 {
-    metrics
+/// `accepted 60, unknown_task 30, …` from the submissions counter's label sets.
+fn by_status(metrics: &str) -> String {
+    let mut parts = Vec::new();
+    for line in metrics
         .lines()
-        .filter(|l| l.starts_with(names::SUBMISSIONS) && l.contains("status=\"accepted\""))
-        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
-        .fold(0.0, |a, b| a + b)
+        .filter(|l| l.starts_with(names::SUBMISSIONS))
+    {
+        let status = line
+            .split("status=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next());
+        let count = line.rsplit_once(' ').map(|(_, v)| v);
+        if let (Some(status), Some(count)) = (status, count) {
+            parts.push(format!("{status} {count}"));
+        }
+    }
+    parts.sort();
+    parts.join(", ")
 }
 
 fn rand_u64() -> u64 {
