@@ -21,10 +21,7 @@ use bulwark_chain::bindings::BasicAVS;
 use bulwark_chain::devnet::{DeployConfig, Devnet, ether};
 use bulwark_crypto::SecretKey;
 use bulwark_crypto::keystore::{Kdf, Keystore};
-use bulwark_node::config::{
-    AggregatorConfig, AggregatorSection, ChainConfig, OperatorConfig, OperatorSection,
-    SecretSource, TelemetryConfig,
-};
+use bulwark_node::config::{AggregatorConfig, ChainConfig, OperatorConfig};
 use bulwark_node::supervise::{Supervised, http_get, metric_sum};
 use bulwark_node::telemetry::names;
 
@@ -162,21 +159,11 @@ pub async fn run(
     )?;
     let grpc = free_port()?;
     let agg_health = free_port()?;
-    let aggregator = AggregatorConfig {
-        chain: chain.clone(),
-        aggregator: AggregatorSection {
-            listen: grpc,
-            journal: Some("aggregator.journal".into()),
-            submitter_key: SecretSource::File("submitter.key".into()),
-            max_response_bytes: 64 * 1024,
-        },
-        telemetry: TelemetryConfig {
-            listen: Some(agg_health),
-            log: "info".into(),
-        },
-    };
     let agg_config = dir.join("aggregator.toml");
-    write(&agg_config, &toml::to_string(&aggregator)?)?;
+    write(
+        &agg_config,
+        &AggregatorConfig::local(chain.clone(), grpc, agg_health).to_toml()?,
+    )?;
 
     let mut children = Vec::new();
     let binary = options.binary.clone();
@@ -193,21 +180,16 @@ pub async fn run(
     let mut health = vec![agg_health];
     for (i, (address, _)) in operators.iter().enumerate() {
         let listen = free_port()?;
-        let config = OperatorConfig {
-            chain: chain.clone(),
-            operator: OperatorSection {
-                address: *address,
-                keystore: format!("operator-{i}.keystore.json").into(),
-                password: SecretSource::File("password.txt".into()),
-                aggregators: vec![format!("http://{grpc}")],
-            },
-            telemetry: TelemetryConfig {
-                listen: Some(listen),
-                log: "info".into(),
-            },
-        };
+        let config = OperatorConfig::local(
+            chain.clone(),
+            *address,
+            format!("operator-{i}.keystore.json").into(),
+            "password.txt".into(),
+            grpc,
+            listen,
+        );
         let path = dir.join(format!("operator-{i}.toml"));
-        write(&path, &toml::to_string(&config)?)?;
+        write(&path, &config.to_toml()?)?;
         children.push(Supervised::spawn(
             &format!("operator-{i}"),
             &binary,

@@ -12,6 +12,7 @@ use alloy::node_bindings::{Anvil, AnvilInstance};
 use alloy::primitives::{Address, Bytes, TxHash, U256};
 use alloy::providers::{DynProvider, PendingTransactionBuilder, Provider};
 use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
+use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolConstructor;
 use bulwark_crypto::SecretKey;
 
@@ -76,7 +77,12 @@ pub struct Deployment {
 
 /// A running anvil with a provider that can sign for every dev account.
 pub struct Devnet {
-    anvil: AnvilInstance,
+    /// The anvil this devnet started (stopped on drop); `None` when attached to one
+    /// started elsewhere (`bulwark devnet up` keeps it running after it returns).
+    anvil: Option<AnvilInstance>,
+    endpoint: String,
+    keys: Vec<PrivateKeySigner>,
+    accounts: Vec<Address>,
     provider: DynProvider,
 }
 
@@ -94,40 +100,53 @@ impl Devnet {
                 path: path.display().to_string(),
                 source,
             })?;
-        let mut signers = anvil
+        let keys = anvil
             .keys()
             .iter()
             .cloned()
-            .map(alloy::signers::local::PrivateKeySigner::from);
+            .map(PrivateKeySigner::from)
+            .collect();
+        let endpoint = format!("http://127.0.0.1:{}", anvil.port());
+        let mut devnet = Self::attach(&endpoint, keys)?;
+        devnet.anvil = Some(anvil);
+        Ok(devnet)
+    }
+
+    /// A devnet on a chain already running at `endpoint` whose funded accounts are
+    /// `keys` (the first deploys).
+    pub fn attach(endpoint: &str, keys: Vec<PrivateKeySigner>) -> Result<Self, ChainError> {
+        let mut signers = keys.iter().cloned();
         let first = signers
             .next()
-            .ok_or(ChainError::OutOfRange("anvil accounts"))?;
+            .ok_or(ChainError::OutOfRange("no dev accounts"))?;
         let mut wallet = EthereumWallet::from(first);
         for signer in signers {
             wallet.register_signer(signer);
         }
-        let provider = crate::provider::connect(&loopback(&anvil), Some(wallet))?;
-        Ok(Self { anvil, provider })
+        let provider = crate::provider::connect(endpoint, Some(wallet))?;
+        Ok(Self {
+            anvil: None,
+            endpoint: endpoint.to_string(),
+            accounts: keys.iter().map(|k| k.address()).collect(),
+            keys,
+            provider,
+        })
     }
 
     /// The JSON-RPC URL (http://127.0.0.1:PORT).
     pub fn endpoint(&self) -> String {
-        loopback(&self.anvil)
+        self.endpoint.clone()
     }
 
     /// The dev accounts; the first deploys.
     pub fn accounts(&self) -> &[Address] {
-        self.anvil.addresses()
+        &self.accounts
     }
 
     /// The private key of dev account `index`, for a process that must send
     /// transactions of its own (an aggregator submitting certificates).
-    pub fn signer(&self, index: usize) -> Option<alloy::signers::local::PrivateKeySigner> {
-        self.anvil
-            .keys()
-            .get(index)
-            .cloned()
-            .map(alloy::signers::local::PrivateKeySigner::from)
+    pub fn signer(&self, index: usize) -> Option<PrivateKeySigner> {
+        self.keys.get(index).cloned()
     }
 
     /// A provider that signs for any dev account (pick with `.from(..)`).
@@ -231,11 +250,6 @@ impl Devnet {
         .await?;
         Ok(())
     }
-}
-
-/// anvil's URL as 127.0.0.1 (its default host), never a name to resolve.
-fn loopback(anvil: &AnvilInstance) -> String {
-    format!("http://127.0.0.1:{}", anvil.port())
 }
 
 /// Waits for the receipt of `hash` by polling every 50 ms (up to a minute), and fails

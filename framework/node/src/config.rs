@@ -295,6 +295,64 @@ impl AggregatorConfig {
     }
 }
 
+impl AggregatorConfig {
+    /// An aggregator on a local devnet: gRPC on `listen`, metrics and health on
+    /// `telemetry`, a journal and the submitter's key file beside the config.
+    pub fn local(chain: ChainConfig, listen: SocketAddr, telemetry: SocketAddr) -> Self {
+        Self {
+            chain,
+            aggregator: AggregatorSection {
+                listen,
+                journal: Some("aggregator.journal".into()),
+                submitter_key: SecretSource::File("submitter.key".into()),
+                max_response_bytes: default_max_response_bytes(),
+            },
+            telemetry: TelemetryConfig {
+                listen: Some(telemetry),
+                log: default_log(),
+            },
+        }
+    }
+}
+
+impl OperatorConfig {
+    /// An operator on a local devnet, submitting to one aggregator.
+    pub fn local(
+        chain: ChainConfig,
+        address: Address,
+        keystore: PathBuf,
+        password: PathBuf,
+        aggregator: SocketAddr,
+        telemetry: SocketAddr,
+    ) -> Self {
+        Self {
+            chain,
+            operator: OperatorSection {
+                address,
+                keystore,
+                password: SecretSource::File(password),
+                aggregators: vec![format!("http://{aggregator}")],
+            },
+            telemetry: TelemetryConfig {
+                listen: Some(telemetry),
+                log: default_log(),
+            },
+        }
+    }
+
+    /// The config as TOML.
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string(self)
+    }
+}
+
+impl AggregatorConfig {
+    /// The config as TOML.
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string(self)
+    }
+}
+
 fn load_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),

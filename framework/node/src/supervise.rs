@@ -62,12 +62,35 @@ pub struct Supervised {
 }
 
 impl Supervised {
-    /// Starts `program args…` with stdout and stderr appended to `log`.
+    /// Starts `program args…` with stdout and stderr appended to `log`; it is killed
+    /// if this handle is dropped.
     pub fn spawn(
         name: &str,
         program: &std::path::Path,
         args: &[&str],
         log: PathBuf,
+    ) -> Result<Self, SuperviseError> {
+        Self::start(name, program, args, log, false)
+    }
+
+    /// Like [`Supervised::spawn`], but the child lives on after this process exits, in
+    /// a process group of its own (so a Ctrl-C meant for the parent's terminal does
+    /// not reach it): for `bulwark devnet up`, which `devnet down` stops later by pid.
+    pub fn spawn_detached(
+        name: &str,
+        program: &std::path::Path,
+        args: &[&str],
+        log: PathBuf,
+    ) -> Result<Self, SuperviseError> {
+        Self::start(name, program, args, log, true)
+    }
+
+    fn start(
+        name: &str,
+        program: &std::path::Path,
+        args: &[&str],
+        log: PathBuf,
+        detached: bool,
     ) -> Result<Self, SuperviseError> {
         let log_err = |source| SuperviseError::Log {
             path: log.display().to_string(),
@@ -79,18 +102,22 @@ impl Supervised {
             .open(&log)
             .map_err(log_err)?;
         let err = out.try_clone().map_err(log_err)?;
-        let child = Command::new(program)
+        let mut command = Command::new(program);
+        command
             .args(args)
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|source| SuperviseError::Spawn {
-                name: name.into(),
-                program: program.display().to_string(),
-                source,
-            })?;
+            .kill_on_drop(!detached);
+        #[cfg(unix)]
+        if detached {
+            command.process_group(0);
+        }
+        let child = command.spawn().map_err(|source| SuperviseError::Spawn {
+            name: name.into(),
+            program: program.display().to_string(),
+            source,
+        })?;
         Ok(Self {
             name: name.into(),
             child,
@@ -141,6 +168,11 @@ impl Supervised {
         }
     }
 
+    /// Lets a detached child run on without this handle; returns its pid.
+    pub fn release(self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Asks the child to stop (SIGTERM) and waits up to `grace`, then kills it. Returns
     /// its exit status, `None` if it had to be killed.
     pub async fn stop(mut self, grace: Duration) -> Option<ExitStatus> {
@@ -187,6 +219,55 @@ pub fn metric_sum(text: &str, name: &str) -> f64 {
             (metric == name).then(|| value.parse::<f64>().ok())?
         })
         .fold(0.0, |a, b| a + b)
+}
+
+/// Whether process `pid` is alive and its command line contains `marker` (a path only
+/// this devnet uses), so a recycled pid is never taken for one of ours.
+#[cfg(target_os = "linux")]
+pub fn is_ours(pid: u32, marker: &str) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|raw| {
+            String::from_utf8_lossy(&raw)
+                .replace('\0', " ")
+                .contains(marker)
+        })
+        .unwrap_or(false)
+        && !is_zombie(pid)
+}
+
+#[cfg(target_os = "linux")]
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next().map(|s| s == "Z"))
+        })
+        .unwrap_or(false)
+}
+
+/// Stops process `pid` (one of ours, see [`is_ours`]) with SIGTERM, waiting up to
+/// `grace` before SIGKILL. Returns whether it stopped on SIGTERM.
+#[cfg(target_os = "linux")]
+pub async fn terminate(pid: u32, marker: &str, grace: Duration) -> bool {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let Ok(raw) = i32::try_from(pid) else {
+        return false;
+    };
+    if !is_ours(pid, marker) {
+        return true;
+    }
+    let _ = kill(Pid::from_raw(raw), Signal::SIGTERM);
+    let deadline = tokio::time::Instant::now() + grace;
+    while tokio::time::Instant::now() < deadline {
+        if !is_ours(pid, marker) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = kill(Pid::from_raw(raw), Signal::SIGKILL);
+    false
 }
 
 #[cfg(test)]

@@ -1,0 +1,510 @@
+//! The commands that talk to a chain: operator registration and allocation, staking,
+//! and `bulwark status`. Every one works against any RPC URL; addresses not given on
+//! the command line come from the devnet state file when there is one.
+
+use std::path::{Path, PathBuf};
+
+use alloy::network::EthereumWallet;
+use alloy::primitives::{Address, U256};
+use alloy::providers::{DynProvider, Provider};
+use alloy::rpc::types::Filter;
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolEvent;
+use anyhow::Context;
+use bulwark_chain::bindings::{BasicAVS, LiquidStakingToken, RestakingCore};
+use bulwark_chain::devnet::mined;
+use bulwark_chain::points;
+use bulwark_crypto::SecretKey;
+
+use crate::error::CliError;
+use crate::state::DevnetState;
+
+/// Where to act: the chain, the restaking core and the AVS.
+#[derive(Clone, Debug, clap::Args)]
+pub struct Target {
+    /// JSON-RPC URL [default: the devnet's, else http://127.0.0.1:8545].
+    #[arg(long, env = "BULWARK_RPC_URL")]
+    pub rpc_url: Option<String>,
+    /// The restaking core [default: the devnet's].
+    #[arg(long, env = "BULWARK_CORE")]
+    pub core: Option<Address>,
+    /// The AVS [default: the devnet's].
+    #[arg(long, env = "BULWARK_AVS")]
+    pub avs: Option<Address>,
+    /// The devnet state file that fills in what is not given.
+    #[arg(long, default_value = ".bulwark/devnet.json")]
+    pub state: PathBuf,
+}
+
+/// Target with every field resolved.
+pub struct Resolved {
+    /// The RPC URL.
+    pub rpc_url: String,
+    /// The core, when known.
+    pub core: Option<Address>,
+    /// The AVS, when known.
+    pub avs: Option<Address>,
+    /// The devnet owner's key (it may create tasks), when on a devnet.
+    pub owner_key: Option<String>,
+}
+
+impl Target {
+    /// Fills what is missing from the devnet state (if the file exists).
+    pub fn resolve(&self) -> anyhow::Result<Resolved> {
+        let state = if self.state.exists() {
+            Some(DevnetState::load(&self.state)?)
+        } else {
+            None
+        };
+        Ok(Resolved {
+            rpc_url: self
+                .rpc_url
+                .clone()
+                .or_else(|| state.as_ref().map(|s| s.rpc_url.clone()))
+                .unwrap_or_else(|| "http://127.0.0.1:8545".into()),
+            core: self.core.or(state.as_ref().map(|s| s.core)),
+            avs: self.avs.or(state.as_ref().map(|s| s.avs)),
+            owner_key: state.map(|s| s.owner.private_key),
+        })
+    }
+}
+
+impl Resolved {
+    /// The core address or a usage error saying how to give it.
+    pub fn core(&self) -> Result<Address, CliError> {
+        self.core.ok_or_else(|| {
+            CliError::Usage("no restaking core: pass --core or start a devnet".into())
+        })
+    }
+
+    /// The AVS address or a usage error saying how to give it.
+    pub fn avs(&self) -> Result<Address, CliError> {
+        self.avs
+            .ok_or_else(|| CliError::Usage("no AVS: pass --avs or start a devnet".into()))
+    }
+}
+
+/// The account that sends transactions.
+#[derive(Clone, Debug, clap::Args)]
+pub struct AccountArgs {
+    /// File whose first line is the account's hex private key.
+    #[arg(long)]
+    pub account_key_file: Option<PathBuf>,
+    /// Environment variable holding the account's hex private key.
+    #[arg(long, default_value = "BULWARK_ACCOUNT_KEY")]
+    pub account_key_env: String,
+}
+
+impl AccountArgs {
+    /// The signer, from the file if given, else the environment variable.
+    pub fn signer(&self) -> anyhow::Result<PrivateKeySigner> {
+        self.signer_or(None)
+    }
+
+    /// Like [`AccountArgs::signer`], falling back to `fallback` (a hex key) when
+    /// neither the file nor the variable gives one.
+    pub fn signer_or(&self, fallback: Option<&str>) -> anyhow::Result<PrivateKeySigner> {
+        let hex = match &self.account_key_file {
+            Some(path) => std::fs::read_to_string(path)
+                .map_err(|e| {
+                    CliError::NotFound(format!("account key file {}: {e}", path.display()))
+                })?
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            None => match (std::env::var(&self.account_key_env), fallback) {
+                (Ok(hex), _) => hex,
+                (Err(_), Some(hex)) => hex.to_string(),
+                (Err(_), None) => {
+                    return Err(CliError::Usage(format!(
+                        "no account key: pass --account-key-file or set {}",
+                        self.account_key_env
+                    ))
+                    .into());
+                }
+            },
+        };
+        bulwark_chain::provider::signer(&hex).map_err(|_| {
+            CliError::Usage("the account key is not a hex secp256k1 key".into()).into()
+        })
+    }
+}
+
+/// A provider that signs as `signer`.
+pub fn connect(rpc_url: &str, signer: PrivateKeySigner) -> anyhow::Result<(DynProvider, Address)> {
+    let address = signer.address();
+    let provider = bulwark_chain::provider::connect(rpc_url, Some(EthereumWallet::from(signer)))?;
+    Ok((provider, address))
+}
+
+/// Registers `operator` with the restaking core (unless it already is) and the BLS key
+/// with the AVS, with its proof of possession.
+pub async fn register_operator(
+    provider: &DynProvider,
+    core: Address,
+    avs: Address,
+    operator: Address,
+    key: &SecretKey,
+    commission_bps: u16,
+) -> anyhow::Result<()> {
+    let core = RestakingCore::new(core, provider.clone());
+    if !core.isOperator(operator).call().await? {
+        mined(
+            provider,
+            core.registerOperator(commission_bps)
+                .from(operator)
+                .send()
+                .await
+                .context("registering with the restaking core")?,
+        )
+        .await?;
+    }
+    let avs = BasicAVS::new(avs, provider.clone());
+    let pk = points::g2_point(&key.public_key());
+    let pop = points::g1_point(key.prove_possession().as_signature());
+    mined(
+        provider,
+        avs.registerOperator(pk, pop)
+            .from(operator)
+            .send()
+            .await
+            .context("registering the BLS key with the AVS")?,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Sets `operator`'s allocation to `avs` in basis points of its stake.
+pub async fn allocate(
+    provider: &DynProvider,
+    core: Address,
+    avs: Address,
+    operator: Address,
+    bps: u16,
+) -> anyhow::Result<()> {
+    let core = RestakingCore::new(core, provider.clone());
+    mined(
+        provider,
+        core.allocate(avs, bps).from(operator).send().await?,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Approves and deposits `amount` of the core's asset for `staker`.
+pub async fn deposit(
+    provider: &DynProvider,
+    core_address: Address,
+    staker: Address,
+    amount: U256,
+) -> anyhow::Result<U256> {
+    let core = RestakingCore::new(core_address, provider.clone());
+    let asset = core.asset().call().await?;
+    let token = LiquidStakingToken::new(asset, provider.clone());
+    let balance = token.balanceOf(staker).call().await?;
+    if balance < amount {
+        return Err(CliError::Usage(format!(
+            "{staker} holds {balance} of the staking token, less than {amount}"
+        ))
+        .into());
+    }
+    mined(
+        provider,
+        token
+            .approve(core_address, amount)
+            .from(staker)
+            .send()
+            .await?,
+    )
+    .await?;
+    mined(provider, core.deposit(amount).from(staker).send().await?).await?;
+    Ok(core.stakeOf(staker).call().await?)
+}
+
+/// Delegates `staker`'s stake to `operator`.
+pub async fn delegate(
+    provider: &DynProvider,
+    core: Address,
+    staker: Address,
+    operator: Address,
+) -> anyhow::Result<()> {
+    let core = RestakingCore::new(core, provider.clone());
+    mined(provider, core.delegate(operator).from(staker).send().await?).await?;
+    Ok(())
+}
+
+/// Queues a withdrawal of `shares` (all when `None`); returns its id and the block it
+/// can be completed at.
+pub async fn queue_withdrawal(
+    provider: &DynProvider,
+    core_address: Address,
+    staker: Address,
+    shares: Option<U256>,
+) -> anyhow::Result<(U256, u64)> {
+    let core = RestakingCore::new(core_address, provider.clone());
+    let held = core.sharesOf(staker).call().await?;
+    let shares = shares.unwrap_or(held);
+    if shares.is_zero() || shares > held {
+        return Err(CliError::Usage(format!(
+            "cannot withdraw {shares} shares: {staker} holds {held}"
+        ))
+        .into());
+    }
+    let receipt = mined(
+        provider,
+        core.queueWithdrawal(shares).from(staker).send().await?,
+    )
+    .await?;
+    let event = receipt
+        .decoded_log::<RestakingCore::WithdrawalQueued>()
+        .context("no WithdrawalQueued event")?;
+    let delay = core.withdrawalDelay().call().await?;
+    Ok((event.id, u64::from(event.startBlock) + u64::from(delay)))
+}
+
+/// Completes withdrawal `id`; returns the assets paid out.
+pub async fn complete_withdrawal(
+    provider: &DynProvider,
+    core_address: Address,
+    staker: Address,
+    id: U256,
+) -> anyhow::Result<U256> {
+    let core = RestakingCore::new(core_address, provider.clone());
+    let receipt = mined(
+        provider,
+        core.completeWithdrawal(id).from(staker).send().await?,
+    )
+    .await?;
+    let event = receipt
+        .decoded_log::<RestakingCore::WithdrawalCompleted>()
+        .context("no WithdrawalCompleted event")?;
+    Ok(event.assets)
+}
+
+/// Formats base units (18 decimals) as tokens with 4 decimals.
+pub fn tokens(amount: U256) -> String {
+    let unit = U256::from(10u64).pow(U256::from(14u64));
+    let tenth_millis = amount / unit;
+    let whole = tenth_millis / U256::from(10_000u64);
+    let frac = tenth_millis % U256::from(10_000u64);
+    format!("{whole}.{frac:0>4}")
+}
+
+/// Parses a token amount like `32` or `1.5` into base units (18 decimals).
+pub fn parse_tokens(text: &str) -> Result<U256, CliError> {
+    let bad = || CliError::Usage(format!("{text:?} is not a token amount (e.g. 32 or 1.5)"));
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    if whole.is_empty() && frac.is_empty() || frac.len() > 18 {
+        return Err(bad());
+    }
+    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    if !digits(whole) || !digits(frac) {
+        return Err(bad());
+    }
+    let whole = if whole.is_empty() {
+        U256::ZERO
+    } else {
+        U256::from_str_radix(whole, 10).map_err(|_| bad())?
+    };
+    let frac_units = if frac.is_empty() {
+        U256::ZERO
+    } else {
+        U256::from_str_radix(&format!("{frac:0<18}"), 10).map_err(|_| bad())?
+    };
+    whole
+        .checked_mul(U256::from(10u64).pow(U256::from(18u64)))
+        .and_then(|w| w.checked_add(frac_units))
+        .ok_or_else(bad)
+}
+
+/// Prints what an AVS looks like now: tasks, operators and their stake, recent
+/// certificates, rewards and slashes.
+pub async fn status(
+    provider: &DynProvider,
+    core: Option<Address>,
+    avs: Address,
+    recent: usize,
+) -> anyhow::Result<String> {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let head = provider.get_block_number().await?;
+    let contract = BasicAVS::new(avs, provider.clone());
+    let count = contract
+        .taskCount()
+        .call()
+        .await
+        .with_context(|| format!("{avs} does not answer as an AVS"))?;
+    writeln!(out, "AVS {avs} at block {head}")?;
+    let count = u64::try_from(count).unwrap_or(u64::MAX);
+    let mut by_status = std::collections::BTreeMap::<String, u64>::new();
+    let first = count.saturating_sub(200);
+    for id in first..count {
+        let task = contract.getTask(U256::from(id)).call().await?;
+        *by_status.entry(task_status(task.status)).or_default() += 1;
+    }
+    writeln!(
+        out,
+        "tasks: {count} created{}",
+        if by_status.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({}{})",
+                if first > 0 { "last 200: " } else { "" },
+                by_status
+                    .iter()
+                    .map(|(s, n)| format!("{n} {s}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    )?;
+
+    let at = u32::try_from(head).unwrap_or(u32::MAX);
+    match bulwark_chain::registry::operator_set_at(provider, avs, at).await {
+        Ok(set) => {
+            writeln!(
+                out,
+                "operators: {} registered, {} staked",
+                set.operators.len(),
+                gwei_tokens(set.total_stake_gwei)
+            )?;
+            for op in &set.operators {
+                let share = 100.0 * op.stake_gwei as f64 / set.total_stake_gwei.max(1) as f64;
+                writeln!(
+                    out,
+                    "  {}  stake {:>12}  {share:>5.1}%",
+                    op.address,
+                    gwei_tokens(op.stake_gwei)
+                )?;
+            }
+        }
+        Err(bulwark_chain::ChainError::EmptySet(_)) => writeln!(out, "operators: none registered")?,
+        Err(err) => writeln!(out, "operators: cannot read the registry: {err}")?,
+    }
+
+    let responded = provider
+        .get_logs(
+            &Filter::new()
+                .address(avs)
+                .event_signature(BasicAVS::TaskResponded::SIGNATURE_HASH)
+                .from_block(0)
+                .to_block(head),
+        )
+        .await?;
+    writeln!(out, "recent certificates ({} in all):", responded.len())?;
+    for log in responded.iter().rev().take(recent) {
+        let block = log.block_number.unwrap_or_default();
+        if let Ok(e) = log.log_decode::<BasicAVS::TaskResponded>() {
+            let e = e.inner.data;
+            writeln!(
+                out,
+                "  task {:>4}  block {block:>6}  signed {:>5.1}% of stake  response {}",
+                e.taskId,
+                100.0 * e.signedStakeGwei as f64 / e.totalStakeGwei.max(1) as f64,
+                printable(&e.response)
+            )?;
+        }
+    }
+
+    if let Some(core) = core {
+        let logs = provider
+            .get_logs(&Filter::new().address(core).from_block(0).to_block(head))
+            .await?;
+        let mut rewards = Vec::new();
+        let mut slashes = Vec::new();
+        for log in &logs {
+            if let Ok(e) = log.log_decode::<RestakingCore::RewardsFunded>() {
+                rewards.push(e.inner.data);
+            } else if let Ok(e) = log.log_decode::<RestakingCore::OperatorSlashed>() {
+                slashes.push(e.inner.data);
+            }
+        }
+        writeln!(out, "rewards funded: {}", rewards.len())?;
+        for r in rewards.iter().rev().take(recent) {
+            writeln!(
+                out,
+                "  {} to {} ({})",
+                tokens(r.amount),
+                r.operator,
+                r.token
+            )?;
+        }
+        writeln!(out, "slashes: {}", slashes.len())?;
+        for s in slashes.iter().rev().take(recent) {
+            writeln!(
+                out,
+                "  {} lost {} (by {})",
+                s.operator,
+                tokens(s.slashed),
+                s.avs
+            )?;
+        }
+    }
+    Ok(out)
+}
+
+fn gwei_tokens(gwei: u64) -> String {
+    format!(
+        "{}.{:04}",
+        gwei / 1_000_000_000,
+        (gwei % 1_000_000_000) / 100_000
+    )
+}
+
+fn task_status(status: u8) -> String {
+    match status {
+        0 => "none",
+        1 => "open",
+        2 => "responded",
+        3 => "expired",
+        4 => "challenged",
+        _ => "unknown",
+    }
+    .into()
+}
+
+fn printable(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) if text.chars().all(|c| !c.is_control()) && text.len() <= 64 => {
+            format!("{text:?}")
+        }
+        _ => format!("0x{}", hex::encode(&bytes[..bytes.len().min(32)])),
+    }
+}
+
+/// Reads a path relative to the current folder for messages.
+pub fn display(path: &Path) -> String {
+    path.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_amounts_round_trip() {
+        assert_eq!(
+            parse_tokens("32").expect("ok"),
+            bulwark_chain::devnet::ether(32)
+        );
+        assert_eq!(
+            parse_tokens("1.5").expect("ok"),
+            U256::from(15u64) * U256::from(10u64).pow(U256::from(17u64))
+        );
+        assert_eq!(tokens(parse_tokens("0.0001").expect("ok")), "0.0001");
+        assert_eq!(tokens(bulwark_chain::devnet::ether(7)), "7.0000");
+        for bad in [
+            "",
+            ".",
+            "1.2.3",
+            "-1",
+            "1e18",
+            "0x10",
+            "1.0000000000000000001",
+        ] {
+            assert!(parse_tokens(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,423 @@
+//! `bulwark devnet up|down|status`: a project's AVS on a local anvil, left running.
+//!
+//! `up` starts anvil and the project's aggregator and operators as detached processes
+//! (each in its own process group), deploys the restaking core and the project's AVS,
+//! funds and registers the operators with delegated stake, and records everything in
+//! `.bulwark/devnet.json`. `down` stops exactly the processes recorded there (each
+//! checked to still be ours by its command line) and nothing else.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use alloy::providers::Provider;
+use alloy::signers::local::PrivateKeySigner;
+use anyhow::Context;
+use bulwark_chain::devnet::{DeployConfig, Devnet, ether};
+use bulwark_crypto::SecretKey;
+use bulwark_crypto::keystore::{Kdf, Keystore};
+use bulwark_node::config::{AggregatorConfig, ChainConfig, OperatorConfig};
+use bulwark_node::supervise::{self, Supervised};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::error::CliError;
+use crate::state::{DevAccount, DevnetOperator, DevnetState, Process, Project};
+
+/// What `devnet up` starts.
+#[derive(Clone, Debug)]
+pub struct UpOptions {
+    /// The project folder (with `bulwark.toml`).
+    pub project: PathBuf,
+    /// Operators to start.
+    pub operators: usize,
+    /// Each operator's stake, in tokens.
+    pub stake: u64,
+    /// Skip the project's build command.
+    pub no_build: bool,
+    /// Spare funded accounts for stakers.
+    pub spare_accounts: usize,
+}
+
+/// Where the devnet of `project` keeps its files.
+pub fn dir_of(project: &Path) -> PathBuf {
+    project.join(".bulwark")
+}
+
+/// The state file of `project`'s devnet.
+pub fn state_path(project: &Path) -> PathBuf {
+    dir_of(project).join("devnet.json")
+}
+
+fn free_port() -> anyhow::Result<SocketAddr> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+fn progress(steps: u64) -> ProgressBar {
+    let bar = ProgressBar::new(steps);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{pos}/{len}] {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// Starts the devnet; on any failure stops what it had started.
+pub async fn up(options: &UpOptions) -> anyhow::Result<DevnetState> {
+    if options.operators == 0 || options.operators > 50 {
+        return Err(CliError::Usage("--operators must be 1 to 50".into()).into());
+    }
+    let project_dir = options.project.canonicalize().map_err(|_| {
+        CliError::NotFound(format!("no project folder {}", options.project.display()))
+    })?;
+    let project = Project::load(&project_dir)?;
+    let state_file = state_path(&project_dir);
+    if state_file.exists() {
+        let state = DevnetState::load(&state_file)?;
+        if state
+            .processes
+            .iter()
+            .any(|p| supervise::is_ours(p.pid, &state.marker()))
+        {
+            return Err(CliError::Exists(
+                "a devnet is already running for this project (see `bulwark devnet status`; stop it with `bulwark devnet down`)"
+                    .into(),
+            )
+            .into());
+        }
+    }
+    let dir = dir_of(&project_dir).join("devnet");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    let bar = progress(6);
+
+    if !options.no_build && !project.avs.build.is_empty() {
+        bar.set_message(format!("building {}", project.avs.name));
+        let (program, args) = project
+            .avs
+            .build
+            .split_first()
+            .context("empty build command")?;
+        let output = tokio::process::Command::new(program)
+            .args(args)
+            .current_dir(&project_dir)
+            .output()
+            .await
+            .with_context(|| format!("running the build command {:?}", project.avs.build))?;
+        if !output.status.success() {
+            bar.finish_and_clear();
+            anyhow::bail!(
+                "the build failed:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+    if !project.avs.binary.exists() {
+        bar.finish_and_clear();
+        return Err(CliError::NotFound(format!(
+            "no AVS binary at {} (build the project first)",
+            project.avs.binary.display()
+        ))
+        .into());
+    }
+    let code = project.creation_code()?;
+    bar.inc(1);
+
+    let mut started: Vec<Process> = Vec::new();
+    let result = start_all(options, &project, code, &dir, &bar, &mut started).await;
+    match result {
+        Ok(mut state) => {
+            state.processes = started;
+            state.save(&state_file)?;
+            bar.finish_and_clear();
+            Ok(state)
+        }
+        Err(err) => {
+            bar.set_message("failed; stopping what was started");
+            let marker = dir.display().to_string();
+            for p in started.iter().rev() {
+                supervise::terminate(p.pid, &marker, Duration::from_secs(5)).await;
+            }
+            bar.finish_and_clear();
+            Err(err)
+        }
+    }
+}
+
+async fn start_all(
+    options: &UpOptions,
+    project: &Project,
+    code: alloy::primitives::Bytes,
+    dir: &Path,
+    bar: &ProgressBar,
+    started: &mut Vec<Process>,
+) -> anyhow::Result<DevnetState> {
+    let n = options.operators;
+    bar.set_message("starting anvil");
+    let port = free_port()?;
+    let accounts = n + 2 + options.spare_accounts;
+    let anvil_config = dir.join("anvil.json");
+    let anvil_log = dir.join("anvil.log");
+    let anvil_path = bulwark_chain::devnet::anvil_binary();
+    let anvil = Supervised::spawn_detached(
+        "anvil",
+        &anvil_path,
+        &[
+            "--hardfork",
+            "prague",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.port().to_string(),
+            "--accounts",
+            &accounts.to_string(),
+            "--config-out",
+            &anvil_config.display().to_string(),
+        ],
+        anvil_log.clone(),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}; run `make tools` or set BULWARK_ANVIL"))?;
+    started.push(Process {
+        name: "anvil".into(),
+        pid: anvil.release().context("anvil exited at once")?,
+        health: None,
+        log: anvil_log,
+    });
+    let rpc_url = format!("http://127.0.0.1:{}", port.port());
+    let keys = wait_for_anvil(&anvil_config, &rpc_url).await?;
+    bar.inc(1);
+
+    bar.set_message("deploying the restaking core and the AVS");
+    let devnet = Devnet::attach(&rpc_url, keys.clone())?;
+    let deployment = devnet
+        .deploy(&DeployConfig {
+            avs_code: code,
+            ..DeployConfig::default()
+        })
+        .await
+        .context("deploying")?;
+    bar.inc(1);
+
+    let mut secret = [0u8; 16];
+    getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let password = format!("devnet-{}", hex::encode(secret));
+    let password_file = dir.join("password.txt");
+    std::fs::write(&password_file, &password)?;
+    let mut operators = Vec::new();
+    for i in 0..n {
+        bar.set_message(format!("registering operator {}/{n}", i + 1));
+        let address = devnet.accounts()[i + 1];
+        let key = SecretKey::random()?;
+        devnet
+            .onboard_operator(&deployment, address, ether(options.stake), &key)
+            .await
+            .with_context(|| format!("onboarding operator {address}"))?;
+        let keystore = dir.join(format!("operator-{i}.keystore.json"));
+        std::fs::write(
+            &keystore,
+            Keystore::encrypt(&key, &password, Kdf::Pbkdf2 { c: 1 << 14 }, "")?.to_json(),
+        )?;
+        operators.push(DevnetOperator {
+            address,
+            public_key: format!("0x{}", hex::encode(key.public_key().to_bytes())),
+            keystore,
+            config: dir.join(format!("operator-{i}.toml")),
+        });
+    }
+    bar.inc(1);
+
+    bar.set_message("starting the aggregator");
+    let head = devnet.provider().get_block_number().await?;
+    let chain = ChainConfig {
+        rpc_url: rpc_url.clone(),
+        avs: deployment.avs,
+        from_block: Some(head),
+        poll_ms: 200,
+    };
+    let submitter = keys.get(n + 1).context("no account for the aggregator")?;
+    std::fs::write(dir.join("submitter.key"), hex::encode(submitter.to_bytes()))?;
+    let grpc = free_port()?;
+    let health = free_port()?;
+    let aggregator_config = dir.join("aggregator.toml");
+    std::fs::write(
+        &aggregator_config,
+        AggregatorConfig::local(chain.clone(), grpc, health).to_toml()?,
+    )?;
+    start_runtime(
+        "aggregator",
+        &project.avs.binary,
+        &aggregator_config,
+        health,
+        dir,
+        started,
+    )
+    .await?;
+    bar.inc(1);
+
+    for (i, op) in operators.iter().enumerate() {
+        bar.set_message(format!("starting operator {}/{n}", i + 1));
+        let health = free_port()?;
+        std::fs::write(
+            &op.config,
+            OperatorConfig::local(
+                chain.clone(),
+                op.address,
+                op.keystore.clone(),
+                password_file.clone(),
+                grpc,
+                health,
+            )
+            .to_toml()?,
+        )?;
+        start_runtime(
+            &format!("operator-{i}"),
+            &project.avs.binary,
+            &op.config,
+            health,
+            dir,
+            started,
+        )
+        .await?;
+    }
+    bar.inc(1);
+
+    let account = |k: &PrivateKeySigner| DevAccount {
+        address: k.address(),
+        private_key: hex::encode(k.to_bytes()),
+    };
+    Ok(DevnetState {
+        dir: dir.to_path_buf(),
+        rpc_url,
+        chain_id: devnet.chain_id().await?,
+        token: deployment.token,
+        core: deployment.core,
+        avs: deployment.avs,
+        owner: account(&keys[0]),
+        spare_accounts: keys.iter().skip(n + 2).map(account).collect(),
+        aggregator: format!("http://{grpc}"),
+        operators,
+        processes: Vec::new(),
+    })
+}
+
+async fn start_runtime(
+    name: &str,
+    binary: &Path,
+    config: &Path,
+    health: SocketAddr,
+    dir: &Path,
+    started: &mut Vec<Process>,
+) -> anyhow::Result<()> {
+    let role = if name == "aggregator" {
+        "aggregator"
+    } else {
+        "operator"
+    };
+    let log = dir.join(format!("{name}.log"));
+    let mut child = Supervised::spawn_detached(
+        name,
+        binary,
+        &[role, "--config", &config.display().to_string()],
+        log.clone(),
+    )?;
+    let ready = child.wait_healthy(health, Duration::from_secs(60)).await;
+    let pid = child.release().context("runtime exited")?;
+    started.push(Process {
+        name: name.into(),
+        pid,
+        health: Some(health),
+        log,
+    });
+    ready?;
+    Ok(())
+}
+
+/// Waits for anvil to write its accounts and answer; returns the funded keys.
+async fn wait_for_anvil(config: &Path, rpc_url: &str) -> anyhow::Result<Vec<PrivateKeySigner>> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(config) {
+            if let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) {
+                let keys: Vec<PrivateKeySigner> = json
+                    .get("private_keys")
+                    .and_then(|k| k.as_array())
+                    .map(|keys| {
+                        keys.iter()
+                            .filter_map(|k| k.as_str())
+                            .filter_map(|k| bulwark_chain::provider::signer(k).ok())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let provider = bulwark_chain::provider::connect(rpc_url, None)?;
+                if !keys.is_empty() && provider.get_block_number().await.is_ok() {
+                    return Ok(keys);
+                }
+            }
+        }
+        if tokio::time::Instant::now() > deadline {
+            anyhow::bail!("anvil did not start within 30 s (see its log)");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Stops every process of the devnet recorded for `project`, runtimes first, then
+/// anvil; removes the state file. Returns the names stopped.
+pub async fn down(project: &Path) -> anyhow::Result<Vec<(String, bool)>> {
+    let path = state_path(project);
+    let state = DevnetState::load(&path)?;
+    let marker = state.marker();
+    let mut stopped = Vec::new();
+    for p in state.processes.iter().rev() {
+        let running = supervise::is_ours(p.pid, &marker);
+        if running {
+            let clean = supervise::terminate(p.pid, &marker, Duration::from_secs(10)).await;
+            stopped.push((p.name.clone(), clean));
+        }
+    }
+    std::fs::remove_file(&path)?;
+    Ok(stopped)
+}
+
+/// One line per process (running or not, healthy or not) and the chain head.
+pub async fn status(project: &Path) -> anyhow::Result<(String, bool)> {
+    use std::fmt::Write;
+    let state = DevnetState::load(&state_path(project))?;
+    let marker = state.marker();
+    let mut out = String::new();
+    let mut all_ok = true;
+    let provider = bulwark_chain::provider::connect(&state.rpc_url, None)?;
+    match provider.get_block_number().await {
+        Ok(head) => writeln!(
+            out,
+            "chain  {}  block {head}  chain id {}",
+            state.rpc_url, state.chain_id
+        )?,
+        Err(err) => {
+            all_ok = false;
+            writeln!(out, "chain  {}  unreachable: {err}", state.rpc_url)?
+        }
+    }
+    writeln!(
+        out,
+        "core {}  AVS {}  token {}",
+        state.core, state.avs, state.token
+    )?;
+    for p in &state.processes {
+        let running = supervise::is_ours(p.pid, &marker);
+        let health = match (running, p.health) {
+            (false, _) => "stopped".to_string(),
+            (true, None) => "running".to_string(),
+            (true, Some(addr)) => match supervise::http_get(addr, "/health").await {
+                Ok((200, _)) => format!("healthy (http://{addr}/metrics)"),
+                Ok((code, _)) => format!("unhealthy ({code})"),
+                Err(_) => "not answering".to_string(),
+            },
+        };
+        all_ok &= health.starts_with("healthy") || health == "running";
+        writeln!(out, "{:<12} pid {:>7}  {health}", p.name, p.pid)?;
+    }
+    Ok((out, all_ok))
+}

@@ -1,0 +1,14 @@
+//! The `bulwark` command line: what AVS teams and operators touch first.
+//!
+//! - [`keys`]: EIP-2335 BLS keystores (generate, import, list, show);
+//! - [`chain`]: operator registration and allocation, staking, and `status`, against
+//!   any RPC URL;
+//! - [`devnet`]: a project's AVS on a local anvil, left running until `devnet down`;
+//! - [`state`]: `bulwark.toml` and the devnet state file;
+//! - [`error`]: errors with stable exit codes.
+
+pub mod chain;
+pub mod devnet;
+pub mod error;
+pub mod keys;
+pub mod state;

@@ -1,0 +1,636 @@
+//! `bulwark`: scaffold AVS projects, manage keys, run a devnet, register operators,
+//! stake, and inspect an AVS.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use alloy::primitives::{Address, U256};
+use anyhow::Context;
+use bulwark_cli::chain::{self, AccountArgs, Target};
+use bulwark_cli::devnet::{self, UpOptions};
+use bulwark_cli::error::{CliError, exit, exit_code};
+use bulwark_cli::keys::{self, PasswordSource};
+use clap::{Args, Parser, Subcommand};
+
+const EXIT_CODES: &str = "Exit codes: 0 done, 1 failure (chain, I/O, reverted transaction), \
+2 usage or config error, 3 wrong password, 4 not found, 5 would overwrite or already running.";
+
+#[derive(Parser)]
+#[command(name = "bulwark", version, about = "Build and run restaking services (AVSs) on Bulwark", after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// BLS keys in EIP-2335 keystores.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// A project's AVS on a local anvil: aggregator and operators included.
+    #[command(subcommand)]
+    Devnet(DevnetCommand),
+    /// Operator actions: register with the core and an AVS, allocate stake, run.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+    /// Aggregator actions.
+    #[command(subcommand)]
+    Aggregator(AggregatorCommand),
+    /// Staker actions: deposit, delegate, withdraw.
+    #[command(subcommand)]
+    Staker(StakerCommand),
+    /// Tasks: create one on the AVS (as a task creator, the devnet owner by default).
+    #[command(subcommand)]
+    Task(TaskCommand),
+    /// Tasks, operators and their stake, recent certificates, rewards and slashes.
+    Status {
+        #[command(flatten)]
+        target: Target,
+        /// How many recent certificates, rewards and slashes to list.
+        #[arg(long, default_value_t = 10)]
+        recent: usize,
+    },
+}
+
+#[derive(Args, Clone)]
+struct KeysDir {
+    /// The keys folder [default: $BULWARK_HOME/keys or ~/.bulwark/keys].
+    #[arg(long, env = "BULWARK_KEYS_DIR")]
+    keys_dir: Option<PathBuf>,
+}
+
+impl KeysDir {
+    fn path(&self) -> PathBuf {
+        self.keys_dir.clone().unwrap_or_else(keys::default_dir)
+    }
+}
+
+#[derive(Args, Clone)]
+struct Password {
+    /// File whose first line is the keystore password.
+    #[arg(long)]
+    password_file: Option<PathBuf>,
+    /// Environment variable holding the keystore password.
+    #[arg(long)]
+    password_env: Option<String>,
+}
+
+impl Password {
+    fn source(&self) -> PasswordSource {
+        PasswordSource::from_flags(self.password_file.clone(), self.password_env.clone())
+    }
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Make a new random key and store it encrypted.
+    Generate {
+        /// The key's name (its file is NAME.json).
+        name: String,
+        #[command(flatten)]
+        dir: KeysDir,
+        #[command(flatten)]
+        password: Password,
+        /// Key derivation: scrypt (EIP-2335 default, ~1 s to open) or pbkdf2.
+        #[arg(long, default_value = "scrypt")]
+        kdf: String,
+    },
+    /// Store an existing key: from a hex secret file or another keystore.
+    Import {
+        /// The name to store it under.
+        name: String,
+        #[command(flatten)]
+        dir: KeysDir,
+        /// A file whose first line is the 32-byte secret key in hex.
+        #[arg(long, conflicts_with = "keystore")]
+        secret_file: Option<PathBuf>,
+        /// An EIP-2335 keystore to re-encrypt (opened with --source-password-file).
+        #[arg(long)]
+        keystore: Option<PathBuf>,
+        /// The password of --keystore.
+        #[arg(long)]
+        source_password_file: Option<PathBuf>,
+        #[command(flatten)]
+        password: Password,
+        /// Key derivation for the new keystore.
+        #[arg(long, default_value = "scrypt")]
+        kdf: String,
+    },
+    /// List the keys in the folder.
+    List {
+        #[command(flatten)]
+        dir: KeysDir,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one key's public key and file; `--check` also opens it with the password.
+    Show {
+        /// The key's name.
+        name: String,
+        #[command(flatten)]
+        dir: KeysDir,
+        /// Open the keystore to check the password (never prints the secret).
+        #[arg(long)]
+        check: bool,
+        #[command(flatten)]
+        password: Password,
+    },
+}
+
+#[derive(Subcommand)]
+enum DevnetCommand {
+    /// Start anvil, deploy, register operators, start the aggregator and operators.
+    Up {
+        /// The project folder (holding bulwark.toml).
+        #[arg(long, default_value = ".")]
+        project: PathBuf,
+        /// Operators to register and run.
+        #[arg(long, default_value_t = 3)]
+        operators: usize,
+        /// Each operator's own stake, in tokens.
+        #[arg(long, default_value_t = 32)]
+        stake: u64,
+        /// Funded accounts to leave spare for stakers.
+        #[arg(long, default_value_t = 2)]
+        spare_accounts: usize,
+        /// Do not run the project's build command first.
+        #[arg(long)]
+        no_build: bool,
+    },
+    /// Stop everything `up` started (and nothing else).
+    Down {
+        /// The project folder.
+        #[arg(long, default_value = ".")]
+        project: PathBuf,
+    },
+    /// Which devnet processes run and answer their health checks.
+    Status {
+        /// The project folder.
+        #[arg(long, default_value = ".")]
+        project: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum OperatorCommand {
+    /// Register as an operator with the restaking core and the BLS key with the AVS.
+    Register {
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        account: AccountArgs,
+        /// The BLS key's name.
+        #[arg(long)]
+        key: String,
+        #[command(flatten)]
+        dir: KeysDir,
+        #[command(flatten)]
+        password: Password,
+        /// Commission on stakers' rewards, in basis points.
+        #[arg(long, default_value_t = 1000)]
+        commission_bps: u16,
+    },
+    /// Allocate a share of the operator's stake to the AVS (slashable by it).
+    Allocate {
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        account: AccountArgs,
+        /// Basis points of the operator's stake.
+        #[arg(long)]
+        bps: u16,
+    },
+    /// Run the AVS's operator runtime (the project's binary) with a config.
+    Run {
+        /// The project folder (holding bulwark.toml).
+        #[arg(long, default_value = ".")]
+        project: PathBuf,
+        /// The operator's TOML config.
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum AggregatorCommand {
+    /// Run the AVS's aggregator (the project's binary) with a config.
+    Run {
+        /// The project folder (holding bulwark.toml).
+        #[arg(long, default_value = ".")]
+        project: PathBuf,
+        /// The aggregator's TOML config.
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum TaskCommand {
+    /// Create a task and print its id.
+    Create {
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        account: AccountArgs,
+        /// The task's input: text, or bytes as 0x-hex.
+        input: String,
+        /// Stake share (basis points) a certificate needs.
+        #[arg(long, default_value_t = 6667)]
+        threshold_bps: u16,
+        /// Blocks the operators have to answer.
+        #[arg(long, default_value_t = 30)]
+        response_blocks: u32,
+    },
+}
+
+#[derive(Subcommand)]
+enum StakerCommand {
+    /// Deposit staking tokens into the restaking core.
+    Deposit {
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        account: AccountArgs,
+        /// Tokens, e.g. 32 or 1.5.
+        #[arg(long)]
+        amount: String,
+    },
+    /// Delegate all of the account's stake to an operator.
+    Delegate {
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        account: AccountArgs,
+        /// The operator.
+        #[arg(long)]
+        operator: Address,
+    },
+    /// Queue a withdrawal (all shares unless --shares), or complete one with --complete.
+    Withdraw {
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        account: AccountArgs,
+        /// Shares to withdraw.
+        #[arg(long, conflicts_with = "complete")]
+        shares: Option<U256>,
+        /// Complete the queued withdrawal with this id.
+        #[arg(long)]
+        complete: Option<U256>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command).await {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(exit_code(&err))
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Keys(cmd) => run_keys(cmd),
+        Command::Devnet(cmd) => run_devnet(cmd).await,
+        Command::Operator(cmd) => run_operator(cmd).await,
+        Command::Aggregator(AggregatorCommand::Run { project, config }) => {
+            exec_runtime(&project, "aggregator", &config).await
+        }
+        Command::Staker(cmd) => run_staker(cmd).await,
+        Command::Task(TaskCommand::Create {
+            target,
+            account,
+            input,
+            threshold_bps,
+            response_blocks,
+        }) => {
+            let resolved = target.resolve()?;
+            let bytes = match input.strip_prefix("0x") {
+                Some(hex) => alloy::hex::decode(hex)
+                    .map_err(|_| CliError::Usage(format!("{input:?} is not 0x-hex")))?,
+                None => input.clone().into_bytes(),
+            };
+            let signer = account.signer_or(resolved.owner_key.as_deref())?;
+            let (provider, _) = chain::connect(&resolved.rpc_url, signer)?;
+            let task = bulwark_chain::tasks::create_task(
+                &provider,
+                resolved.avs()?,
+                &bytes,
+                threshold_bps,
+                response_blocks,
+            )
+            .await
+            .context(
+                "creating the task (is the account a task creator, the input valid for this AVS?)",
+            )?;
+            println!(
+                "task {} created (reference block {}, deadline block {})",
+                task.task_id, task.reference_block, task.deadline_block
+            );
+            Ok(())
+        }
+        Command::Status { target, recent } => {
+            let resolved = target.resolve()?;
+            let provider = bulwark_chain::provider::connect(&resolved.rpc_url, None)?;
+            print!(
+                "{}",
+                chain::status(&provider, resolved.core, resolved.avs()?, recent).await?
+            );
+            Ok(())
+        }
+    }
+}
+
+fn run_keys(cmd: KeysCommand) -> anyhow::Result<()> {
+    match cmd {
+        KeysCommand::Generate {
+            name,
+            dir,
+            password,
+            kdf,
+        } => {
+            let kdf = keys::kdf(&kdf)?;
+            let dir = dir.path();
+            keys::path_of(&dir, &name)?;
+            let password = password.source().read(&name, true)?;
+            let key = bulwark_crypto::SecretKey::random()?;
+            let info = keys::store(&dir, &name, &key, &password, kdf)?;
+            println!(
+                "{}  {}  {}",
+                info.name,
+                info.public_key,
+                info.path.display()
+            );
+        }
+        KeysCommand::Import {
+            name,
+            dir,
+            secret_file,
+            keystore,
+            source_password_file,
+            password,
+            kdf,
+        } => {
+            let kdf = keys::kdf(&kdf)?;
+            let key = match (secret_file, keystore) {
+                (Some(file), None) => keys::secret_from_hex_file(&file)?,
+                (None, Some(path)) => {
+                    let json = std::fs::read_to_string(&path).map_err(|e| {
+                        CliError::NotFound(format!("keystore {}: {e}", path.display()))
+                    })?;
+                    let source = bulwark_crypto::keystore::Keystore::from_json(&json)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    let source_password = PasswordSource::from_flags(source_password_file, None)
+                        .read(&path.display().to_string(), false)?;
+                    keys::open(&path, &source, &source_password)?
+                }
+                _ => {
+                    return Err(CliError::Usage(
+                        "give the key with --secret-file or --keystore".into(),
+                    )
+                    .into());
+                }
+            };
+            let password = password.source().read(&name, true)?;
+            let info = keys::store(&dir.path(), &name, &key, &password, kdf)?;
+            println!(
+                "{}  {}  {}",
+                info.name,
+                info.public_key,
+                info.path.display()
+            );
+        }
+        KeysCommand::List { dir, json } => {
+            let listed = keys::list(&dir.path())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&listed)?);
+            } else if listed.is_empty() {
+                println!("no keys in {}", dir.path().display());
+            } else {
+                for k in listed {
+                    println!("{:<16} {}  {}", k.name, k.public_key, k.path.display());
+                }
+            }
+        }
+        KeysCommand::Show {
+            name,
+            dir,
+            check,
+            password,
+        } => {
+            let (path, keystore) = keys::load(&dir.path(), &name)?;
+            println!("name        {name}");
+            println!("file        {}", path.display());
+            println!(
+                "public key  0x{}",
+                keystore.pubkey().unwrap_or("(not recorded)")
+            );
+            println!("uuid        {}", keystore.uuid());
+            if check {
+                let password = password.source().read(&name, false)?;
+                let key = keys::open(&path, &keystore, &password)?;
+                println!(
+                    "password    opens it (public key 0x{})",
+                    hex::encode(key.public_key().to_bytes())
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn run_devnet(cmd: DevnetCommand) -> anyhow::Result<()> {
+    match cmd {
+        DevnetCommand::Up {
+            project,
+            operators,
+            stake,
+            spare_accounts,
+            no_build,
+        } => {
+            let state = devnet::up(&UpOptions {
+                project: project.clone(),
+                operators,
+                stake,
+                no_build,
+                spare_accounts,
+            })
+            .await?;
+            println!(
+                "devnet up: anvil {} (chain id {})",
+                state.rpc_url, state.chain_id
+            );
+            println!("  restaking core {}", state.core);
+            println!("  AVS            {}", state.avs);
+            println!("  staking token  {}", state.token);
+            println!("  aggregator     {}", state.aggregator);
+            for (op, p) in state.operators.iter().zip(state.processes.iter().skip(2)) {
+                println!("  operator       {}  pid {}", op.address, p.pid);
+            }
+            println!(
+                "state: {}; logs: {}",
+                devnet::state_path(&project).display(),
+                state.dir.display()
+            );
+            println!("next: `bulwark status`, `bulwark devnet status`, `bulwark devnet down`");
+        }
+        DevnetCommand::Down { project } => {
+            let stopped = devnet::down(&project).await?;
+            for (name, clean) in &stopped {
+                println!(
+                    "stopped {name}{}",
+                    if *clean { "" } else { " (killed after 10 s)" }
+                );
+            }
+            println!("devnet down ({} processes)", stopped.len());
+        }
+        DevnetCommand::Status { project } => {
+            let (text, ok) = devnet::status(&project).await?;
+            print!("{text}");
+            if !ok {
+                return Err(anyhow::anyhow!("some devnet processes are down"));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn run_operator(cmd: OperatorCommand) -> anyhow::Result<()> {
+    match cmd {
+        OperatorCommand::Register {
+            target,
+            account,
+            key,
+            dir,
+            password,
+            commission_bps,
+        } => {
+            let resolved = target.resolve()?;
+            let (path, keystore) = keys::load(&dir.path(), &key)?;
+            let secret = keys::open(&path, &keystore, &password.source().read(&key, false)?)?;
+            let (provider, operator) = chain::connect(&resolved.rpc_url, account.signer()?)?;
+            chain::register_operator(
+                &provider,
+                resolved.core()?,
+                resolved.avs()?,
+                operator,
+                &secret,
+                commission_bps,
+            )
+            .await?;
+            println!(
+                "operator {operator} registered with the AVS {} (BLS key 0x{})",
+                resolved.avs()?,
+                hex::encode(secret.public_key().to_bytes())
+            );
+        }
+        OperatorCommand::Allocate {
+            target,
+            account,
+            bps,
+        } => {
+            if bps > 10_000 {
+                return Err(CliError::Usage("--bps is at most 10000".into()).into());
+            }
+            let resolved = target.resolve()?;
+            let (provider, operator) = chain::connect(&resolved.rpc_url, account.signer()?)?;
+            chain::allocate(&provider, resolved.core()?, resolved.avs()?, operator, bps).await?;
+            println!(
+                "operator {operator} allocates {bps} bps to {}",
+                resolved.avs()?
+            );
+        }
+        OperatorCommand::Run { project, config } => {
+            exec_runtime(&project, "operator", &config).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs the project's binary as `role --config config`, passing its exit status on.
+async fn exec_runtime(
+    project: &std::path::Path,
+    role: &str,
+    config: &std::path::Path,
+) -> anyhow::Result<()> {
+    let project = bulwark_cli::state::Project::load(project)?;
+    let status = tokio::process::Command::new(&project.avs.binary)
+        .args([role, "--config"])
+        .arg(config)
+        .status()
+        .await
+        .map_err(|e| {
+            CliError::NotFound(format!(
+                "cannot run {} ({e}); build the project first",
+                project.avs.binary.display()
+            ))
+        })?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(anyhow::anyhow!("the {role} exited with {status}"))
+    }
+}
+
+async fn run_staker(cmd: StakerCommand) -> anyhow::Result<()> {
+    match cmd {
+        StakerCommand::Deposit {
+            target,
+            account,
+            amount,
+        } => {
+            let amount = chain::parse_tokens(&amount)?;
+            let resolved = target.resolve()?;
+            let (provider, staker) = chain::connect(&resolved.rpc_url, account.signer()?)?;
+            let stake = chain::deposit(&provider, resolved.core()?, staker, amount).await?;
+            println!(
+                "{staker} deposited {}; stake now {}",
+                chain::tokens(amount),
+                chain::tokens(stake)
+            );
+        }
+        StakerCommand::Delegate {
+            target,
+            account,
+            operator,
+        } => {
+            let resolved = target.resolve()?;
+            let (provider, staker) = chain::connect(&resolved.rpc_url, account.signer()?)?;
+            chain::delegate(&provider, resolved.core()?, staker, operator).await?;
+            println!("{staker} delegates to {operator}");
+        }
+        StakerCommand::Withdraw {
+            target,
+            account,
+            shares,
+            complete,
+        } => {
+            let resolved = target.resolve()?;
+            let (provider, staker) = chain::connect(&resolved.rpc_url, account.signer()?)?;
+            match complete {
+                Some(id) => {
+                    let assets =
+                        chain::complete_withdrawal(&provider, resolved.core()?, staker, id).await?;
+                    println!(
+                        "withdrawal {id} completed: {} paid out",
+                        chain::tokens(assets)
+                    );
+                }
+                None => {
+                    let (id, block) =
+                        chain::queue_withdrawal(&provider, resolved.core()?, staker, shares)
+                            .await?;
+                    println!(
+                        "withdrawal {id} queued; complete it from block {block} with `bulwark staker withdraw --complete {id}`"
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}

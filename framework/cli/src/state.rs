@@ -1,0 +1,170 @@
+//! The files `bulwark` reads and writes in a project: `bulwark.toml` (what the AVS is)
+//! and `.bulwark/devnet.json` (what `devnet up` started, for `down`, `status` and every
+//! command that needs an address).
+
+use std::path::{Path, PathBuf};
+
+use alloy::primitives::Address;
+use serde::{Deserialize, Serialize};
+
+use crate::error::CliError;
+
+/// `bulwark.toml`: the AVS a project builds.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Project {
+    /// The AVS.
+    pub avs: AvsSection,
+}
+
+/// The `[avs]` table.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AvsSection {
+    /// A name for messages.
+    pub name: String,
+    /// The forge artifact (JSON with `bytecode.object`) of the AVS contract; its
+    /// constructor takes the task manager's arguments.
+    pub contract: PathBuf,
+    /// The AVS binary: it must offer `operator --config` and `aggregator --config`.
+    pub binary: PathBuf,
+    /// The command that builds the binary, run by `devnet up` unless `--no-build`.
+    #[serde(default)]
+    pub build: Vec<String>,
+}
+
+impl Project {
+    /// Reads `dir/bulwark.toml`; paths in it become relative to `dir`.
+    pub fn load(dir: &Path) -> anyhow::Result<Self> {
+        let path = dir.join("bulwark.toml");
+        let text = std::fs::read_to_string(&path).map_err(|_| {
+            CliError::NotFound(format!(
+                "no bulwark.toml in {}: run this in a project made by `bulwark new`, or pass --project",
+                dir.display()
+            ))
+        })?;
+        let mut project: Project = toml::from_str(&text)
+            .map_err(|e| CliError::Usage(format!("invalid {}: {e}", path.display())))?;
+        project.avs.contract = dir.join(&project.avs.contract);
+        project.avs.binary = dir.join(&project.avs.binary);
+        Ok(project)
+    }
+
+    /// The AVS contract's creation code.
+    pub fn creation_code(&self) -> anyhow::Result<alloy::primitives::Bytes> {
+        let path = &self.avs.contract;
+        let text = std::fs::read_to_string(path).map_err(|_| {
+            CliError::NotFound(format!(
+                "no contract artifact at {} (build the contracts, e.g. `make artifacts`)",
+                path.display()
+            ))
+        })?;
+        let json: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| CliError::Usage(format!("{} is not JSON: {e}", path.display())))?;
+        let hex = json
+            .pointer("/bytecode/object")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| CliError::Usage(format!("{} has no bytecode.object", path.display())))?;
+        let bytes = alloy::hex::decode(hex)
+            .map_err(|_| CliError::Usage(format!("{} holds invalid bytecode", path.display())))?;
+        if bytes.is_empty() {
+            return Err(CliError::Usage(format!(
+                "{} holds no bytecode (an abstract contract?)",
+                path.display()
+            ))
+            .into());
+        }
+        Ok(bytes.into())
+    }
+}
+
+/// A process `devnet up` started.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Process {
+    /// `anvil`, `aggregator`, `operator-0`, …
+    pub name: String,
+    /// Its pid.
+    pub pid: u32,
+    /// Its `/health` endpoint, for runtimes.
+    pub health: Option<std::net::SocketAddr>,
+    /// Its log file.
+    pub log: PathBuf,
+}
+
+/// A devnet operator.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DevnetOperator {
+    /// Its account.
+    pub address: Address,
+    /// Its BLS public key, `0x`-hex.
+    pub public_key: String,
+    /// Its keystore.
+    pub keystore: PathBuf,
+    /// Its runtime config.
+    pub config: PathBuf,
+}
+
+/// A funded dev account (devnet only: the key is anvil's well-known test key).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DevAccount {
+    /// The address.
+    pub address: Address,
+    /// Its private key, hex.
+    pub private_key: String,
+}
+
+/// `.bulwark/devnet.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DevnetState {
+    /// The folder holding this devnet's keys, configs and logs: also the marker that
+    /// identifies its processes.
+    pub dir: PathBuf,
+    /// anvil's URL.
+    pub rpc_url: String,
+    /// The chain id.
+    pub chain_id: u64,
+    /// The staking token.
+    pub token: Address,
+    /// The restaking core.
+    pub core: Address,
+    /// The AVS.
+    pub avs: Address,
+    /// The deployer and owner (can create tasks and mint the token).
+    pub owner: DevAccount,
+    /// Funded accounts nobody uses yet (for stakers).
+    pub spare_accounts: Vec<DevAccount>,
+    /// The aggregator's gRPC endpoint.
+    pub aggregator: String,
+    /// The operators.
+    pub operators: Vec<DevnetOperator>,
+    /// Everything started, anvil first.
+    pub processes: Vec<Process>,
+}
+
+impl DevnetState {
+    /// Reads a state file.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|_| {
+            CliError::NotFound(format!(
+                "no devnet state at {} (start one with `bulwark devnet up`)",
+                path.display()
+            ))
+        })?;
+        serde_json::from_str(&text).map_err(|e| {
+            CliError::Usage(format!("{} is not a devnet state: {e}", path.display())).into()
+        })
+    }
+
+    /// Writes it (atomically: a temporary file renamed over the old one).
+    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_string_pretty(self)?)?;
+        std::fs::rename(&tmp, path)?;
+        Ok(())
+    }
+
+    /// The marker in every process's command line: the devnet folder.
+    pub fn marker(&self) -> String {
+        self.dir.display().to_string()
+    }
+}

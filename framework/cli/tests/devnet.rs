@@ -1,0 +1,259 @@
+//! `bulwark devnet up` / `status` / `down` on the hello example, and the chain commands
+//! against it: a task certified, a staker depositing, delegating and withdrawing, and
+//! `bulwark status` showing it all. Every process `up` started is gone after `down`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_bulwark");
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A copy of the hello project in a temporary folder (its devnet files land there),
+/// pointing at the workspace's hello-avs binary, built if missing.
+fn project() -> tempfile::TempDir {
+    let hello = repo().join("examples/hello");
+    let binary = repo().join("target/debug/hello-avs");
+    if !binary.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--profile",
+                "test",
+                "-p",
+                "hello-avs",
+                "--bin",
+                "hello-avs",
+            ])
+            .current_dir(repo())
+            .status()
+            .expect("cargo");
+        assert!(status.success(), "building hello-avs");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("bulwark.toml"),
+        format!(
+            "[avs]\nname = \"hello-avs\"\ncontract = \"{}\"\nbinary = \"{}\"\n",
+            hello.join("artifacts/HelloAVS.json").display(),
+            binary.display()
+        ),
+    )
+    .expect("bulwark.toml");
+    dir
+}
+
+struct Devnet<'a> {
+    project: &'a Path,
+    up: bool,
+}
+
+impl Devnet<'_> {
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(args)
+            .current_dir(self.project)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run bulwark")
+    }
+}
+
+/// `devnet down` even when an assertion failed, so no process outlives the test.
+impl Drop for Devnet<'_> {
+    fn drop(&mut self) {
+        if self.up {
+            let _ = self.run(&["devnet", "down"]);
+        }
+    }
+}
+
+/// Whether `pid` runs: exists and is not a zombie (orphans of `devnet up` wait for
+/// whichever ancestor reaps them).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .is_some_and(|state| state != "Z")
+        })
+        .unwrap_or(false)
+}
+
+fn pids(state: &serde_json::Value) -> Vec<u32> {
+    state["processes"]
+        .as_array()
+        .expect("processes")
+        .iter()
+        .map(|p| p["pid"].as_u64().expect("pid") as u32)
+        .collect()
+}
+
+#[test]
+fn devnet_up_serves_tasks_stakers_and_status_then_down_stops_it_all() {
+    let dir = project();
+    let mut devnet = Devnet {
+        project: dir.path(),
+        up: false,
+    };
+    let out = devnet.run(&["devnet", "up", "--operators", "3", "--no-build"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    devnet.up = true;
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join(".bulwark/devnet.json")).expect("state"),
+    )
+    .expect("json");
+    let started = pids(&state);
+    assert_eq!(started.len(), 5, "anvil, aggregator, 3 operators");
+
+    // A second `up` is refused while this one runs.
+    let again = devnet.run(&["devnet", "up", "--no-build"]);
+    assert_eq!(again.status.code(), Some(5), "{}", text(&again));
+
+    let status = devnet.run(&["devnet", "status"]);
+    assert_eq!(status.status.code(), Some(0), "{}", text(&status));
+    assert_eq!(
+        text(&status).matches("healthy").count(),
+        4,
+        "{}",
+        text(&status)
+    );
+
+    // A task goes through the running aggregator and operators to the chain.
+    let out = devnet.run(&["task", "create", "Grace"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let mut certified = String::new();
+    for _ in 0..100 {
+        let out = devnet.run(&["status"]);
+        certified = text(&out);
+        if certified.contains("\"Hello, Grace!\"") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(certified.contains("\"Hello, Grace!\""), "{certified}");
+    assert!(
+        certified.contains("operators: 3 registered, 96.0000 staked"),
+        "{certified}"
+    );
+    // An input the AVS refuses is a clear failure.
+    let out = devnet.run(&["task", "create", ""]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+
+    // A staker on a spare account: anvil funded it with ether, not with the staking
+    // token, so a deposit is refused, saying what it holds.
+    let spare = &state["spare_accounts"][0];
+    let key_file = dir.path().join("staker.key");
+    std::fs::write(&key_file, spare["private_key"].as_str().expect("key")).expect("write");
+    let key = key_file.to_str().expect("utf-8");
+    let out = devnet.run(&[
+        "staker",
+        "deposit",
+        "--amount",
+        "5",
+        "--account-key-file",
+        key,
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("holds 0"), "{}", text(&out));
+
+    // Tokens from the owner (the devnet token is mintable), then deposit, delegate
+    // and withdraw.
+    mint(&state, spare["address"].as_str().expect("address"));
+    let out = devnet.run(&[
+        "staker",
+        "deposit",
+        "--amount",
+        "5",
+        "--account-key-file",
+        key,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("stake now 5.0000"), "{}", text(&out));
+    let operator = state["operators"][0]["address"].as_str().expect("operator");
+    let out = devnet.run(&[
+        "staker",
+        "delegate",
+        "--operator",
+        operator,
+        "--account-key-file",
+        key,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = devnet.run(&["staker", "withdraw", "--account-key-file", key]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("queued"), "{}", text(&out));
+    let out = devnet.run(&[
+        "staker",
+        "withdraw",
+        "--complete",
+        "0",
+        "--account-key-file",
+        key,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "too early: {}", text(&out));
+
+    let out = devnet.run(&["devnet", "down"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    devnet.up = false;
+    assert!(
+        text(&out).contains("devnet down (5 processes)"),
+        "{}",
+        text(&out)
+    );
+    for pid in started {
+        assert!(!running(pid), "process {pid} outlived `devnet down`");
+    }
+    let out = devnet.run(&["devnet", "status"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+}
+
+/// Mints devnet tokens to `to` as the owner, through the library (no CLI command
+/// mints: real staking tokens are not mintable).
+fn mint(state: &serde_json::Value, to: &str) {
+    use alloy::network::EthereumWallet;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let owner = bulwark_chain::provider::signer(
+            state["owner"]["private_key"].as_str().expect("owner key"),
+        )
+        .expect("signer");
+        let provider = bulwark_chain::provider::connect(
+            state["rpc_url"].as_str().expect("rpc"),
+            Some(EthereumWallet::from(owner)),
+        )
+        .expect("provider");
+        let token = bulwark_chain::bindings::LiquidStakingToken::new(
+            state["token"]
+                .as_str()
+                .expect("token")
+                .parse()
+                .expect("address"),
+            provider.clone(),
+        );
+        let pending = token
+            .mint(
+                to.parse().expect("address"),
+                bulwark_chain::devnet::ether(10),
+            )
+            .send()
+            .await
+            .expect("mint");
+        bulwark_chain::devnet::mined(&provider, pending)
+            .await
+            .expect("mined");
+    });
+}
