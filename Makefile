@@ -14,7 +14,7 @@ VENV_STAMP := $(VENV)/.bulwark-installed
 PYTHON := $(VENV)/bin/python
 export PATH := $(TOOLS_BIN):$(PATH)
 
-.PHONY: help demo tools test fmt-check clippy test-rust test-tools test-contracts test-fixtures fixtures artifacts bench gas
+.PHONY: help demo tools test test-templates fmt-check clippy test-rust test-tools test-contracts test-fixtures fixtures artifacts bench gas
 
 help:
 	@echo "make demo      run the hello AVS on a local devnet: anvil, 1 aggregator, 5 operators"
@@ -54,7 +54,7 @@ demo: $(TOOLS_STAMP)
 	rm -rf target/demo
 	target/debug/hello-avs demo --dir target/demo $(DEMO_ARGS)
 
-test: fmt-check clippy test-rust test-tools test-contracts test-fixtures
+test: fmt-check clippy test-rust test-tools test-contracts test-templates test-fixtures
 	@echo "make test: all checks passed"
 
 fmt-check:
@@ -82,6 +82,20 @@ artifacts: $(TOOLS_STAMP)
 	cd contracts && forge build --use $(ROOT)/tools/solc
 	cd examples/hello && forge build --use $(ROOT)/tools/solc
 	python3 contracts/script/export_artifacts.py --write
+
+# `bulwark new` from each template into a fresh folder; the project must build and
+# pass its own Rust and forge tests as a user would run them. The projects build in
+# this repository's target folder, so only the first run compiles their dependencies
+# (their lock file is the workspace's, their features their own).
+TEMPLATES := hello
+test-templates: $(TOOLS_STAMP)
+	cargo build --profile test --locked -p bulwark-cli --bin bulwark
+	for t in $(TEMPLATES); do \
+	  dir=$$(mktemp -d) && \
+	  target/debug/bulwark new "my-$$t-avs" --template $$t --path "$$dir/my-$$t-avs" && \
+	  (cd "$$dir/my-$$t-avs" && CARGO_TARGET_DIR=$(ROOT)/target cargo test && \
+	   forge test --use $(ROOT)/tools/solc) && rm -rf "$$dir" || { rm -rf "$$dir"; exit 1; }; \
+	done
 
 # Recomputes the cross-check fixtures with py_ecc and fails if they differ from the
 # committed ones that the Rust tests read.

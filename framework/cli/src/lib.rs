@@ -4,6 +4,7 @@
 //! - [`chain`]: operator registration and allocation, staking, and `status`, against
 //!   any RPC URL;
 //! - [`devnet`]: a project's AVS on a local anvil, left running until `devnet down`;
+//! - [`scaffold`]: `bulwark new`, a standalone project from a template;
 //! - [`state`]: `bulwark.toml` and the devnet state file;
 //! - [`error`]: errors with stable exit codes.
 
@@ -11,4 +12,5 @@ pub mod chain;
 pub mod devnet;
 pub mod error;
 pub mod keys;
+pub mod scaffold;
 pub mod state;

@@ -24,6 +24,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Create a standalone AVS project from a template; it builds and passes its own
+    /// tests right away.
+    New {
+        /// The project (crate) name: a-z, 0-9, '-' and '_'.
+        name: String,
+        /// The template.
+        #[arg(long, value_parser = ["hello"])]
+        template: String,
+        /// Where to create it [default: ./NAME]; must be absent or empty.
+        #[arg(long)]
+        path: Option<PathBuf>,
+        /// The Bulwark checkout to depend on [default: the one this binary was built from].
+        #[arg(long, env = "BULWARK_CHECKOUT")]
+        bulwark: Option<PathBuf>,
+    },
     /// BLS keys in EIP-2335 keystores.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -295,6 +310,30 @@ async fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
+        Command::New {
+            name,
+            template,
+            path,
+            bulwark,
+        } => {
+            let checkout = bulwark
+                .or_else(bulwark_cli::scaffold::default_checkout)
+                .ok_or_else(|| {
+                    CliError::Usage("no Bulwark checkout found: pass --bulwark PATH".into())
+                })?;
+            let dest = path.unwrap_or_else(|| PathBuf::from(&name));
+            let files = bulwark_cli::scaffold::new_project(&name, &template, &dest, &checkout)?;
+            println!(
+                "created {} ({} files) from the {template} template",
+                dest.display(),
+                files.len()
+            );
+            println!(
+                "next: cd {} && cargo test && bulwark devnet up",
+                dest.display()
+            );
+            Ok(())
+        }
         Command::Keys(cmd) => run_keys(cmd),
         Command::Devnet(cmd) => run_devnet(cmd).await,
         Command::Operator(cmd) => run_operator(cmd).await,
