@@ -76,11 +76,13 @@ test-tools: $(TOOLS_STAMP)
 test-contracts: $(TOOLS_STAMP)
 	cd contracts && forge test --use $(ROOT)/tools/solc
 	cd examples/hello && forge test --use $(ROOT)/tools/solc
+	cd templates/oracle && forge test --use $(ROOT)/tools/solc
 	python3 contracts/script/export_artifacts.py --check
 
 artifacts: $(TOOLS_STAMP)
 	cd contracts && forge build --use $(ROOT)/tools/solc
 	cd examples/hello && forge build --use $(ROOT)/tools/solc
+	cd templates/oracle && forge build --use $(ROOT)/tools/solc
 	python3 contracts/script/export_artifacts.py --write
 
 # `bulwark new` from each template into a fresh folder; the project must build and

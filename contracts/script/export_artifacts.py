@@ -18,6 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PROJECTS = [
     ("contracts/out", "framework/chain/artifacts", ["BasicAVS", "RestakingCore", "LiquidStakingToken"]),
     ("examples/hello/out", "examples/hello/artifacts", ["HelloAVS"]),
+    ("templates/oracle/out", "templates/oracle/artifacts", ["OracleAVS"]),
 ]
 
 
