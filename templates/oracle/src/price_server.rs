@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -262,11 +262,19 @@ async fn coinbase(State(market): State<Shared>, Path(pair): Path<String>) -> Res
         .into_response()
 }
 
-async fn kraken(
-    State(market): State<Shared>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let pair = q.get("pair").cloned().unwrap_or_default();
+/// The value of `key` in a query string (exchange symbols need no decoding).
+fn param(query: &Option<String>, key: &str) -> String {
+    query
+        .as_deref()
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn kraken(State(market): State<Shared>, RawQuery(q): RawQuery) -> Response {
+    let pair = param(&q, "pair");
     if feed_of(&pair, 1).is_none() {
         return Json(json!({"error": ["EQuery:Unknown asset pair"]})).into_response();
     }
@@ -277,11 +285,8 @@ async fn kraken(
         .into_response()
 }
 
-async fn binance(
-    State(market): State<Shared>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let symbol = q.get("symbol").cloned().unwrap_or_default();
+async fn binance(State(market): State<Shared>, RawQuery(q): RawQuery) -> Response {
+    let symbol = param(&q, "symbol");
     if feed_of(&symbol, 2).is_none() {
         return (
             StatusCode::BAD_REQUEST,
