@@ -91,7 +91,10 @@ artifacts: $(TOOLS_STAMP)
 # (their lock file is the workspace's, their features their own).
 TEMPLATES := hello
 test-templates: $(TOOLS_STAMP)
-	cargo build --profile test --locked -p bulwark-cli --bin bulwark
+	# The bulwark binary as `cargo test --workspace` builds it (a no-op after
+	# test-rust; `cargo build -p bulwark-cli` would unify features differently and
+	# recompile a hundred crates).
+	cargo test --workspace --locked --no-run
 	for t in $(TEMPLATES); do \
 	  dir=$$(mktemp -d) && \
 	  target/debug/bulwark new "my-$$t-avs" --template $$t --path "$$dir/my-$$t-avs" && \
