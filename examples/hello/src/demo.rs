@@ -7,7 +7,6 @@
 //! it lands. Stops everything on its own, or on Ctrl-C.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -22,7 +21,7 @@ use bulwark_chain::devnet::{DeployConfig, Devnet, ether};
 use bulwark_crypto::SecretKey;
 use bulwark_crypto::keystore::{Kdf, Keystore};
 use bulwark_node::config::{AggregatorConfig, ChainConfig, OperatorConfig};
-use bulwark_node::supervise::{Supervised, http_get, metric_sum};
+use bulwark_node::supervise::{self, Supervised, http_get, metric_sum};
 use bulwark_node::telemetry::names;
 
 use hello_avs::bindings::HelloAVS;
@@ -70,11 +69,6 @@ struct Landed {
     total_gwei: u64,
     gas: u64,
     latency: Duration,
-}
-
-fn free_port() -> anyhow::Result<SocketAddr> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?)
 }
 
 fn write(path: &Path, text: &str) -> anyhow::Result<()> {
@@ -157,8 +151,8 @@ pub async fn run(
         &dir.join("submitter.key"),
         &alloy::hex::encode(submitter.to_bytes()),
     )?;
-    let grpc = free_port()?;
-    let agg_health = free_port()?;
+    let grpc = supervise::free_port()?;
+    let agg_health = supervise::free_port()?;
     let agg_config = dir.join("aggregator.toml");
     write(
         &agg_config,
@@ -179,7 +173,7 @@ pub async fn run(
     children.push(child);
     let mut health = vec![agg_health];
     for (i, (address, _)) in operators.iter().enumerate() {
-        let listen = free_port()?;
+        let listen = supervise::free_port()?;
         let config = OperatorConfig::local(
             chain.clone(),
             *address,

@@ -2,7 +2,7 @@
 //! and `bulwark status`. Every one works against any RPC URL; addresses not given on
 //! the command line come from the devnet state file when there is one.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use alloy::network::EthereumWallet;
 use alloy::primitives::{Address, U256};
@@ -472,11 +472,6 @@ fn printable(bytes: &[u8]) -> String {
         }
         _ => format!("0x{}", hex::encode(&bytes[..bytes.len().min(32)])),
     }
-}
-
-/// Reads a path relative to the current folder for messages.
-pub fn display(path: &Path) -> String {
-    path.display().to_string()
 }
 
 #[cfg(test)]

@@ -48,10 +48,6 @@ pub fn state_path(project: &Path) -> PathBuf {
     dir_of(project).join("devnet.json")
 }
 
-fn free_port() -> anyhow::Result<SocketAddr> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
-}
-
 fn progress(steps: u64) -> ProgressBar {
     let bar = ProgressBar::new(steps);
     bar.set_style(
@@ -156,7 +152,7 @@ async fn start_all(
 ) -> anyhow::Result<DevnetState> {
     let n = options.operators;
     bar.set_message("starting anvil");
-    let port = free_port()?;
+    let port = supervise::free_port()?;
     let accounts = n + 2 + options.spare_accounts;
     let anvil_config = dir.join("anvil.json");
     let anvil_log = dir.join("anvil.log");
@@ -238,8 +234,8 @@ async fn start_all(
     };
     let submitter = keys.get(n + 1).context("no account for the aggregator")?;
     std::fs::write(dir.join("submitter.key"), hex::encode(submitter.to_bytes()))?;
-    let grpc = free_port()?;
-    let health = free_port()?;
+    let grpc = supervise::free_port()?;
+    let health = supervise::free_port()?;
     let aggregator_config = dir.join("aggregator.toml");
     std::fs::write(
         &aggregator_config,
@@ -258,7 +254,7 @@ async fn start_all(
 
     for (i, op) in operators.iter().enumerate() {
         bar.set_message(format!("starting operator {}/{n}", i + 1));
-        let health = free_port()?;
+        let health = supervise::free_port()?;
         std::fs::write(
             &op.config,
             OperatorConfig::local(

@@ -54,6 +54,12 @@ pub enum SuperviseError {
     },
 }
 
+/// A free port on 127.0.0.1 for a child to listen on (bound and released here; the
+/// child binds it a moment later).
+pub fn free_port() -> std::io::Result<SocketAddr> {
+    std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()
+}
+
 /// A running child runtime.
 pub struct Supervised {
     name: String,
