@@ -5,7 +5,8 @@
 //!
 //! - [`task`]: the [`Task`] an AVS team writes, the [`Aggregation`] policy, and the
 //!   [`SlashingProof`] interface;
-//! - [`message`]: the bytes operators sign for a response;
+//! - [`message`]: the bytes operators sign for a response (and for a report);
+//! - [`observation`]: two-phase tasks (reports, a proposal, endorsements);
 //! - [`operator`]: operators, their stakes and the set at a reference block;
 //! - [`quorum`]: the stake-threshold rule, identical to the contract's;
 //! - [`engine`]: the aggregation state machine;
@@ -14,6 +15,7 @@
 pub mod certificate;
 pub mod engine;
 pub mod message;
+pub mod observation;
 pub mod operator;
 pub mod quorum;
 pub mod task;
@@ -24,6 +26,10 @@ pub use engine::{
     TaskConfig, Verification,
 };
 pub use message::{ResponseDigest, SigningContext};
+pub use observation::{
+    Observe, Outlier, Proposal, Propose, ReportOutcome, ReportRejection, ReportRound, SignedReport,
+    WeighedReport,
+};
 pub use operator::{Operator, OperatorId, OperatorSet};
 pub use quorum::Threshold;
 pub use task::{Aggregation, IdenticalOutputs, SlashingProof, Task};

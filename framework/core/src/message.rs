@@ -16,16 +16,22 @@
 use sha3::{Digest, Keccak256};
 
 /// The version tag, as Solidity's `bytes32("bulwark.task-response.v1")`.
-pub const MESSAGE_TAG: [u8; 32] = {
-    let tag = b"bulwark.task-response.v1";
+pub const MESSAGE_TAG: [u8; 32] = tag(b"bulwark.task-response.v1");
+
+/// The version tag of a two-phase task's report (`bytes32("bulwark.task-report.v1")`):
+/// a report can never pass for a response, nor the reverse.
+pub const REPORT_TAG: [u8; 32] = tag(b"bulwark.task-report.v1");
+
+/// `bytes32(text)` as Solidity pads a short string literal.
+const fn tag(text: &[u8]) -> [u8; 32] {
     let mut out = [0u8; 32];
     let mut i = 0;
-    while i < tag.len() {
-        out[i] = tag[i];
+    while i < text.len() && i < 32 {
+        out[i] = text[i];
         i += 1;
     }
     out
-};
+}
 
 /// keccak256 of a canonical response encoding: what the contract stores.
 #[derive(
@@ -58,8 +64,18 @@ pub struct SigningContext {
 impl SigningContext {
     /// The 32 bytes operators sign for `digest` as the answer to `task_id`.
     pub fn message(&self, task_id: u64, digest: &ResponseDigest) -> [u8; 32] {
+        self.tagged(&MESSAGE_TAG, task_id, digest)
+    }
+
+    /// The 32 bytes operators sign for a report (phase one of a two-phase task) with
+    /// keccak digest `digest`: the same layout under [`REPORT_TAG`].
+    pub fn report_message(&self, task_id: u64, digest: &ResponseDigest) -> [u8; 32] {
+        self.tagged(&REPORT_TAG, task_id, digest)
+    }
+
+    fn tagged(&self, tag: &[u8; 32], task_id: u64, digest: &ResponseDigest) -> [u8; 32] {
         let mut words = [0u8; 160];
-        words[..32].copy_from_slice(&MESSAGE_TAG);
+        words[..32].copy_from_slice(tag);
         words[56..64].copy_from_slice(&self.chain_id.to_be_bytes());
         words[76..96].copy_from_slice(&self.avs);
         words[120..128].copy_from_slice(&task_id.to_be_bytes());
@@ -91,6 +107,7 @@ mod tests {
         );
         assert_ne!(m, ctx.message(6, &d));
         assert_ne!(m, ctx.message(5, &ResponseDigest::of(b"y")));
+        assert_ne!(m, ctx.report_message(5, &d), "a report is not a response");
     }
 
     #[test]

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use bulwark_core::SignedResponse;
+use bulwark_core::{SignedReport, SignedResponse};
 
 use crate::proto::aggregator_client::AggregatorClient;
-use crate::proto::{SubmissionStatus, SubmitResponseReply};
+use crate::proto::{GetProposalRequest, ProposalStatus, SubmissionStatus, SubmitResponseReply};
 use crate::submission;
 
 /// Retry policy for one submission.
@@ -56,11 +56,72 @@ pub async fn submit(
     sub: &SignedResponse,
     backoff: &Backoff,
 ) -> Result<(SubmissionStatus, String), ClientError> {
+    let request = submission::encode(sub);
+    let reply = call(endpoint, backoff, |mut client| {
+        let request = request.clone();
+        async move { client.submit_response(request).await }
+    })
+    .await?;
+    Ok(match reply {
+        Ok(reply) => status_of(reply),
+        Err(status) => (SubmissionStatus::Unspecified, status.to_string()),
+    })
+}
+
+/// Submits a two-phase task's report; retried like [`submit`].
+pub async fn submit_report(
+    endpoint: &str,
+    report: &SignedReport,
+    backoff: &Backoff,
+) -> Result<(SubmissionStatus, String), ClientError> {
+    let request = submission::encode_report(report);
+    let reply = call(endpoint, backoff, |mut client| {
+        let request = request.clone();
+        async move { client.submit_report(request).await }
+    })
+    .await?;
+    Ok(match reply {
+        Ok(reply) => status_of(reply),
+        Err(status) => (SubmissionStatus::Unspecified, status.to_string()),
+    })
+}
+
+/// Asks for a two-phase task's proposal: its status, the response when ready, and
+/// the aggregator's explanation.
+pub async fn proposal(
+    endpoint: &str,
+    task_id: u64,
+    backoff: &Backoff,
+) -> Result<(ProposalStatus, Vec<u8>, String), ClientError> {
+    let reply = call(endpoint, backoff, |mut client| async move {
+        client.get_proposal(GetProposalRequest { task_id }).await
+    })
+    .await?;
+    Ok(match reply {
+        Ok(reply) => (
+            ProposalStatus::try_from(reply.status).unwrap_or(ProposalStatus::Unspecified),
+            reply.response,
+            reply.detail,
+        ),
+        Err(status) => (ProposalStatus::Unspecified, Vec::new(), status.to_string()),
+    })
+}
+
+/// Runs one call against `endpoint`, retrying with `backoff` while the aggregator is
+/// unreachable or unavailable. Any other answer, including an error status, ends it.
+async fn call<R, F, Fut>(
+    endpoint: &str,
+    backoff: &Backoff,
+    mut call: F,
+) -> Result<Result<R, tonic::Status>, ClientError>
+where
+    F: FnMut(AggregatorClient<tonic::transport::Channel>) -> Fut,
+    Fut: std::future::Future<Output = Result<tonic::Response<R>, tonic::Status>>,
+{
     let channel = tonic::transport::Endpoint::from_shared(endpoint.to_string())
         .map_err(|e| ClientError::Endpoint(endpoint.to_string(), e.to_string()))?
         .connect_timeout(Duration::from_secs(2))
         .timeout(Duration::from_secs(10));
-    let request = submission::encode(sub);
     let mut delay = backoff.initial;
     let mut last = String::new();
     let attempts = backoff.attempts.max(1);
@@ -76,13 +137,10 @@ pub async fn submit(
                 continue;
             }
         };
-        match AggregatorClient::new(conn)
-            .submit_response(request.clone())
-            .await
-        {
-            Ok(reply) => return Ok(status_of(reply.into_inner())),
+        match call(AggregatorClient::new(conn)).await {
+            Ok(reply) => return Ok(Ok(reply.into_inner())),
             Err(status) if status.code() == tonic::Code::Unavailable => last = status.to_string(),
-            Err(status) => return Ok((SubmissionStatus::Unspecified, status.to_string())),
+            Err(status) => return Ok(Err(status)),
         }
     }
     Err(ClientError::Unreachable {

@@ -5,11 +5,16 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bulwark_core::{Outcome, Rejection, SignedResponse};
+use bulwark_core::{
+    Outcome, Rejection, ReportOutcome, ReportRejection, SignedReport, SignedResponse,
+};
 use tonic::{Request, Response, Status};
 
 use crate::proto::aggregator_server::{Aggregator, AggregatorServer};
-use crate::proto::{SubmitResponseReply, SubmitResponseRequest};
+use crate::proto::{
+    GetProposalReply, GetProposalRequest, ProposalStatus, SubmitReportRequest, SubmitResponseReply,
+    SubmitResponseRequest,
+};
 use crate::submission;
 
 /// Largest gRPC message accepted: a response of `max_response_bytes` plus the fixed
@@ -20,6 +25,22 @@ pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
 /// submission is refused, including those refused before reaching the sink).
 pub const SUBMISSIONS_METRIC: &str = "bulwark_aggregator_submissions_total";
 
+/// Counter of reports answered (two-phase tasks), labelled by reply `status`.
+pub const REPORTS_METRIC: &str = "bulwark_aggregator_reports_total";
+
+/// Where a two-phase task's proposal stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProposalState {
+    /// The proposed response.
+    Ready(Vec<u8>),
+    /// Still collecting reports.
+    Pending,
+    /// No such two-phase task is open.
+    UnknownTask,
+    /// No proposal could be made, and why.
+    Failed(String),
+}
+
 /// Where checked submissions go.
 pub trait SubmissionSink: Send + Sync + 'static {
     /// Takes one submission; returns the engine's verdict.
@@ -27,6 +48,21 @@ pub trait SubmissionSink: Send + Sync + 'static {
         &self,
         submission: SignedResponse,
     ) -> impl std::future::Future<Output = Result<Outcome, Rejection>> + Send;
+
+    /// Takes one report of a two-phase task. Sinks without two-phase tasks know no
+    /// task to report on.
+    fn submit_report(
+        &self,
+        report: SignedReport,
+    ) -> impl std::future::Future<Output = Result<ReportOutcome, ReportRejection>> + Send {
+        async move { Err(ReportRejection::UnknownTask(report.task_id)) }
+    }
+
+    /// The proposal of a two-phase task.
+    fn proposal(&self, task_id: u64) -> impl std::future::Future<Output = ProposalState> + Send {
+        let _ = task_id;
+        async { ProposalState::UnknownTask }
+    }
 }
 
 /// The tonic service over a sink.
@@ -59,6 +95,46 @@ impl<S: SubmissionSink> Aggregator for AggregatorService<S> {
             .unwrap_or(crate::proto::SubmissionStatus::Unspecified);
         metrics::counter!(SUBMISSIONS_METRIC, "status" => submission::label(status)).increment(1);
         Ok(Response::new(reply))
+    }
+
+    async fn submit_report(
+        &self,
+        request: Request<SubmitReportRequest>,
+    ) -> Result<Response<SubmitResponseReply>, Status> {
+        let reply = match submission::decode_report(request.into_inner(), self.max_response_bytes) {
+            Ok(report) => submission::report_reply(&self.sink.submit_report(report).await),
+            Err(err) => submission::malformed(&err),
+        };
+        let status = crate::proto::SubmissionStatus::try_from(reply.status)
+            .unwrap_or(crate::proto::SubmissionStatus::Unspecified);
+        metrics::counter!(REPORTS_METRIC, "status" => submission::label(status)).increment(1);
+        Ok(Response::new(reply))
+    }
+
+    async fn get_proposal(
+        &self,
+        request: Request<GetProposalRequest>,
+    ) -> Result<Response<GetProposalReply>, Status> {
+        let task_id = request.into_inner().task_id;
+        let (status, response, detail) = match self.sink.proposal(task_id).await {
+            ProposalState::Ready(response) => (ProposalStatus::Ready, response, String::new()),
+            ProposalState::Pending => (
+                ProposalStatus::Pending,
+                Vec::new(),
+                "collecting reports".into(),
+            ),
+            ProposalState::UnknownTask => (
+                ProposalStatus::UnknownTask,
+                Vec::new(),
+                format!("no two-phase task {task_id} is open"),
+            ),
+            ProposalState::Failed(why) => (ProposalStatus::Failed, Vec::new(), why),
+        };
+        Ok(Response::new(GetProposalReply {
+            status: status as i32,
+            response,
+            detail,
+        }))
     }
 }
 

@@ -7,10 +7,15 @@
 //! decode to a subgroup point; anything else is `MALFORMED` with a reason, never a
 //! panic or a dropped connection.
 
-use bulwark_core::{OperatorId, Outcome, Rejection, ResponseDigest, SignedResponse};
+use bulwark_core::{
+    OperatorId, Outcome, Rejection, ReportOutcome, ReportRejection, ResponseDigest, SignedReport,
+    SignedResponse,
+};
 use bulwark_crypto::Signature;
 
-use crate::proto::{SubmissionStatus, SubmitResponseReply, SubmitResponseRequest};
+use crate::proto::{
+    SubmissionStatus, SubmitReportRequest, SubmitResponseReply, SubmitResponseRequest,
+};
 
 /// Why a request could not be turned into a submission.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -63,6 +68,66 @@ pub fn decode(
         response: req.response,
         signature,
     })
+}
+
+/// Checks and decodes a report (phase one of a two-phase task).
+pub fn decode_report(
+    req: SubmitReportRequest,
+    max_report_bytes: usize,
+) -> Result<SignedReport, Malformed> {
+    let operator: [u8; 20] = req
+        .operator
+        .as_slice()
+        .try_into()
+        .map_err(|_| Malformed::Operator(req.operator.len()))?;
+    if req.report.len() > max_report_bytes {
+        return Err(Malformed::ResponseTooLarge(
+            req.report.len(),
+            max_report_bytes,
+        ));
+    }
+    let signature = Signature::from_bytes(&req.signature).map_err(Malformed::Signature)?;
+    Ok(SignedReport {
+        task_id: req.task_id,
+        operator: OperatorId(operator),
+        report: req.report,
+        signature,
+    })
+}
+
+/// Encodes a report for the wire.
+pub fn encode_report(report: &SignedReport) -> SubmitReportRequest {
+    SubmitReportRequest {
+        task_id: report.task_id,
+        operator: report.operator.0.to_vec(),
+        report: report.report.clone(),
+        signature: report.signature.to_bytes().to_vec(),
+    }
+}
+
+/// The reply for a report's verdict.
+pub fn report_reply(verdict: &Result<ReportOutcome, ReportRejection>) -> SubmitResponseReply {
+    let (status, detail) = match verdict {
+        Ok(ReportOutcome::Accepted) => (SubmissionStatus::Accepted, "report accepted".into()),
+        Ok(ReportOutcome::Duplicate) => (SubmissionStatus::Duplicate, "already received".into()),
+        Err(r) => (
+            match r {
+                ReportRejection::UnknownTask(_) => SubmissionStatus::UnknownTask,
+                ReportRejection::Closed(_) | ReportRejection::TooLate { .. } => {
+                    SubmissionStatus::TooLate
+                }
+                ReportRejection::UnknownOperator(_) => SubmissionStatus::UnknownOperator,
+                ReportRejection::Conflicting(_) => SubmissionStatus::Conflicting,
+                ReportRejection::BadSignature(_) => SubmissionStatus::BadSignature,
+                ReportRejection::Malformed(_) => SubmissionStatus::Malformed,
+            },
+            r.to_string(),
+        ),
+    };
+    SubmitResponseReply {
+        status: status as i32,
+        detail,
+    }
 }
 
 /// Encodes a submission for the wire.

@@ -230,3 +230,48 @@ async fn client_retries_then_reports_unreachable() {
         "{err}"
     );
 }
+
+/// A sink that does not implement two-phase tasks answers reports and proposal
+/// requests with "unknown task", and a malformed report with a reason.
+#[tokio::test]
+async fn reports_to_a_single_phase_aggregator() {
+    let (endpoint, stop, handle, keys) = start().await;
+    let backoff = Backoff::default();
+    let bytes = b"1234".to_vec();
+    let message = CTX.report_message(7, &ResponseDigest::of(&bytes));
+    let report = SignedReport {
+        task_id: 7,
+        operator: OperatorId([1; 20]),
+        report: bytes,
+        signature: keys[0].sign(&Domain::SIGNATURE, &message),
+    };
+    let (status, detail) = client::submit_report(&endpoint, &report, &backoff)
+        .await
+        .expect("answered");
+    assert_eq!(status, SubmissionStatus::UnknownTask, "{detail}");
+    let (status, response, _) = client::proposal(&endpoint, 7, &backoff)
+        .await
+        .expect("answered");
+    assert_eq!(status, bulwark_net::proto::ProposalStatus::UnknownTask);
+    assert!(response.is_empty());
+
+    let mut raw = AggregatorClient::connect(endpoint.clone())
+        .await
+        .expect("connect");
+    let mut request = bulwark_net::submission::encode_report(&report);
+    request.operator.pop();
+    let reply = raw
+        .submit_report(request)
+        .await
+        .expect("a reply, not an error")
+        .into_inner();
+    assert_eq!(reply.status, SubmissionStatus::Malformed as i32);
+    assert!(
+        reply.detail.contains("operator must be 20 bytes"),
+        "{}",
+        reply.detail
+    );
+
+    let _ = stop.send(());
+    handle.await.expect("server stopped cleanly");
+}

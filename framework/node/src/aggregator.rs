@@ -13,10 +13,11 @@ use alloy::providers::DynProvider;
 use bulwark_chain::certificate::{Submission, build_certificate, submit_response};
 use bulwark_chain::registry::{OperatorSet as ChainSet, operator_set_at};
 use bulwark_core::{
-    Certificate, Engine, EngineConfig, Event, Operator, OperatorId, OperatorSet, Outcome,
-    Rejection, SignedResponse, SigningContext, TaskConfig, Threshold,
+    Certificate, Engine, EngineConfig, Event, Operator, OperatorId, OperatorSet, Outcome, Propose,
+    Rejection, ReportOutcome, ReportRejection, ReportRound, SignedReport, SignedResponse,
+    SigningContext, TaskConfig, Threshold,
 };
-use bulwark_net::server::SubmissionSink;
+use bulwark_net::server::{ProposalState, SubmissionSink};
 use tokio::sync::mpsc;
 
 use crate::follow::{ChainSource, NewTask, TaskFollower};
@@ -38,6 +39,49 @@ pub struct Stats {
     pub certificates_landed: AtomicU64,
     /// Tasks that expired without a certificate.
     pub expired: AtomicU64,
+    /// Two-phase tasks: reports left out of a proposal (evidence recorded).
+    pub outliers: AtomicU64,
+}
+
+/// Two-phase tasks: how the aggregator proposes from reports, how long it waits for
+/// them, and where it keeps the evidence against operators it leaves out.
+pub struct TwoPhase {
+    /// The AVS's proposal rule.
+    pub proposer: Arc<dyn Propose>,
+    /// How long after a task opens to wait for every report (once the reports hold
+    /// the threshold).
+    pub report_window: Duration,
+    /// Where evidence goes (JSON lines, appended); only logged and counted when absent.
+    pub evidence: Option<std::path::PathBuf>,
+}
+
+/// One line of the evidence file: an operator's signed report that a proposal left
+/// out, with everything needed to check the signature later.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct EvidenceRecord {
+    /// The task.
+    pub task_id: u64,
+    /// The chain id and AVS the report was signed for.
+    pub chain_id: u64,
+    /// The AVS contract, `0x`-hex.
+    pub avs: String,
+    /// The operator, `0x`-hex.
+    pub operator: String,
+    /// Why it was left out.
+    pub reason: String,
+    /// Its report bytes, `0x`-hex.
+    pub report: String,
+    /// Its BLS signature on the report message, `0x`-hex.
+    pub signature: String,
+    /// The proposal the report was set against, `0x`-hex.
+    pub proposal: String,
+}
+
+/// Phase one of one open two-phase task.
+struct OpenRound {
+    round: ReportRound,
+    opened: Instant,
+    failed: Option<String>,
 }
 
 /// What happened to a task, for callers that watch (tests, the demo).
@@ -71,6 +115,8 @@ pub struct Aggregator {
     open: std::sync::Mutex<HashMap<u64, OpenTask>>,
     certificates: mpsc::UnboundedSender<Certificate>,
     journal: Option<std::sync::Mutex<Journal>>,
+    two_phase: Option<TwoPhase>,
+    rounds: std::sync::Mutex<HashMap<u64, OpenRound>>,
     /// Counters.
     pub stats: Stats,
     /// When the chain last answered (for `/health`).
@@ -89,6 +135,17 @@ impl Aggregator {
         config: EngineConfig,
         journal: Option<Journal>,
     ) -> (Arc<Self>, mpsc::UnboundedReceiver<Certificate>) {
+        Self::build(config, journal, None)
+    }
+
+    /// Like [`Aggregator::with_journal`]; with `two_phase`, every task is a two-phase
+    /// task: operators report, the aggregator proposes, and only endorsements of the
+    /// proposal are aggregated.
+    pub fn build(
+        config: EngineConfig,
+        journal: Option<Journal>,
+        two_phase: Option<TwoPhase>,
+    ) -> (Arc<Self>, mpsc::UnboundedReceiver<Certificate>) {
         let (tx, rx) = mpsc::unbounded_channel();
         (
             Arc::new(Self {
@@ -97,6 +154,8 @@ impl Aggregator {
                 open: std::sync::Mutex::new(HashMap::new()),
                 certificates: tx,
                 journal: journal.map(std::sync::Mutex::new),
+                two_phase,
+                rounds: std::sync::Mutex::new(HashMap::new()),
                 stats: Stats::default(),
                 health: Arc::new(Health::default()),
             }),
@@ -186,7 +245,20 @@ impl Aggregator {
             operators,
             context,
         };
+        // Phase one is ready before the engine opens, so no operator sees the task
+        // open without its report round.
+        if self.two_phase.is_some() {
+            self.rounds().insert(
+                task.task_id,
+                OpenRound {
+                    round: ReportRound::new(&config, task.input.to_vec()),
+                    opened: Instant::now(),
+                    failed: None,
+                },
+            );
+        }
         if let Err(err) = self.open_task(config, set).await {
+            self.rounds().remove(&task.task_id);
             tracing::warn!(task = task.task_id, %err, "task not opened");
         }
     }
@@ -254,6 +326,7 @@ impl Aggregator {
             self.stats.expired.fetch_add(1, Ordering::Relaxed);
             metrics::counter!(names::TASKS_EXPIRED).increment(1);
             self.tasks().remove(&report.task_id);
+            self.rounds().remove(&report.task_id);
             tracing::warn!(
                 task = report.task_id,
                 responses = report.responses.len(),
@@ -273,6 +346,7 @@ impl Aggregator {
         cert: Certificate,
         outcomes: &mpsc::UnboundedSender<TaskOutcome>,
     ) {
+        self.rounds().remove(&cert.task_id);
         let Some(OpenTask { set, certified, .. }) = self.tasks().remove(&cert.task_id) else {
             tracing::error!(task = cert.task_id, "certificate for a task without a set");
             return;
@@ -335,6 +409,10 @@ impl Aggregator {
         submission: SignedResponse,
         record: bool,
     ) -> Result<Outcome, Rejection> {
+        if let Err(rejection) = self.check_endorsement(&submission) {
+            self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+            return Err(rejection);
+        }
         let now = self.head.load(Ordering::Relaxed);
         let (verdict, events) = {
             let mut engine = self.engine();
@@ -404,8 +482,152 @@ impl Aggregator {
     }
 }
 
+/// Two-phase tasks.
+impl Aggregator {
+    fn rounds(&self) -> std::sync::MutexGuard<'_, HashMap<u64, OpenRound>> {
+        self.rounds.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// For a two-phase task, only the proposal may be signed: a response to it
+    /// before the proposal exists, or any other response, is refused.
+    fn check_endorsement(&self, submission: &SignedResponse) -> Result<(), Rejection> {
+        if self.two_phase.is_none() {
+            return Ok(());
+        }
+        let rounds = self.rounds();
+        let Some(open) = rounds.get(&submission.task_id) else {
+            // Not open (or already done): the engine gives the precise reason.
+            return Ok(());
+        };
+        match open.round.proposal() {
+            Some(p) if p.response == submission.response => Ok(()),
+            Some(_) => Err(Rejection::Malformed("not the proposed response")),
+            None => Err(Rejection::Malformed("no proposal yet to endorse")),
+        }
+    }
+
+    /// Takes one report; proposes as soon as the round is ready.
+    fn take_report(&self, report: SignedReport) -> Result<ReportOutcome, ReportRejection> {
+        let Some(two_phase) = &self.two_phase else {
+            return Err(ReportRejection::UnknownTask(report.task_id));
+        };
+        let now = self.head.load(Ordering::Relaxed);
+        let task_id = report.task_id;
+        let operator = report.operator;
+        let verdict = {
+            let mut rounds = self.rounds();
+            let open = rounds
+                .get_mut(&task_id)
+                .ok_or(ReportRejection::UnknownTask(task_id))?;
+            open.round.add(now, report, two_phase.proposer.as_ref())
+        };
+        match &verdict {
+            Ok(ReportOutcome::Accepted) => {
+                tracing::debug!(task = task_id, %operator, "report accepted");
+                self.advance(task_id);
+            }
+            Ok(ReportOutcome::Duplicate) => {}
+            Err(err) => tracing::warn!(task = task_id, %operator, %err, "report refused"),
+        }
+        verdict
+    }
+
+    /// Proposes for `task_id` if its round is ready; records the outliers.
+    fn advance(&self, task_id: u64) -> ProposalState {
+        let Some(two_phase) = &self.two_phase else {
+            return ProposalState::UnknownTask;
+        };
+        let (proposal, evidence) = {
+            let mut rounds = self.rounds();
+            let Some(open) = rounds.get_mut(&task_id) else {
+                return ProposalState::UnknownTask;
+            };
+            if let Some(p) = open.round.proposal() {
+                return ProposalState::Ready(p.response.clone());
+            }
+            if let Some(why) = &open.failed {
+                return ProposalState::Failed(why.clone());
+            }
+            let window_over = open.opened.elapsed() >= two_phase.report_window;
+            if !open.round.ready(window_over) {
+                return ProposalState::Pending;
+            }
+            let Some(proposal) = open.round.propose(two_phase.proposer.as_ref()).cloned() else {
+                let why = format!(
+                    "no proposal could be made from reports holding {} gwei of stake",
+                    open.round.reported_stake()
+                );
+                tracing::error!(task = task_id, "{why}");
+                open.failed = Some(why.clone());
+                return ProposalState::Failed(why);
+            };
+            let context = open.round.context();
+            let evidence: Vec<EvidenceRecord> = proposal
+                .outliers
+                .iter()
+                .filter_map(|o| {
+                    let report = open.round.report_of(&o.operator)?;
+                    Some(EvidenceRecord {
+                        task_id,
+                        chain_id: context.chain_id,
+                        avs: format!("0x{}", hex::encode(context.avs)),
+                        operator: o.operator.to_string(),
+                        reason: o.reason.clone(),
+                        report: format!("0x{}", hex::encode(&report.report)),
+                        signature: format!("0x{}", hex::encode(report.signature.to_bytes())),
+                        proposal: format!("0x{}", hex::encode(&proposal.response)),
+                    })
+                })
+                .collect();
+            (proposal, evidence)
+        };
+        tracing::info!(
+            task = task_id,
+            outliers = evidence.len(),
+            "proposal made from the reports"
+        );
+        for record in evidence {
+            self.stats.outliers.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!(names::OUTLIERS).increment(1);
+            tracing::warn!(
+                task = task_id,
+                operator = %record.operator,
+                reason = %record.reason,
+                "report left out of the proposal; evidence recorded"
+            );
+            if let Some(path) = &two_phase.evidence {
+                if let Err(err) = append_evidence(path, &record) {
+                    tracing::error!(path = %path.display(), %err, "cannot write evidence");
+                }
+            }
+        }
+        ProposalState::Ready(proposal.response)
+    }
+}
+
+/// Appends one record to the evidence file (one JSON object per line).
+fn append_evidence(path: &std::path::Path, record: &EvidenceRecord) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    file.write_all(&line)?;
+    file.sync_data()
+}
+
 impl SubmissionSink for Aggregator {
     async fn submit(&self, submission: SignedResponse) -> Result<Outcome, Rejection> {
         self.process(submission, true).await
+    }
+
+    async fn submit_report(&self, report: SignedReport) -> Result<ReportOutcome, ReportRejection> {
+        self.take_report(report)
+    }
+
+    async fn proposal(&self, task_id: u64) -> ProposalState {
+        self.advance(task_id)
     }
 }

@@ -144,7 +144,8 @@ impl SecretSource {
         Ok(value)
     }
 
-    fn rebase(&mut self, dir: &Path) {
+    /// Takes a relative file path as relative to `dir` (the config file's folder).
+    pub fn rebase(&mut self, dir: &Path) {
         if let SecretSource::File(path) = self {
             *path = dir.join(&*path);
         }
@@ -201,6 +202,10 @@ pub struct OperatorConfig {
     /// Logs and metrics.
     #[serde(default)]
     pub telemetry: TelemetryConfig,
+    /// Settings of the AVS's own code (e.g. an oracle's price sources), passed to it
+    /// as they are: the framework does not read them.
+    #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
+    pub avs: toml::Table,
 }
 
 impl OperatorConfig {
@@ -245,10 +250,23 @@ pub struct AggregatorSection {
     /// Largest response accepted, in bytes.
     #[serde(default = "default_max_response_bytes")]
     pub max_response_bytes: usize,
+    /// Two-phase tasks: how long after a task opens the aggregator waits for every
+    /// operator's report before proposing from those it has (once they hold the
+    /// threshold), in milliseconds.
+    #[serde(default = "default_report_window_ms")]
+    pub report_window_ms: u64,
+    /// Two-phase tasks: where the signed reports of operators left out of a proposal
+    /// are appended (JSON lines), as evidence; none when absent.
+    #[serde(default)]
+    pub evidence: Option<PathBuf>,
 }
 
 fn default_max_response_bytes() -> usize {
     64 * 1024
+}
+
+fn default_report_window_ms() -> u64 {
+    1_500
 }
 
 /// The whole aggregator configuration.
@@ -262,6 +280,10 @@ pub struct AggregatorConfig {
     /// Logs and metrics.
     #[serde(default)]
     pub telemetry: TelemetryConfig,
+    /// Settings of the AVS's own code (e.g. an oracle's feeds and keeper), passed to
+    /// it as they are: the framework does not read them.
+    #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
+    pub avs: toml::Table,
 }
 
 impl AggregatorConfig {
@@ -272,6 +294,9 @@ impl AggregatorConfig {
         let dir = path.parent().unwrap_or(Path::new("."));
         if let Some(journal) = &mut config.aggregator.journal {
             *journal = dir.join(&*journal);
+        }
+        if let Some(evidence) = &mut config.aggregator.evidence {
+            *evidence = dir.join(&*evidence);
         }
         config.aggregator.submitter_key.rebase(dir);
         config.validate()?;
@@ -306,11 +331,14 @@ impl AggregatorConfig {
                 journal: Some("aggregator.journal".into()),
                 submitter_key: SecretSource::File("submitter.key".into()),
                 max_response_bytes: default_max_response_bytes(),
+                report_window_ms: default_report_window_ms(),
+                evidence: Some("aggregator.evidence.jsonl".into()),
             },
             telemetry: TelemetryConfig {
                 listen: Some(telemetry),
                 log: default_log(),
             },
+            avs: toml::Table::new(),
         }
     }
 }
@@ -337,6 +365,7 @@ impl OperatorConfig {
                 listen: Some(telemetry),
                 log: default_log(),
             },
+            avs: toml::Table::new(),
         }
     }
 

@@ -6,6 +6,8 @@
 //! - [`journal`]: accepted submissions on disk, replayed after a restart;
 //! - [`operator`]: executes each task with the AVS's [`bulwark_core::Task`], signs, and
 //!   submits to aggregators;
+//! - [`observer`]: the operator side of two-phase tasks (report, then endorse the
+//!   aggregator's proposal within tolerance);
 //! - [`config`]: the TOML files the runtimes read;
 //! - [`telemetry`]: logs, Prometheus metrics and the `/health` endpoint;
 //! - [`service`]: a whole runtime from its config, for an AVS binary's `main`;
@@ -15,6 +17,7 @@ pub mod aggregator;
 pub mod config;
 pub mod follow;
 pub mod journal;
+pub mod observer;
 pub mod operator;
 pub mod service;
 pub mod supervise;

@@ -83,40 +83,7 @@ impl<T: Task> OperatorRuntime<T> {
             response,
             signature: self.key.sign(&Domain::SIGNATURE, &message),
         };
-        let mut statuses = Vec::new();
-        for endpoint in &self.aggregators {
-            let status = self.submit_to(endpoint, &submission).await;
-            let label = match &status {
-                Ok(status) => bulwark_net::submission::label(*status),
-                Err(_) => "unreachable",
-            };
-            metrics::counter!(names::OPERATOR_SUBMISSIONS, "status" => label).increment(1);
-            if let Err(err) = &status {
-                tracing::warn!(task = task.task_id, endpoint, %err, "aggregator unreachable");
-            }
-            statuses.push(status);
-        }
-        Some(statuses)
-    }
-
-    /// Submits, retrying while the aggregator has not opened the task yet (it may see
-    /// the event a poll later than we do).
-    async fn submit_to(
-        &self,
-        endpoint: &str,
-        sub: &SignedResponse,
-    ) -> Result<SubmissionStatus, client::ClientError> {
-        let mut delay = Duration::from_millis(100);
-        for _ in 0..20 {
-            let (status, detail) = client::submit(endpoint, sub, &self.backoff).await?;
-            if status != SubmissionStatus::UnknownTask {
-                tracing::debug!(task = sub.task_id, ?status, detail, "submitted");
-                return Ok(status);
-            }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(1));
-        }
-        Ok(SubmissionStatus::UnknownTask)
+        Some(submit_to_all(&self.aggregators, &submission, &self.backoff).await)
     }
 
     /// Follows the AVS from `from_block` and responds to every new task, until
@@ -128,26 +95,87 @@ impl<T: Task> OperatorRuntime<T> {
         poll: Duration,
         shutdown: impl std::future::Future<Output = ()>,
     ) {
-        let mut follower = TaskFollower::new(provider, Address::from(self.context.avs), from_block);
-        tokio::pin!(shutdown);
-        let mut ticker = tokio::time::interval(poll);
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => return,
-                _ = ticker.tick() => match follower.poll().await {
-                    Ok((head, tasks)) => {
-                        self.health.chain_ok(head);
-                        for task in tasks {
-                            let me = self.clone();
-                            tokio::spawn(async move { me.respond(&task).await });
-                        }
+        let avs = Address::from(self.context.avs);
+        let health = self.health.clone();
+        follow_tasks(provider, avs, from_block, poll, &health, shutdown, |task| {
+            let me = self.clone();
+            tokio::spawn(async move { me.respond(&task).await });
+        })
+        .await;
+    }
+}
+
+/// Submits a response to every aggregator in turn; counts and logs each outcome.
+pub(crate) async fn submit_to_all(
+    aggregators: &[String],
+    submission: &SignedResponse,
+    backoff: &Backoff,
+) -> Vec<Result<SubmissionStatus, client::ClientError>> {
+    let mut statuses = Vec::new();
+    for endpoint in aggregators {
+        let status = submit_when_open(endpoint, submission, backoff).await;
+        let label = match &status {
+            Ok(status) => bulwark_net::submission::label(*status),
+            Err(_) => "unreachable",
+        };
+        metrics::counter!(names::OPERATOR_SUBMISSIONS, "status" => label).increment(1);
+        if let Err(err) = &status {
+            tracing::warn!(task = submission.task_id, endpoint, %err, "aggregator unreachable");
+        }
+        statuses.push(status);
+    }
+    statuses
+}
+
+/// Submits a response, retrying while the aggregator has not opened the task yet (it
+/// may see the event a poll later than we do).
+pub(crate) async fn submit_when_open(
+    endpoint: &str,
+    sub: &SignedResponse,
+    backoff: &Backoff,
+) -> Result<SubmissionStatus, client::ClientError> {
+    let mut delay = Duration::from_millis(100);
+    for _ in 0..20 {
+        let (status, detail) = client::submit(endpoint, sub, backoff).await?;
+        if status != SubmissionStatus::UnknownTask {
+            tracing::debug!(task = sub.task_id, ?status, detail, "submitted");
+            return Ok(status);
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(1));
+    }
+    Ok(SubmissionStatus::UnknownTask)
+}
+
+/// Polls the AVS for new tasks every `poll` from `from_block`, handing each to
+/// `on_task`, until `shutdown` resolves; chain errors are counted and retried.
+pub(crate) async fn follow_tasks(
+    provider: DynProvider,
+    avs: Address,
+    from_block: u64,
+    poll: Duration,
+    health: &Health,
+    shutdown: impl std::future::Future<Output = ()>,
+    mut on_task: impl FnMut(NewTask),
+) {
+    let mut follower = TaskFollower::new(provider, avs, from_block);
+    tokio::pin!(shutdown);
+    let mut ticker = tokio::time::interval(poll);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = ticker.tick() => match follower.poll().await {
+                Ok((head, tasks)) => {
+                    health.chain_ok(head);
+                    for task in tasks {
+                        on_task(task);
                     }
-                    Err(err) => {
-                        metrics::counter!(names::CHAIN_ERRORS).increment(1);
-                        tracing::warn!(%err, "chain poll failed; retrying");
-                    }
-                },
-            }
+                }
+                Err(err) => {
+                    metrics::counter!(names::CHAIN_ERRORS).increment(1);
+                    tracing::warn!(%err, "chain poll failed; retrying");
+                }
+            },
         }
     }
 }

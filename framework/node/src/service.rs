@@ -10,14 +10,15 @@ use std::time::Duration;
 
 use alloy::network::EthereumWallet;
 use alloy::providers::{DynProvider, Provider};
-use bulwark_core::{EngineConfig, OperatorId, SigningContext, Task};
+use bulwark_core::{EngineConfig, Observe, OperatorId, SigningContext, Task};
 use bulwark_crypto::keystore::Keystore;
 use tokio::sync::{mpsc, watch};
 
-use crate::aggregator::{Aggregator, TaskOutcome};
+use crate::aggregator::{Aggregator, TaskOutcome, TwoPhase};
 use crate::config::{AggregatorConfig, ChainConfig, ConfigError, OperatorConfig, TelemetryConfig};
 use crate::follow::ChainSource;
 use crate::journal::Journal;
+use crate::observer::ObserverRuntime;
 use crate::operator::OperatorRuntime;
 use crate::telemetry::{self, Health};
 
@@ -125,6 +126,32 @@ pub async fn run_aggregator(
     outcomes: Option<mpsc::UnboundedSender<TaskOutcome>>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServiceError> {
+    run_aggregator_with(config, None, outcomes, shutdown).await
+}
+
+/// Runs an aggregator of two-phase tasks (reports, a proposal from `proposer`,
+/// endorsements) until `shutdown` resolves; the report window and the evidence file
+/// come from the config.
+pub async fn run_two_phase_aggregator(
+    config: AggregatorConfig,
+    proposer: Arc<dyn bulwark_core::Propose>,
+    outcomes: Option<mpsc::UnboundedSender<TaskOutcome>>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServiceError> {
+    let two_phase = TwoPhase {
+        proposer,
+        report_window: Duration::from_millis(config.aggregator.report_window_ms),
+        evidence: config.aggregator.evidence.clone(),
+    };
+    run_aggregator_with(config, Some(two_phase), outcomes, shutdown).await
+}
+
+async fn run_aggregator_with(
+    config: AggregatorConfig,
+    two_phase: Option<TwoPhase>,
+    outcomes: Option<mpsc::UnboundedSender<TaskOutcome>>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServiceError> {
     let key = config
         .aggregator
         .submitter_key
@@ -140,7 +167,7 @@ pub async fn run_aggregator(
         Some(path) => Some(Journal::open(path).map_err(|e| ServiceError::Journal(e.to_string()))?),
         None => None,
     };
-    let (aggregator, certificates) = Aggregator::with_journal(EngineConfig::default(), journal);
+    let (aggregator, certificates) = Aggregator::build(EngineConfig::default(), journal, two_phase);
     let listen = config.aggregator.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -202,12 +229,8 @@ pub async fn run_aggregator(
     Ok(())
 }
 
-/// Runs an operator for `task` until `shutdown` resolves.
-pub async fn run_operator<T: Task>(
-    config: OperatorConfig,
-    task: T,
-    shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), ServiceError> {
+/// The operator's BLS key, from its keystore and password.
+fn operator_key(config: &OperatorConfig) -> Result<bulwark_crypto::SecretKey, ServiceError> {
     let keystore_path = config.operator.keystore.display().to_string();
     let keystore_err = |reason: String| ServiceError::Keystore {
         path: keystore_path.clone(),
@@ -217,11 +240,28 @@ pub async fn run_operator<T: Task>(
         .map_err(|e| keystore_err(e.to_string()))?;
     let keystore = Keystore::from_json(&json).map_err(|e| keystore_err(e.to_string()))?;
     let password = config.operator.password.read("operator.password")?;
-    let key = keystore
+    keystore
         .decrypt(&password)
-        .map_err(|e| keystore_err(e.to_string()))?;
+        .map_err(|e| keystore_err(e.to_string()))
+}
+
+/// What every operator runtime needs: its key, a provider and the chain it follows.
+async fn operator_parts(
+    config: &OperatorConfig,
+) -> Result<(bulwark_crypto::SecretKey, DynProvider, ChainSource), ServiceError> {
+    let key = operator_key(config)?;
     let provider = bulwark_chain::provider::connect(&config.chain.rpc_url, None)?;
     let chain = chain_source(&config.chain, &provider).await?;
+    Ok((key, provider, chain))
+}
+
+/// Runs an operator for `task` until `shutdown` resolves.
+pub async fn run_operator<T: Task>(
+    config: OperatorConfig,
+    task: T,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServiceError> {
+    let (key, provider, chain) = operator_parts(&config).await?;
     let runtime = Arc::new(OperatorRuntime::new(
         task,
         key,
@@ -229,6 +269,48 @@ pub async fn run_operator<T: Task>(
         chain.context,
         config.operator.aggregators.clone(),
     ));
+    let health = runtime.health.clone();
+    serve_operator(&config, &chain, health, shutdown, move |stop| {
+        runtime.run(provider, chain.from_block, chain.poll, stop)
+    })
+    .await
+}
+
+/// Runs an operator of a two-phase AVS (`observe` reports, then endorses proposals
+/// within its tolerance) until `shutdown` resolves.
+pub async fn run_observer<O: Observe>(
+    config: OperatorConfig,
+    observe: O,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServiceError> {
+    let (key, provider, chain) = operator_parts(&config).await?;
+    let runtime = Arc::new(ObserverRuntime::new(
+        observe,
+        key,
+        OperatorId(config.operator.address.into_array()),
+        chain.context,
+        config.operator.aggregators.clone(),
+    ));
+    let health = runtime.health.clone();
+    serve_operator(&config, &chain, health, shutdown, move |stop| {
+        runtime.run(provider, chain.from_block, chain.poll, stop)
+    })
+    .await
+}
+
+/// Runs an operator's task loop (`work`, given its stop signal) with telemetry
+/// until `shutdown` resolves.
+async fn serve_operator<W, F>(
+    config: &OperatorConfig,
+    chain: &ChainSource,
+    health: Arc<Health>,
+    shutdown: impl Future<Output = ()> + Send,
+    work: W,
+) -> Result<(), ServiceError>
+where
+    W: FnOnce(std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
     tracing::info!(
         operator = %config.operator.address,
         avs = %config.chain.avs,
@@ -239,18 +321,16 @@ pub async fn run_operator<T: Task>(
     let (stop_tx, stop) = watch::channel(false);
     let metrics = start_telemetry(
         &config.telemetry,
-        runtime.health.clone(),
+        health,
         "operator",
         health_age(&config.chain),
         &stop,
     )
     .await?;
     let mut stop_loop = stop.clone();
-    let worker = tokio::spawn(
-        runtime.run(provider, chain.from_block, chain.poll, async move {
-            let _ = stop_loop.wait_for(|s| *s).await;
-        }),
-    );
+    let worker = tokio::spawn(work(Box::pin(async move {
+        let _ = stop_loop.wait_for(|s| *s).await;
+    })));
     shutdown.await;
     tracing::info!("operator stopping");
     let _ = stop_tx.send(true);

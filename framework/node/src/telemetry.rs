@@ -28,6 +28,10 @@ pub mod names {
     pub const BAD_SIGNATURES: &str = "bulwark_aggregator_bad_signatures_total";
     /// Certificates that landed on chain (or found the task already answered).
     pub const CERTIFICATES: &str = "bulwark_aggregator_certificates_total";
+    /// Two-phase reports left out of a proposal (evidence recorded).
+    pub const OUTLIERS: &str = "bulwark_aggregator_outliers_total";
+    /// Reports an operator sent, by aggregator reply `status`.
+    pub const OPERATOR_REPORTS: &str = "bulwark_operator_reports_total";
     /// Tasks that expired without a certificate.
     pub const TASKS_EXPIRED: &str = "bulwark_aggregator_tasks_expired_total";
     /// Seconds from opening a task to its certificate.

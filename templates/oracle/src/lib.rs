@@ -1,18 +1,40 @@
-//! A price-oracle AVS on Bulwark (work in progress: the pieces below are complete and
-//! tested; the two-phase runtime that ties them to the aggregator comes next).
+//! A price-oracle AVS on Bulwark.
 //!
-//! - [`price`]: exact fixed-point prices parsed from exchange strings;
-//! - [`source`]: Coinbase, Kraken and Binance ticker formats over HTTP, with failing
-//!   and stale sources dropped and the median of the rest observed;
-//! - [`median`]: the aggregator's stake-weighted median and its outliers, and the
-//!   operators' endorsement rule;
-//! - [`price_server`]: the devnet's local exchange, with a random walk and switches
-//!   to make a source fail, go stale or lie.
+//! Each round of a feed (ETH/USD, BTC/USD, …) is a two-phase task: every operator
+//! reads several exchanges and signs a report of their median, the aggregator
+//! proposes the stake-weighted median of the reports, operators endorse it when it
+//! lies within their tolerance, and the endorsements land on `OracleAVS` as one
+//! certificate. Reports far from the median are left out, and kept as evidence.
+//!
+//! - [`round`]: the wire formats and the two sides of the task ([`round::Oracle`]
+//!   observes and endorses, [`round::Median`] proposes);
+//! - [`keeper`]: starts rounds on a heartbeat or a price move;
+//! - [`config`]: the `[avs]` settings of the runtime configs;
+//! - [`service`]: the operator and aggregator (with keeper) runtimes from their configs;
+//! - [`price`], [`source`], [`median`]: exact prices, exchange formats, the
+//!   stake-weighted median;
+//! - [`price_server`]: the devnet's local exchange, with switches to make a source
+//!   fail, go stale or lie.
 //!
 //! `contracts/OracleAVS.sol` stores the rounds (`latestRound`, `latestFreshRound`,
 //! heartbeat and deviation triggers) on top of the task manager.
 
+pub mod config;
+pub mod keeper;
 pub mod median;
 pub mod price;
 pub mod price_server;
+pub mod round;
+pub mod service;
 pub mod source;
+
+/// Contract bindings for the oracle, generated from `artifacts/OracleAVS.json`
+/// (`make artifacts` refreshes it from `contracts/OracleAVS.sol`).
+#[allow(missing_docs, clippy::too_many_arguments)]
+pub mod bindings {
+    alloy::sol!(
+        #[sol(rpc)]
+        OracleAVS,
+        "artifacts/OracleAVS.json"
+    );
+}

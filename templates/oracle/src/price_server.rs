@@ -46,6 +46,23 @@ pub fn pair_names(feed: &str) -> Option<[&'static str; 3]> {
     }
 }
 
+/// The three sources (one per exchange format) for `feed` on a price server at
+/// `base_url`.
+pub fn sources_at(base_url: &str, feed: &str) -> Vec<Source> {
+    let Some(pairs) = pair_names(feed) else {
+        return Vec::new();
+    };
+    [Exchange::Coinbase, Exchange::Kraken, Exchange::Binance]
+        .into_iter()
+        .zip(pairs)
+        .map(|(exchange, pair)| Source {
+            exchange,
+            base_url: base_url.to_string(),
+            pair: pair.into(),
+        })
+        .collect()
+}
+
 struct Market {
     /// Current price of each feed, and the history (time, price) for stale quotes.
     prices: HashMap<String, Vec<(SystemTime, f64)>>,
@@ -127,6 +144,7 @@ impl PriceServer {
             .route("/products/{pair}/ticker", get(coinbase))
             .route("/0/public/Ticker", get(kraken))
             .route("/api/v3/ticker/24hr", get(binance))
+            .route("/health", get(|| async { "ok" }))
             .with_state(market.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let walker = market.clone();
@@ -184,18 +202,7 @@ impl PriceServer {
 
     /// The three sources (one per exchange format) for `feed` on this server.
     pub fn sources(&self, feed: &str) -> Vec<Source> {
-        let Some(pairs) = pair_names(feed) else {
-            return Vec::new();
-        };
-        [Exchange::Coinbase, Exchange::Kraken, Exchange::Binance]
-            .into_iter()
-            .zip(pairs)
-            .map(|(exchange, pair)| Source {
-                exchange,
-                base_url: format!("http://{}", self.addr),
-                pair: pair.into(),
-            })
-            .collect()
+        sources_at(&format!("http://{}", self.addr), feed)
     }
 
     /// Stops serving.

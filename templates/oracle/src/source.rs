@@ -22,6 +22,7 @@ pub enum Exchange {
 
 /// One place an operator reads a feed's price.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Source {
     /// The format.
     pub exchange: Exchange,

@@ -1,0 +1,222 @@
+//! The operator runtime for two-phase tasks: for every task, observe with the AVS's
+//! [`Observe`], sign and send the report, wait for the aggregator's proposal, and
+//! endorse it (sign it as the response) only when it lies within the operator's own
+//! tolerance of what it observed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::primitives::Address;
+use alloy::providers::DynProvider;
+use bulwark_core::{
+    Observe, OperatorId, ResponseDigest, SignedReport, SignedResponse, SigningContext,
+};
+use bulwark_crypto::{Domain, SecretKey};
+use bulwark_net::client::{self, Backoff};
+use bulwark_net::proto::{ProposalStatus, SubmissionStatus};
+
+use crate::follow::NewTask;
+use crate::operator::{follow_tasks, submit_to_all};
+use crate::telemetry::{Health, names};
+
+/// What one task came to, for callers that watch (tests).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Endorsement {
+    /// The input was refused or observing failed: nothing was reported.
+    NotObserved,
+    /// No aggregator accepted the report.
+    ReportRefused,
+    /// No proposal came (the aggregator could not make one, or took too long).
+    NoProposal,
+    /// The proposal lay outside the operator's tolerance: not signed.
+    Declined,
+    /// The proposal was signed and sent; each aggregator's status.
+    Endorsed(Vec<Option<SubmissionStatus>>),
+}
+
+/// An operator serving one two-phase AVS.
+pub struct ObserverRuntime<O: Observe> {
+    /// The AVS's observation logic.
+    pub observe: O,
+    /// The operator's BLS key.
+    pub key: SecretKey,
+    /// The operator's address.
+    pub id: OperatorId,
+    /// Chain and AVS.
+    pub context: SigningContext,
+    /// Aggregator endpoints (`http://host:port`). Reports go to all; the proposal is
+    /// taken from the first that has one, and only that one is endorsed, so an
+    /// operator never signs two responses to one task.
+    pub aggregators: Vec<String>,
+    /// Retry policy for unreachable aggregators.
+    pub backoff: Backoff,
+    /// How long to observe, and then how long to wait for a proposal.
+    pub patience: Duration,
+    /// When the chain last answered (for `/health`).
+    pub health: Arc<Health>,
+}
+
+impl<O: Observe> ObserverRuntime<O> {
+    /// An operator with the default retry policy and 30 s of patience.
+    pub fn new(
+        observe: O,
+        key: SecretKey,
+        id: OperatorId,
+        context: SigningContext,
+        aggregators: Vec<String>,
+    ) -> Self {
+        Self {
+            observe,
+            key,
+            id,
+            context,
+            aggregators,
+            backoff: Backoff::default(),
+            patience: Duration::from_secs(30),
+            health: Default::default(),
+        }
+    }
+
+    /// Observes, reports, and endorses the proposal for one task.
+    pub async fn respond(&self, task: &NewTask) -> Endorsement {
+        let task_id = task.task_id;
+        metrics::counter!(names::OPERATOR_TASKS).increment(1);
+        let Some(input) = self.observe.decode_input(&task.input) else {
+            tracing::warn!(task = task_id, "input refused; not reporting");
+            return Endorsement::NotObserved;
+        };
+        let observation =
+            match tokio::time::timeout(self.patience, self.observe.observe(&input)).await {
+                Ok(Ok(observation)) => observation,
+                Ok(Err(err)) => {
+                    tracing::warn!(task = task_id, %err, "observation failed; not reporting");
+                    return Endorsement::NotObserved;
+                }
+                Err(_) => {
+                    tracing::warn!(task = task_id, "observation timed out; not reporting");
+                    return Endorsement::NotObserved;
+                }
+            };
+        let report = self.observe.encode_report(&input, &observation);
+        let message = self
+            .context
+            .report_message(task_id, &ResponseDigest::of(&report));
+        let signed = SignedReport {
+            task_id,
+            operator: self.id,
+            report,
+            signature: self.key.sign(&Domain::SIGNATURE, &message),
+        };
+        let mut reported = false;
+        for endpoint in &self.aggregators {
+            let status = self.report_when_open(endpoint, &signed).await;
+            let label = match &status {
+                Ok((status, _)) => bulwark_net::submission::label(*status),
+                Err(_) => "unreachable",
+            };
+            metrics::counter!(names::OPERATOR_REPORTS, "status" => label).increment(1);
+            match status {
+                Ok((SubmissionStatus::Accepted | SubmissionStatus::Duplicate, _)) => {
+                    reported = true
+                }
+                Ok((status, detail)) => {
+                    tracing::warn!(task = task_id, endpoint, ?status, detail, "report refused")
+                }
+                Err(err) => {
+                    tracing::warn!(task = task_id, endpoint, %err, "aggregator unreachable")
+                }
+            }
+        }
+        if !reported {
+            return Endorsement::ReportRefused;
+        }
+        let Some(proposal) = self.await_proposal(task_id).await else {
+            return Endorsement::NoProposal;
+        };
+        if !self.observe.endorses(&input, &observation, &proposal) {
+            metrics::counter!(names::OPERATOR_SUBMISSIONS, "status" => "declined").increment(1);
+            tracing::warn!(
+                task = task_id,
+                "the proposal lies outside our tolerance; not endorsing"
+            );
+            return Endorsement::Declined;
+        }
+        let message = self
+            .context
+            .message(task_id, &ResponseDigest::of(&proposal));
+        let endorsement = SignedResponse {
+            task_id,
+            operator: self.id,
+            response: proposal,
+            signature: self.key.sign(&Domain::SIGNATURE, &message),
+        };
+        let statuses = submit_to_all(&self.aggregators, &endorsement, &self.backoff).await;
+        Endorsement::Endorsed(statuses.into_iter().map(Result::ok).collect())
+    }
+
+    /// Sends the report, retrying while the aggregator has not opened the task yet.
+    async fn report_when_open(
+        &self,
+        endpoint: &str,
+        report: &SignedReport,
+    ) -> Result<(SubmissionStatus, String), client::ClientError> {
+        let mut delay = Duration::from_millis(100);
+        let mut answer = (SubmissionStatus::UnknownTask, String::new());
+        for _ in 0..20 {
+            answer = client::submit_report(endpoint, report, &self.backoff).await?;
+            if answer.0 != SubmissionStatus::UnknownTask {
+                break;
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(1));
+        }
+        Ok(answer)
+    }
+
+    /// The first proposal any aggregator has, polling until `patience` runs out.
+    async fn await_proposal(&self, task_id: u64) -> Option<Vec<u8>> {
+        let deadline = tokio::time::Instant::now() + self.patience;
+        let mut delay = Duration::from_millis(50);
+        loop {
+            for endpoint in &self.aggregators {
+                match client::proposal(endpoint, task_id, &self.backoff).await {
+                    Ok((ProposalStatus::Ready, response, _)) => return Some(response),
+                    Ok((ProposalStatus::Failed, _, detail)) => {
+                        tracing::warn!(task = task_id, endpoint, detail, "no proposal possible")
+                    }
+                    Ok(_) => {}
+                    Err(err) => {
+                        tracing::warn!(task = task_id, endpoint, %err, "aggregator unreachable")
+                    }
+                }
+            }
+            if tokio::time::Instant::now() + delay > deadline {
+                tracing::warn!(task = task_id, "no proposal in time; not endorsing");
+                return None;
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_millis(500));
+        }
+    }
+
+    /// Follows the AVS from `from_block` and serves every new task, until `shutdown`
+    /// resolves.
+    pub async fn run(
+        self: Arc<Self>,
+        provider: DynProvider,
+        from_block: u64,
+        poll: Duration,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        let avs = Address::from(self.context.avs);
+        let health = self.health.clone();
+        follow_tasks(provider, avs, from_block, poll, &health, shutdown, |task| {
+            let me = self.clone();
+            tokio::spawn(async move {
+                let outcome = me.respond(&task).await;
+                tracing::debug!(task = task.task_id, ?outcome, "task done");
+            });
+        })
+        .await;
+    }
+}

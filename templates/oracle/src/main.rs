@@ -1,0 +1,220 @@
+//! `oracle-avs`: the price oracle's operator and aggregator (with its round keeper),
+//! the devnet's local price server, and the devnet setup `bulwark devnet up` runs.
+//!
+//! ```text
+//! oracle-avs operator   --config operator.toml     observe, report, endorse
+//! oracle-avs aggregator --config aggregator.toml   propose medians, land rounds, keep feeds fresh
+//! oracle-avs price-server --listen 127.0.0.1:8080  a local exchange (three API formats)
+//! oracle-avs devnet-setup ...                      configure feeds on a fresh devnet
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use alloy::network::EthereumWallet;
+use anyhow::Context;
+use bulwark_node::config::{AggregatorConfig, OperatorConfig, SecretSource};
+use bulwark_node::service::shutdown_signal;
+use bulwark_node::telemetry::init_tracing;
+use clap::{Parser, Subcommand};
+use oracle_avs::bindings::OracleAVS;
+use oracle_avs::config::{FeedConfig, KeeperConfig, OracleConfig};
+use oracle_avs::price_server::{Mode, PriceServer, sources_at};
+use oracle_avs::round::feed_id;
+use oracle_avs::service;
+use oracle_avs::source::Exchange;
+
+#[derive(Parser)]
+#[command(
+    name = "oracle-avs",
+    version,
+    about = "A price-oracle AVS on Bulwark: operator, aggregator with round keeper, devnet price server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve rounds: read the sources, sign a report, endorse the proposed median.
+    Operator {
+        /// The operator's TOML config (with the oracle's `[avs]` table).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Propose medians, aggregate endorsements, land rounds; start rounds when due.
+    Aggregator {
+        /// The aggregator's TOML config (with the oracle's `[avs]` table).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Serve a local exchange (Coinbase, Kraken and Binance formats) whose prices
+    /// follow a random walk.
+    PriceServer {
+        /// Where to listen (loopback).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+        /// A feed and its starting price, e.g. `ETH/USD=3000`; repeatable.
+        #[arg(long = "feed", default_values = ["ETH/USD=3000", "BTC/USD=60000"])]
+        feeds: Vec<String>,
+        /// Milliseconds between steps of the walk.
+        #[arg(long, default_value_t = 1000)]
+        tick_ms: u64,
+        /// Quote every price times this factor (a lying exchange, for demos).
+        #[arg(long)]
+        lie: Option<f64>,
+    },
+    /// Configure the feeds on a freshly deployed OracleAVS and allow the keeper to
+    /// start rounds; prints the `[avs]` settings for the runtime configs.
+    DevnetSetup {
+        /// The chain.
+        #[arg(long)]
+        rpc_url: String,
+        /// The OracleAVS contract.
+        #[arg(long)]
+        avs: alloy::primitives::Address,
+        /// File holding the AVS owner's private key (hex).
+        #[arg(long)]
+        owner_key_file: PathBuf,
+        /// File holding the keeper account's private key (hex).
+        #[arg(long)]
+        keeper_key_file: PathBuf,
+        /// The local price server's URL.
+        #[arg(long)]
+        price_server: String,
+        /// Seconds after which a round is due even without a move.
+        #[arg(long, default_value_t = 10)]
+        heartbeat_s: u32,
+        /// Price move (basis points) that makes a round due.
+        #[arg(long, default_value_t = 50)]
+        deviation_bps: u16,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Operator { config } => {
+            let config = OperatorConfig::load(&config)?;
+            init_tracing(&config.telemetry.log);
+            service::run_operator(config, shutdown_signal()).await?;
+        }
+        Command::Aggregator { config: path } => {
+            let config = AggregatorConfig::load(&path)?;
+            init_tracing(&config.telemetry.log);
+            let dir = path.parent().unwrap_or(Path::new("."));
+            service::run_aggregator(config, dir, None, shutdown_signal()).await?;
+        }
+        Command::PriceServer {
+            listen,
+            feeds,
+            tick_ms,
+            lie,
+        } => {
+            init_tracing("info");
+            if !listen.ip().is_loopback() {
+                anyhow::bail!("the price server is for devnets: listen on a loopback address");
+            }
+            let feeds = feeds
+                .iter()
+                .map(|f| parse_feed(f))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let feeds: Vec<(&str, f64)> = feeds.iter().map(|(n, p)| (n.as_str(), *p)).collect();
+            let server = PriceServer::start(listen, &feeds, Duration::from_millis(tick_ms.max(1)))
+                .await
+                .with_context(|| format!("listening on {listen}"))?;
+            if let Some(factor) = lie {
+                for exchange in [Exchange::Coinbase, Exchange::Kraken, Exchange::Binance] {
+                    server.set_mode(exchange, Mode::Lying { factor });
+                }
+            }
+            tracing::info!(addr = %server.addr(), "price server listening");
+            println!("http://{}", server.addr());
+            shutdown_signal().await;
+            server.stop().await;
+        }
+        Command::DevnetSetup {
+            rpc_url,
+            avs,
+            owner_key_file,
+            keeper_key_file,
+            price_server,
+            heartbeat_s,
+            deviation_bps,
+        } => {
+            let owner = read_key(&owner_key_file)?;
+            let keeper = read_key(&keeper_key_file)?;
+            let provider =
+                bulwark_chain::provider::connect(&rpc_url, Some(EthereumWallet::from(owner)))?;
+            let contract = OracleAVS::new(avs, provider.clone());
+            let mut feeds = Vec::new();
+            for name in ["ETH/USD", "BTC/USD"] {
+                let id = feed_id(name).context("feed name")?;
+                let sent = contract
+                    .configureFeed(id, heartbeat_s, deviation_bps, 8)
+                    .send()
+                    .await
+                    .with_context(|| format!("configuring {name}"))?;
+                bulwark_chain::devnet::mined(&provider, sent).await?;
+                feeds.push(FeedConfig {
+                    name: name.into(),
+                    sources: sources_at(&price_server, name),
+                    heartbeat_s,
+                    deviation_bps,
+                });
+            }
+            let sent = contract
+                .setTaskCreator(keeper.address(), true)
+                .send()
+                .await
+                .context("allowing the keeper to start rounds")?;
+            bulwark_chain::devnet::mined(&provider, sent).await?;
+            let settings = OracleConfig {
+                feeds,
+                tolerance_bps: 100,
+                max_quote_age_s: 30,
+                min_sources: 2,
+                fetch_timeout_ms: 2_000,
+                keeper: Some(KeeperConfig {
+                    interval_ms: 1_000,
+                    key: Some(SecretSource::File(keeper_key_file.canonicalize()?)),
+                    ..KeeperConfig::default()
+                }),
+            };
+            print!("{}", toml::to_string(&settings.to_table()?)?);
+        }
+    }
+    Ok(())
+}
+
+fn parse_feed(text: &str) -> anyhow::Result<(String, f64)> {
+    let (name, price) = text
+        .split_once('=')
+        .with_context(|| format!("--feed {text}: expected NAME=PRICE"))?;
+    let price: f64 = price
+        .parse()
+        .ok()
+        .filter(|p: &f64| p.is_finite() && *p > 0.0)
+        .with_context(|| format!("--feed {text}: the price must be a positive number"))?;
+    Ok((name.to_string(), price))
+}
+
+fn read_key(path: &Path) -> anyhow::Result<alloy::signers::local::PrivateKeySigner> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the key file {}", path.display()))?;
+    Ok(bulwark_chain::provider::signer(text.trim())?)
+}

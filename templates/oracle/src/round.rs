@@ -1,0 +1,348 @@
+//! The oracle's two-phase task: what a round's input, an operator's report and the
+//! certified answer look like on the wire, how an operator observes and endorses
+//! ([`Oracle`], the [`Observe`] side) and how the aggregator proposes ([`Median`],
+//! the [`Propose`] side).
+//!
+//! A round's input is `abi.encode(bytes32 feed, uint64 roundId)`; a report and the
+//! answer share one layout, `abi.encode(bytes32 feed, uint64 roundId, uint256 value,
+//! uint64 observedAt)`, which is what `OracleAVS._onTaskResponded` decodes. So a
+//! report is the answer its operator would have given alone.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use alloy::primitives::{B256, U256};
+use alloy::sol_types::SolValue;
+use bulwark_core::{Observe, Outlier, Proposal, Propose, WeighedReport};
+
+use crate::config::{FeedConfig, OracleConfig};
+use crate::median::{self, Report};
+use crate::price::Price;
+use crate::source::{self, Observation, TooFewSources};
+
+/// A feed's on-chain id: its name as Solidity's `bytes32("ETH/USD")`.
+pub fn feed_id(name: &str) -> Option<B256> {
+    let bytes = name.as_bytes();
+    if bytes.is_empty() || bytes.len() > 32 {
+        return None;
+    }
+    let mut id = [0u8; 32];
+    id[..bytes.len()].copy_from_slice(bytes);
+    Some(B256::from(id))
+}
+
+/// A feed's name from its id (for logs and `status`); hex when not text.
+pub fn feed_name(id: &B256) -> String {
+    let trimmed: Vec<u8> = id.iter().copied().take_while(|b| *b != 0).collect();
+    match String::from_utf8(trimmed) {
+        Ok(name) if !name.is_empty() && name.chars().all(|c| c.is_ascii_graphic()) => name,
+        _ => id.to_string(),
+    }
+}
+
+/// A round's input: which feed and which round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoundInput {
+    /// The feed.
+    pub feed: B256,
+    /// The round, counting from 1.
+    pub round: u64,
+}
+
+impl RoundInput {
+    /// Decodes the task input; `None` unless it is exactly `abi.encode(bytes32, uint64)`.
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        if bytes.len() != 64 {
+            return None;
+        }
+        let (feed, round) = <(B256, u64)>::abi_decode(bytes).ok()?;
+        Some(Self { feed, round })
+    }
+
+    /// The task input bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        (self.feed, self.round).abi_encode()
+    }
+}
+
+/// A report or an answer: a price for a round, and when it was observed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoundAnswer {
+    /// The feed.
+    pub feed: B256,
+    /// The round.
+    pub round: u64,
+    /// The price (8 decimals).
+    pub price: Price,
+    /// When it was observed, unix seconds.
+    pub observed_at: u64,
+}
+
+impl RoundAnswer {
+    /// Decodes a report or answer; `None` unless it is exactly the 128-byte layout
+    /// with a value that fits a price.
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        if bytes.len() != 128 {
+            return None;
+        }
+        let (feed, round, value, observed_at) = <(B256, u64, U256, u64)>::abi_decode(bytes).ok()?;
+        Some(Self {
+            feed,
+            round,
+            price: Price(u128::try_from(value).ok()?),
+            observed_at,
+        })
+    }
+
+    /// The bytes operators sign and the contract stores.
+    pub fn encode(&self) -> Vec<u8> {
+        (
+            self.feed,
+            self.round,
+            U256::from(self.price.0),
+            self.observed_at,
+        )
+            .abi_encode()
+    }
+
+    /// Whether it answers `input`.
+    pub fn answers(&self, input: &RoundInput) -> bool {
+        self.feed == input.feed && self.round == input.round
+    }
+}
+
+/// Why an operator could not observe a round.
+#[derive(Debug, thiserror::Error)]
+pub enum ObserveError {
+    /// The round's feed is not one this operator serves.
+    #[error("feed {0} is not configured on this operator")]
+    UnknownFeed(String),
+    /// Too few sources answered.
+    #[error(transparent)]
+    Sources(#[from] TooFewSources),
+}
+
+/// The operator's side: reads the feed's sources, reports their median, and endorses
+/// a proposal within `tolerance_bps` of it.
+pub struct Oracle {
+    feeds: HashMap<B256, FeedConfig>,
+    client: reqwest::Client,
+    tolerance_bps: u128,
+    max_quote_age: Duration,
+    min_sources: usize,
+}
+
+impl Oracle {
+    /// The oracle for `config`'s feeds.
+    pub fn new(config: &OracleConfig) -> Result<Self, crate::config::OracleConfigError> {
+        config.validate()?;
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_millis(config.fetch_timeout_ms))
+            .build()
+            .map_err(|e| crate::config::OracleConfigError::Http(e.to_string()))?;
+        let feeds = config
+            .feeds
+            .iter()
+            .filter_map(|f| Some((feed_id(&f.name)?, f.clone())))
+            .collect();
+        Ok(Self {
+            feeds,
+            client,
+            tolerance_bps: u128::from(config.tolerance_bps),
+            max_quote_age: Duration::from_secs(config.max_quote_age_s),
+            min_sources: config.min_sources,
+        })
+    }
+
+    /// Observes `feed` now: the median of its usable sources.
+    pub async fn observe_feed(&self, feed: &B256) -> Result<Observation, ObserveError> {
+        let config = self
+            .feeds
+            .get(feed)
+            .ok_or_else(|| ObserveError::UnknownFeed(feed_name(feed)))?;
+        let observation = source::observe(
+            &self.client,
+            &config.sources,
+            self.max_quote_age,
+            self.min_sources,
+        )
+        .await?;
+        for (url, why) in &observation.dropped {
+            tracing::warn!(feed = %config.name, url, why, "source dropped");
+        }
+        Ok(observation)
+    }
+}
+
+impl Observe for Oracle {
+    type Input = RoundInput;
+    type Observation = Observation;
+    type Error = ObserveError;
+
+    fn decode_input(&self, bytes: &[u8]) -> Option<RoundInput> {
+        RoundInput::decode(bytes)
+    }
+
+    async fn observe(&self, input: &RoundInput) -> Result<Observation, ObserveError> {
+        self.observe_feed(&input.feed).await
+    }
+
+    fn encode_report(&self, input: &RoundInput, observation: &Observation) -> Vec<u8> {
+        RoundAnswer {
+            feed: input.feed,
+            round: input.round,
+            price: observation.price,
+            observed_at: observation.at,
+        }
+        .encode()
+    }
+
+    /// Endorses an answer to this very round whose price lies within tolerance of
+    /// ours and whose time is not in our future.
+    fn endorses(&self, input: &RoundInput, observation: &Observation, proposal: &[u8]) -> bool {
+        let Some(answer) = RoundAnswer::decode(proposal) else {
+            return false;
+        };
+        answer.answers(input)
+            && answer.observed_at <= observation.at.saturating_add(60)
+            && median::endorses(observation.price, answer.price, self.tolerance_bps)
+    }
+}
+
+/// The aggregator's side: the stake-weighted median of the reports; reports beyond
+/// `tolerance_bps` of it are outliers.
+pub struct Median {
+    /// How far (basis points) a report may lie from the median and still count.
+    pub tolerance_bps: u128,
+}
+
+impl Propose for Median {
+    fn check_report(&self, input: &[u8], report: &[u8]) -> bool {
+        match (RoundInput::decode(input), RoundAnswer::decode(report)) {
+            (Some(input), Some(answer)) => answer.answers(&input) && answer.price.0 > 0,
+            _ => false,
+        }
+    }
+
+    fn propose(&self, input: &[u8], reports: &[WeighedReport<'_>]) -> Option<Proposal> {
+        let input = RoundInput::decode(input)?;
+        let decoded: Vec<Report> = reports
+            .iter()
+            .filter_map(|r| {
+                let answer = RoundAnswer::decode(r.report)?;
+                Some(Report {
+                    operator: r.operator,
+                    stake: r.stake,
+                    price: answer.price,
+                    at: answer.observed_at,
+                })
+            })
+            .collect();
+        let proposal = median::propose(&decoded, self.tolerance_bps)?;
+        let outliers = proposal
+            .outliers
+            .iter()
+            .filter_map(|id| {
+                let report = decoded.iter().find(|r| r.operator == *id)?;
+                Some(Outlier {
+                    operator: *id,
+                    reason: format!(
+                        "reported {} for {} round {}: {} bps from the median {} (tolerance {} bps)",
+                        report.price,
+                        feed_name(&input.feed),
+                        input.round,
+                        proposal.price.deviation_bps(report.price),
+                        proposal.price,
+                        self.tolerance_bps
+                    ),
+                })
+            })
+            .collect();
+        Some(Proposal {
+            response: RoundAnswer {
+                feed: input.feed,
+                round: input.round,
+                price: proposal.price,
+                observed_at: proposal.at,
+            }
+            .encode(),
+            outliers,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bulwark_core::OperatorId;
+
+    fn input() -> RoundInput {
+        RoundInput {
+            feed: feed_id("ETH/USD").expect("id"),
+            round: 3,
+        }
+    }
+
+    fn answer(price: u128) -> Vec<u8> {
+        RoundAnswer {
+            feed: input().feed,
+            round: 3,
+            price: Price(price),
+            observed_at: 1_700_000_000,
+        }
+        .encode()
+    }
+
+    #[test]
+    fn encodings_round_trip_and_refuse_garbage() {
+        assert_eq!(feed_name(&input().feed), "ETH/USD");
+        assert_eq!(RoundInput::decode(&input().encode()), Some(input()));
+        assert_eq!(RoundInput::decode(&[0u8; 63]), None);
+        let bytes = answer(300_000_000_000);
+        assert_eq!(bytes.len(), 128);
+        assert_eq!(
+            RoundAnswer::decode(&bytes).map(|a| a.price),
+            Some(Price(300_000_000_000))
+        );
+        assert_eq!(RoundAnswer::decode(&bytes[..127]), None);
+        let huge = (input().feed, 3u64, U256::MAX, 1u64).abi_encode();
+        assert_eq!(RoundAnswer::decode(&huge), None, "value beyond u128");
+        assert_eq!(feed_id(""), None);
+        assert_eq!(feed_id(&"x".repeat(33)), None);
+    }
+
+    #[test]
+    fn median_proposes_and_names_the_outlier() {
+        let median = Median { tolerance_bps: 100 };
+        let reports = [answer(3_000), answer(3_001), answer(2_999), answer(4_500)];
+        let weighed: Vec<WeighedReport<'_>> = reports
+            .iter()
+            .enumerate()
+            .map(|(i, r)| WeighedReport {
+                operator: OperatorId([i as u8; 20]),
+                stake: 10,
+                report: r,
+            })
+            .collect();
+        assert!(median.check_report(&input().encode(), &reports[0]));
+        let other_round = RoundAnswer {
+            round: 4,
+            ..RoundAnswer::decode(&reports[0]).expect("decodes")
+        }
+        .encode();
+        assert!(!median.check_report(&input().encode(), &other_round));
+        let proposal = median
+            .propose(&input().encode(), &weighed)
+            .expect("proposal");
+        let answer = RoundAnswer::decode(&proposal.response).expect("answer");
+        assert_eq!(answer.price, Price(3_000));
+        assert!(answer.answers(&input()));
+        assert_eq!(proposal.outliers.len(), 1);
+        assert_eq!(proposal.outliers[0].operator, OperatorId([3; 20]));
+        assert!(
+            proposal.outliers[0].reason.contains("ETH/USD round 3"),
+            "{}",
+            proposal.outliers[0].reason
+        );
+    }
+}
