@@ -14,10 +14,12 @@ VENV_STAMP := $(VENV)/.bulwark-installed
 PYTHON := $(VENV)/bin/python
 export PATH := $(TOOLS_BIN):$(PATH)
 
-.PHONY: help demo tools test test-templates fmt-check clippy test-rust test-tools test-contracts test-fixtures fixtures artifacts bench gas
+.PHONY: help demo demo-hello cli tools test test-templates fmt-check clippy test-rust test-tools test-contracts test-fixtures fixtures artifacts bench gas
 
 help:
-	@echo "make demo      run the hello AVS on a local devnet: anvil, 1 aggregator, 5 operators"
+	@echo "make demo      run the oracle template on a local devnet with the bulwark CLI"
+	@echo "make demo-hello  run the hello example's own devnet demo"
+	@echo "make cli       build target/debug/bulwark (and the oracle binary) and the tools"
 	@echo "make test      fmt check, clippy -D warnings, Rust tests, toolchain and fixture checks"
 	@echo "make bench     gas table; crypto, aggregation-engine and gRPC aggregator benchmarks"
 	@echo "make gas       print the certificate-verification gas table (forge)"
@@ -49,10 +51,19 @@ $(VENV_STAMP): tools/requirements.txt
 # shares every compiled dependency with `make test`. Keys, configs and logs stay in
 # target/demo for a look afterwards.
 DEMO_ARGS ?=
-demo: $(TOOLS_STAMP)
+# The oracle template through the bulwark CLI (tools/oracle_demo.sh says what it shows).
+demo: cli
+	DEMO_SECONDS=$(or $(DEMO_SECONDS),30) bash tools/oracle_demo.sh
+
+# The hello example's own demo: one binary staging anvil, an aggregator and operators.
+demo-hello: $(TOOLS_STAMP)
 	cargo build --profile test --locked -p hello-avs --bin hello-avs
 	rm -rf target/demo
 	target/debug/hello-avs demo --dir target/demo $(DEMO_ARGS)
+
+# target/debug/bulwark and the oracle binary, plus the pinned tools.
+cli: $(TOOLS_STAMP)
+	cargo build --profile test --locked -p bulwark-cli -p oracle-avs
 
 test: fmt-check clippy test-rust test-tools test-contracts test-templates test-fixtures
 	@echo "make test: all checks passed"
@@ -85,22 +96,19 @@ artifacts: $(TOOLS_STAMP)
 	cd templates/oracle && forge build --use $(ROOT)/tools/solc
 	python3 contracts/script/export_artifacts.py --write
 
-# `bulwark new` from each template into a fresh folder; the project must build and
-# pass its own Rust and forge tests as a user would run them. The projects build in
-# this repository's target folder, so only the first run compiles their dependencies
-# (their lock file is the workspace's, their features their own).
-TEMPLATES := hello
+# `bulwark new` from each template into a fresh folder, then the README's steps: the
+# project must build and pass its own Rust and forge tests, and the oracle must run
+# on `bulwark devnet up` with rounds landing in `bulwark status` until `devnet down`
+# (tools/new_project_check.sh). The projects build in this repository's target
+# folder, so only the first compiles their dependencies (their lock file is the
+# workspace's, their features their own).
+TEMPLATES := hello oracle
 test-templates: $(TOOLS_STAMP)
 	# The bulwark binary as `cargo test --workspace` builds it (a no-op after
 	# test-rust; `cargo build -p bulwark-cli` would unify features differently and
 	# recompile a hundred crates).
 	cargo test --workspace --locked --no-run
-	for t in $(TEMPLATES); do \
-	  dir=$$(mktemp -d) && \
-	  target/debug/bulwark new "my-$$t-avs" --template $$t --path "$$dir/my-$$t-avs" && \
-	  (cd "$$dir/my-$$t-avs" && CARGO_TARGET_DIR=$(ROOT)/target cargo test && \
-	   forge test --use $(ROOT)/tools/solc) && rm -rf "$$dir" || { rm -rf "$$dir"; exit 1; }; \
-	done
+	for t in $(TEMPLATES); do bash tools/new_project_check.sh $$t; done
 
 # Recomputes the cross-check fixtures with py_ecc and fails if they differ from the
 # committed ones that the Rust tests read.

@@ -21,7 +21,7 @@ use bulwark_node::supervise::{self, Supervised};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::error::CliError;
-use crate::state::{DevAccount, DevnetOperator, DevnetState, Process, Project};
+use crate::state::{DevAccount, DevnetOperator, DevnetState, Process, Project, expand};
 
 /// What `devnet up` starts.
 #[derive(Clone, Debug)]
@@ -36,6 +36,8 @@ pub struct UpOptions {
     pub no_build: bool,
     /// Spare funded accounts for stakers.
     pub spare_accounts: usize,
+    /// Extra arguments for the project's setup step.
+    pub setup_args: Vec<String>,
 }
 
 /// Where the devnet of `project` keeps its files.
@@ -153,7 +155,7 @@ async fn start_all(
     let n = options.operators;
     bar.set_message("starting anvil");
     let port = supervise::free_port()?;
-    let accounts = n + 2 + options.spare_accounts;
+    let accounts = n + 3 + options.spare_accounts;
     let anvil_config = dir.join("anvil.json");
     let anvil_log = dir.join("anvil.log");
     let anvil_path = bulwark_chain::devnet::anvil_binary();
@@ -224,6 +226,18 @@ async fn start_all(
     }
     bar.inc(1);
 
+    let vars = setup_vars(&devnet, &deployment, &keys, n, dir)?;
+    let avs_settings = avs_setup(project, &options.setup_args, vars, dir, bar, started).await?;
+    if project.devnet.block_time > 0 {
+        // From here on blocks come at a steady pace, as on a real chain (a keeper
+        // that waits on time then sees time pass without transactions).
+        let _: serde_json::Value = devnet
+            .provider()
+            .raw_request("evm_setIntervalMining".into(), (project.devnet.block_time,))
+            .await
+            .context("setting the block time")?;
+    }
+
     bar.set_message("starting the aggregator");
     let head = devnet.provider().get_block_number().await?;
     let chain = ChainConfig {
@@ -237,10 +251,9 @@ async fn start_all(
     let grpc = supervise::free_port()?;
     let health = supervise::free_port()?;
     let aggregator_config = dir.join("aggregator.toml");
-    std::fs::write(
-        &aggregator_config,
-        AggregatorConfig::local(chain.clone(), grpc, health).to_toml()?,
-    )?;
+    let mut config = AggregatorConfig::local(chain.clone(), grpc, health);
+    config.avs = avs_settings.of("aggregator");
+    std::fs::write(&aggregator_config, config.to_toml()?)?;
     start_runtime(
         "aggregator",
         &project.avs.binary,
@@ -255,18 +268,16 @@ async fn start_all(
     for (i, op) in operators.iter().enumerate() {
         bar.set_message(format!("starting operator {}/{n}", i + 1));
         let health = supervise::free_port()?;
-        std::fs::write(
-            &op.config,
-            OperatorConfig::local(
-                chain.clone(),
-                op.address,
-                op.keystore.clone(),
-                password_file.clone(),
-                grpc,
-                health,
-            )
-            .to_toml()?,
-        )?;
+        let mut config = OperatorConfig::local(
+            chain.clone(),
+            op.address,
+            op.keystore.clone(),
+            password_file.clone(),
+            grpc,
+            health,
+        );
+        config.avs = avs_settings.of(&format!("operator-{i}"));
+        std::fs::write(&op.config, config.to_toml()?)?;
         start_runtime(
             &format!("operator-{i}"),
             &project.avs.binary,
@@ -291,11 +302,155 @@ async fn start_all(
         core: deployment.core,
         avs: deployment.avs,
         owner: account(&keys[0]),
-        spare_accounts: keys.iter().skip(n + 2).map(account).collect(),
+        spare_accounts: keys.iter().skip(n + 3).map(account).collect(),
         aggregator: format!("http://{grpc}"),
         operators,
         processes: Vec::new(),
     })
+}
+
+/// The `[avs]` settings of each runtime (`aggregator`, `operator-0`, …): what the
+/// project's setup printed, with its `[process.<name>]` tables laid over it for the
+/// runtime they name.
+#[derive(Clone, Debug, Default)]
+pub struct AvsSettings {
+    shared: toml::Table,
+    per_process: toml::Table,
+}
+
+impl AvsSettings {
+    /// Splits the setup's output.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let mut shared: toml::Table = toml::from_str(text).map_err(|e| {
+            anyhow::anyhow!("the AVS setup must print its [avs] settings as TOML: {e}")
+        })?;
+        let per_process = match shared.remove("process") {
+            None => toml::Table::new(),
+            Some(toml::Value::Table(t)) => t,
+            Some(_) => anyhow::bail!("the AVS setup printed `process` that is not a table"),
+        };
+        Ok(Self {
+            shared,
+            per_process,
+        })
+    }
+
+    /// The settings of the runtime `name`.
+    pub fn of(&self, name: &str) -> toml::Table {
+        let mut table = self.shared.clone();
+        if let Some(toml::Value::Table(own)) = self.per_process.get(name) {
+            for (k, v) in own {
+                table.insert(k.clone(), v.clone());
+            }
+        }
+        table
+    }
+}
+
+/// The placeholders of the project's devnet steps; writes the owner's and the
+/// keeper's key files they name.
+fn setup_vars(
+    devnet: &Devnet,
+    deployment: &bulwark_chain::devnet::Deployment,
+    keys: &[PrivateKeySigner],
+    n: usize,
+    dir: &Path,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let owner = keys.first().context("no owner account")?;
+    let owner_key = dir.join("owner.key");
+    std::fs::write(&owner_key, hex::encode(owner.to_bytes()))?;
+    let keeper = keys.get(n + 2).context("no account for the AVS's keeper")?;
+    let keeper_key = dir.join("keeper.key");
+    std::fs::write(&keeper_key, hex::encode(keeper.to_bytes()))?;
+    Ok(vec![
+        ("rpc_url".to_string(), devnet.endpoint().to_string()),
+        ("avs".to_string(), deployment.avs.to_string()),
+        ("dir".to_string(), dir.display().to_string()),
+        (
+            "owner_key_file".to_string(),
+            owner_key.display().to_string(),
+        ),
+        (
+            "keeper_key_file".to_string(),
+            keeper_key.display().to_string(),
+        ),
+        ("operators".to_string(), n.to_string()),
+    ])
+}
+
+/// The project's own devnet steps (`[devnet]` of `bulwark.toml`): starts its
+/// services, runs its setup, and returns the `[avs]` settings the setup printed.
+async fn avs_setup(
+    project: &Project,
+    extra_args: &[String],
+    mut vars: Vec<(String, String)>,
+    dir: &Path,
+    bar: &ProgressBar,
+    started: &mut Vec<Process>,
+) -> anyhow::Result<AvsSettings> {
+    let spec = &project.devnet;
+    if spec.services.is_empty() && spec.setup.is_empty() {
+        if !extra_args.is_empty() {
+            return Err(CliError::Usage(format!(
+                "--setup-arg given, but {} has no [devnet] setup",
+                project.avs.name
+            ))
+            .into());
+        }
+        return Ok(AvsSettings::default());
+    }
+    for service in &spec.services {
+        bar.set_message(format!("starting {}", service.name));
+        let port = supervise::free_port()?;
+        let mut with_port = vars.clone();
+        with_port.push(("port".into(), port.port().to_string()));
+        let args = service
+            .args
+            .iter()
+            .map(|a| expand(a, &with_port))
+            .collect::<Result<Vec<_>, _>>()?;
+        if !args.iter().any(|a| a.contains(&dir.display().to_string())) {
+            return Err(CliError::Usage(format!(
+                "service {} must take {{dir}} in its arguments: the devnet folder in its \
+                 command line is how `devnet down` knows the process is its own",
+                service.name
+            ))
+            .into());
+        }
+        start_process(
+            &service.name,
+            &project.avs.binary,
+            &args,
+            Some(port),
+            dir,
+            started,
+        )
+        .await?;
+        vars.push((format!("url:{}", service.name), format!("http://{port}")));
+    }
+    if spec.setup.is_empty() {
+        return Ok(AvsSettings::default());
+    }
+    bar.set_message("setting up the AVS");
+    let mut args = spec
+        .setup
+        .iter()
+        .map(|a| expand(a, &vars))
+        .collect::<Result<Vec<_>, _>>()?;
+    args.extend(extra_args.iter().cloned());
+    let output = tokio::process::Command::new(&project.avs.binary)
+        .args(&args)
+        .output()
+        .await
+        .with_context(|| format!("running the setup {:?}", spec.setup))?;
+    if !output.status.success() {
+        anyhow::bail!(
+            "the AVS setup failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let text = String::from_utf8(output.stdout).context("the setup printed non-UTF-8")?;
+    AvsSettings::parse(&text)
 }
 
 async fn start_runtime(
@@ -311,19 +466,36 @@ async fn start_runtime(
     } else {
         "operator"
     };
+    let args = [
+        role.to_string(),
+        "--config".to_string(),
+        config.display().to_string(),
+    ];
+    start_process(name, binary, &args, Some(health), dir, started).await
+}
+
+/// Starts `binary args` detached, logging to `dir/<name>.log`, records it, and waits
+/// for its `/health` (when it has one).
+async fn start_process(
+    name: &str,
+    binary: &Path,
+    args: &[String],
+    health: Option<SocketAddr>,
+    dir: &Path,
+    started: &mut Vec<Process>,
+) -> anyhow::Result<()> {
     let log = dir.join(format!("{name}.log"));
-    let mut child = Supervised::spawn_detached(
-        name,
-        binary,
-        &[role, "--config", &config.display().to_string()],
-        log.clone(),
-    )?;
-    let ready = child.wait_healthy(health, Duration::from_secs(60)).await;
-    let pid = child.release().context("runtime exited")?;
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut child = Supervised::spawn_detached(name, binary, &args, log.clone())?;
+    let ready = match health {
+        Some(addr) => child.wait_healthy(addr, Duration::from_secs(60)).await,
+        None => Ok(()),
+    };
+    let pid = child.release().context("the process exited")?;
     started.push(Process {
         name: name.into(),
         pid,
-        health: Some(health),
+        health,
         log,
     });
     ready?;
@@ -407,7 +579,10 @@ pub async fn status(project: &Path) -> anyhow::Result<(String, bool)> {
             (false, _) => "stopped".to_string(),
             (true, None) => "running".to_string(),
             (true, Some(addr)) => match supervise::http_get(addr, "/health").await {
-                Ok((200, _)) => format!("healthy (http://{addr}/metrics)"),
+                Ok((200, _)) if p.name == "aggregator" || p.name.starts_with("operator-") => {
+                    format!("healthy (http://{addr}/metrics)")
+                }
+                Ok((200, _)) => format!("healthy (http://{addr})"),
                 Ok((code, _)) => format!("unhealthy ({code})"),
                 Err(_) => "not answering".to_string(),
             },
@@ -416,4 +591,26 @@ pub async fn status(project: &Path) -> anyhow::Result<(String, bool)> {
         writeln!(out, "{:<12} pid {:>7}  {health}", p.name, p.pid)?;
     }
     Ok((out, all_ok))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn setup_output_gives_each_runtime_its_settings() {
+        let settings = AvsSettings::parse(
+            "tolerance_bps = 100\nfeeds = [\"a\"]\n[keeper]\ninterval_ms = 5\n\
+             [process.operator-1]\nfeeds = [\"b\"]\n",
+        )
+        .expect("valid");
+        let shared = settings.of("operator-0");
+        assert_eq!(shared["feeds"][0].as_str(), Some("a"));
+        assert!(!shared.contains_key("process"), "not passed to runtimes");
+        let own = settings.of("operator-1");
+        assert_eq!(own["feeds"][0].as_str(), Some("b"));
+        assert_eq!(own["tolerance_bps"].as_integer(), Some(100));
+        assert!(AvsSettings::parse("process = 3").is_err());
+        assert!(AvsSettings::parse("not toml").is_err());
+    }
 }

@@ -1,7 +1,7 @@
 //! `bulwark`: scaffold AVS projects, manage keys, run a devnet, register operators,
 //! stake, and inspect an AVS.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use alloy::primitives::{Address, U256};
@@ -10,6 +10,7 @@ use bulwark_cli::chain::{self, AccountArgs, Target};
 use bulwark_cli::devnet::{self, UpOptions};
 use bulwark_cli::error::{CliError, exit, exit_code};
 use bulwark_cli::keys::{self, PasswordSource};
+use bulwark_cli::state;
 use clap::{Args, Parser, Subcommand};
 
 const EXIT_CODES: &str = "Exit codes: 0 done, 1 failure (chain, I/O, reverted transaction), \
@@ -30,7 +31,7 @@ enum Command {
         /// The project (crate) name: a-z, 0-9, '-' and '_'.
         name: String,
         /// The template.
-        #[arg(long, value_parser = ["hello"])]
+        #[arg(long, value_parser = ["oracle", "hello"])]
         template: String,
         /// Where to create it [default: ./NAME]; must be absent or empty.
         #[arg(long)]
@@ -172,6 +173,10 @@ enum DevnetCommand {
         /// Do not run the project's build command first.
         #[arg(long)]
         no_build: bool,
+        /// An extra argument for the project's setup step (`[devnet] setup` in
+        /// bulwark.toml), e.g. `--setup-arg=--faulty-operators=1`; repeatable.
+        #[arg(long = "setup-arg", allow_hyphen_values = true)]
+        setup_args: Vec<String>,
     },
     /// Stop everything `up` started (and nothing else).
     Down {
@@ -376,12 +381,70 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Status { target, recent } => {
             let resolved = target.resolve()?;
             let provider = bulwark_chain::provider::connect(&resolved.rpc_url, None)?;
+            let avs = resolved.avs()?;
             print!(
                 "{}",
-                chain::status(&provider, resolved.core, resolved.avs()?, recent).await?
+                chain::status(&provider, resolved.core, avs, recent).await?
             );
+            // The project's own view (e.g. an oracle's latest rounds), if it has one.
+            let project_dir = target
+                .state
+                .parent()
+                .and_then(Path::parent)
+                .map(|p| {
+                    if p.as_os_str().is_empty() {
+                        Path::new(".")
+                    } else {
+                        p
+                    }
+                })
+                .unwrap_or(Path::new("."));
+            if let Ok(project) = state::Project::load(project_dir) {
+                if !project.avs.status.is_empty() {
+                    print!("{}", avs_status(&project, &resolved.rpc_url, avs).await);
+                }
+            }
             Ok(())
         }
+    }
+}
+
+/// Runs the project's status command; its failure is reported, not fatal.
+async fn avs_status(
+    project: &state::Project,
+    rpc_url: &str,
+    avs: alloy::primitives::Address,
+) -> String {
+    let vars = [
+        ("rpc_url".to_string(), rpc_url.to_string()),
+        ("avs".to_string(), avs.to_string()),
+    ];
+    let args = match project
+        .avs
+        .status
+        .iter()
+        .map(|a| state::expand(a, &vars))
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(args) => args,
+        Err(err) => return format!("{}: {err}\n", project.avs.name),
+    };
+    match tokio::process::Command::new(&project.avs.binary)
+        .args(&args)
+        .output()
+        .await
+    {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).into_owned(),
+        Ok(out) => format!(
+            "{} status failed: {}\n",
+            project.avs.name,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Err(err) => format!(
+            "{} status: cannot run {}: {err}\n",
+            project.avs.name,
+            project.avs.binary.display()
+        ),
     }
 }
 
@@ -491,6 +554,7 @@ async fn run_devnet(cmd: DevnetCommand) -> anyhow::Result<()> {
             stake,
             spare_accounts,
             no_build,
+            setup_args,
         } => {
             let state = devnet::up(&UpOptions {
                 project: project.clone(),
@@ -498,6 +562,7 @@ async fn run_devnet(cmd: DevnetCommand) -> anyhow::Result<()> {
                 stake,
                 no_build,
                 spare_accounts,
+                setup_args,
             })
             .await?;
             println!(
@@ -508,8 +573,17 @@ async fn run_devnet(cmd: DevnetCommand) -> anyhow::Result<()> {
             println!("  AVS            {}", state.avs);
             println!("  staking token  {}", state.token);
             println!("  aggregator     {}", state.aggregator);
-            for (op, p) in state.operators.iter().zip(state.processes.iter().skip(2)) {
+            let runtimes = state
+                .processes
+                .iter()
+                .filter(|p| p.name.starts_with("operator-"));
+            for (op, p) in state.operators.iter().zip(runtimes) {
                 println!("  operator       {}  pid {}", op.address, p.pid);
+            }
+            for p in state.processes.iter().filter(|p| {
+                p.name != "anvil" && p.name != "aggregator" && !p.name.starts_with("operator-")
+            }) {
+                println!("  {:<14} pid {}", p.name, p.pid);
             }
             println!(
                 "state: {}; logs: {}",

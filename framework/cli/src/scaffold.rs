@@ -1,7 +1,7 @@
 //! `bulwark new`: a standalone AVS project from a template.
 //!
-//! A template is a crate of the Bulwark workspace (`examples/hello` so far; the
-//! oracle template joins when it exists). The new project gets its files with the names changed, and a
+//! A template is a crate of the Bulwark workspace (`examples/hello`,
+//! `templates/oracle`). The new project gets its files with the names changed, and a
 //! `Cargo.toml` that no longer inherits from the workspace: every `workspace = true`
 //! is replaced by the workspace's own entry, Bulwark's crates become path
 //! dependencies on the checkout, and `Cargo.lock` is the workspace's, so the project
@@ -17,8 +17,10 @@ use crate::error::CliError;
 
 /// The templates `bulwark new` knows, with their folder in the checkout and the names
 /// (crate name, Rust identifier) to replace.
-pub const TEMPLATES: &[(&str, &str, &str, &str)] =
-    &[("hello", "examples/hello", "hello-avs", "hello_avs")];
+pub const TEMPLATES: &[(&str, &str, &str, &str)] = &[
+    ("hello", "examples/hello", "hello-avs", "hello_avs"),
+    ("oracle", "templates/oracle", "oracle-avs", "oracle_avs"),
+];
 
 /// Folders and files of a template that are build output, never copied.
 const SKIPPED: &[&str] = &["out", "cache", "target", ".bulwark", "Cargo.lock"];
@@ -113,12 +115,7 @@ pub fn new_project(
     write(
         dest,
         "bulwark.toml",
-        &format!(
-            "# What `bulwark devnet up` runs for this project.\n[avs]\nname = \"{name}\"\n\
-             contract = \"{contract}\"\nbinary = \"target/debug/{name}\"\n\
-             build = [\"cargo\", \"build\", \"--bin\", \"{name}\"]\n",
-            contract = contract_artifact(&source)?,
-        ),
+        &project_manifest(&source, name)?,
         &mut files,
     )?;
     write(dest, "README.md", &readme(name, template), &mut files)?;
@@ -132,23 +129,40 @@ pub fn new_project(
 }
 
 fn readme(name: &str, template: &str) -> String {
+    let (try_it, layout) = match template {
+        "oracle" => (
+            "bulwark devnet up               # anvil, contracts, price server, aggregator + keeper, operators
+bulwark status                  # tasks, operators, certificates, and each feed's latest round
+bulwark devnet down",
+            "- `src/round.rs`: the two-phase task: what operators observe and report, when they
+  endorse, and how the aggregator proposes (the stake-weighted median).
+- `src/source.rs`, `src/median.rs`, `src/keeper.rs`: exchange formats, the median,
+  when rounds start.
+- `contracts/OracleAVS.sol`: feeds and rounds, extending Bulwark's `TaskManager`.
+- `src/main.rs`: `operator`, `aggregator`, `price-server`, `devnet-setup`, `status`.",
+        ),
+        _ => (
+            "cargo run -- demo               # aggregator and operators as processes, tasks for 30 s
+bulwark devnet up               # or leave it running: anvil, contracts, runtimes
+bulwark task create \"Ada\"       # a task; `bulwark status` shows its certificate
+bulwark devnet down",
+            "- `src/lib.rs`: the task (what operators compute and sign).
+- `contracts/`: the AVS contract, extending Bulwark's `TaskManager`.
+- `src/main.rs`: the `operator`, `aggregator` and `demo` commands.",
+        ),
+    };
     format!(
         r#"# {name}
 
 An AVS on Bulwark, from the `{template}` template.
 
 ```sh
-cargo test                      # the task logic, and the whole AVS on a local anvil
+cargo test                      # the logic, and the whole AVS on a local anvil
 forge test --use <bulwark>/tools/solc   # the contract (uses Bulwark's pinned solc)
-cargo run -- demo               # aggregator and operators as processes, tasks for 30 s
-bulwark devnet up               # or leave it running: anvil, contracts, runtimes
-bulwark task create "Ada"       # (hello) a task; `bulwark status` shows its certificate
-bulwark devnet down
+{try_it}
 ```
 
-- `src/lib.rs`: the task (what operators compute and sign).
-- `contracts/`: the AVS contract, extending Bulwark's `TaskManager`.
-- `src/main.rs`: the `operator`, `aggregator` and `demo` commands.
+{layout}
 - `bulwark.toml`: what `bulwark devnet up` builds and runs.
 
 After changing the contract, rebuild its artifact (the ABI and bytecode Rust deploys):
@@ -158,17 +172,35 @@ to `artifacts/`.
     )
 }
 
-/// The `artifacts/*.json` the template's `bulwark.toml` names.
-fn contract_artifact(source: &Path) -> anyhow::Result<String> {
+/// The template's `bulwark.toml` for the new project: every table kept (the devnet
+/// steps, the status command), the binary and its build command the project's own.
+/// The build uses the test profile, which `cargo test` already compiled.
+fn project_manifest(source: &Path, name: &str) -> anyhow::Result<String> {
     let text = std::fs::read_to_string(source.join("bulwark.toml"))
         .context("the template has no bulwark.toml")?;
-    let table: Table = toml::from_str(&text)?;
-    table
-        .get("avs")
-        .and_then(|a| a.get("contract"))
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .context("the template's bulwark.toml names no contract")
+    let mut table: Table = toml::from_str(&text)?;
+    let avs = table
+        .get_mut("avs")
+        .and_then(Value::as_table_mut)
+        .context("the template's bulwark.toml has no [avs]")?;
+    if avs.get("contract").and_then(Value::as_str).is_none() {
+        anyhow::bail!("the template's bulwark.toml names no contract");
+    }
+    avs.insert("name".into(), name.into());
+    avs.insert("binary".into(), format!("target/debug/{name}").into());
+    avs.insert(
+        "build".into(),
+        Value::Array(
+            ["cargo", "build", "--profile", "test", "--bin", name]
+                .into_iter()
+                .map(Value::from)
+                .collect(),
+        ),
+    );
+    Ok(format!(
+        "# What `bulwark devnet up` runs for this project.\n{}",
+        toml::to_string(&table)?
+    ))
 }
 
 fn write(dest: &Path, file: &str, text: &str, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {

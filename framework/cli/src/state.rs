@@ -15,6 +15,74 @@ use crate::error::CliError;
 pub struct Project {
     /// The AVS.
     pub avs: AvsSection,
+    /// What `devnet up` does beyond the runtimes.
+    #[serde(default)]
+    pub devnet: DevnetSection,
+}
+
+/// The `[devnet]` table: extra steps of `devnet up` for AVSs that need them (an
+/// oracle's price server and feed setup). Arguments may hold placeholders:
+/// `{rpc_url}`, `{avs}`, `{dir}` (the devnet folder), `{owner_key_file}`,
+/// `{keeper_key_file}` (a funded account for the AVS's own transactions), and
+/// `{url:<service>}` for a service started before.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevnetSection {
+    /// Seconds between blocks once everything is set up, as on a real chain; 0 mines
+    /// a block per transaction.
+    #[serde(default)]
+    pub block_time: u64,
+    /// Processes of the AVS binary started (detached) before the runtimes and stopped
+    /// by `devnet down`. Each gets a free port as `{port}` and must answer
+    /// `GET /health` there.
+    #[serde(default)]
+    pub services: Vec<ServiceSpec>,
+    /// Arguments of the AVS binary run once the contracts are deployed and the
+    /// operators registered; it must print the `[avs]` settings (TOML) that every
+    /// runtime config gets.
+    #[serde(default)]
+    pub setup: Vec<String>,
+}
+
+/// A service of the devnet.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    /// Its name (in the state file and `{url:<name>}`).
+    pub name: String,
+    /// Arguments of the AVS binary.
+    pub args: Vec<String>,
+}
+
+/// Replaces every `{key}` of `vars` in `arg`; an unknown placeholder is an error, so
+/// a typo in `bulwark.toml` does not reach the binary.
+pub fn expand(arg: &str, vars: &[(String, String)]) -> Result<String, CliError> {
+    let mut out = String::new();
+    let mut rest = arg;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find('}') else {
+            return Err(CliError::Usage(format!("unclosed placeholder in {arg:?}")));
+        };
+        let key = &rest[open + 1..open + close];
+        let value = vars
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+            .ok_or_else(|| {
+                CliError::Usage(format!(
+                    "unknown placeholder {{{key}}} in bulwark.toml (known: {})",
+                    vars.iter()
+                        .map(|(k, _)| format!("{{{k}}}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
+        out.push_str(value);
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 /// The `[avs]` table.
@@ -31,6 +99,11 @@ pub struct AvsSection {
     /// The command that builds the binary, run by `devnet up` unless `--no-build`.
     #[serde(default)]
     pub build: Vec<String>,
+    /// Arguments of the binary that print the AVS's own status (e.g. an oracle's
+    /// latest rounds), appended to `bulwark status`; `{rpc_url}` and `{avs}` are
+    /// filled in.
+    #[serde(default)]
+    pub status: Vec<String>,
 }
 
 impl Project {
@@ -166,5 +239,33 @@ impl DevnetState {
     /// The marker in every process's command line: the devnet folder.
     pub fn marker(&self) -> String {
         self.dir.display().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_expand_and_typos_are_refused() {
+        let vars = vec![
+            ("rpc_url".to_string(), "http://127.0.0.1:1".to_string()),
+            (
+                "url:price-server".to_string(),
+                "http://127.0.0.1:2".to_string(),
+            ),
+        ];
+        assert_eq!(
+            expand("--rpc={rpc_url}/x", &vars).expect("known"),
+            "--rpc=http://127.0.0.1:1/x"
+        );
+        assert_eq!(
+            expand("{url:price-server}", &vars).expect("known"),
+            "http://127.0.0.1:2"
+        );
+        assert_eq!(expand("plain", &vars).expect("none"), "plain");
+        let err = expand("{rpc}", &vars).expect_err("typo");
+        assert!(err.to_string().contains("{rpc}"), "{err}");
+        assert!(expand("{rpc_url", &vars).is_err());
     }
 }

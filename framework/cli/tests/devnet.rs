@@ -1,6 +1,8 @@
 //! `bulwark devnet up` / `status` / `down` on the hello example, and the chain commands
 //! against it: a task certified, a staker depositing, delegating and withdrawing, and
-//! `bulwark status` showing it all. Every process `up` started is gone after `down`.
+//! `bulwark status` showing it all; then the oracle template, whose devnet adds a
+//! price server and a setup step, with rounds landing in `bulwark status`. Every
+//! process `up` started is gone after `down`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -19,11 +21,12 @@ fn text(out: &Output) -> String {
     )
 }
 
-/// A copy of the hello project in a temporary folder (its devnet files land there),
-/// pointing at the workspace's hello-avs binary, built if missing.
-fn project() -> tempfile::TempDir {
-    let hello = repo().join("examples/hello");
-    let binary = repo().join("target/debug/hello-avs");
+/// A copy of a workspace project's `bulwark.toml` (`examples/hello`,
+/// `templates/oracle`) in a temporary folder (its devnet files land there), pointing
+/// at the workspace's binary, built if missing.
+fn project(folder: &str, binary_name: &str) -> tempfile::TempDir {
+    let source = repo().join(folder);
+    let binary = repo().join("target/debug").join(binary_name);
     if !binary.exists() {
         let status = Command::new(env!("CARGO"))
             .args([
@@ -31,23 +34,31 @@ fn project() -> tempfile::TempDir {
                 "--profile",
                 "test",
                 "-p",
-                "hello-avs",
+                binary_name,
                 "--bin",
-                "hello-avs",
+                binary_name,
             ])
             .current_dir(repo())
             .status()
             .expect("cargo");
-        assert!(status.success(), "building hello-avs");
+        assert!(status.success(), "building {binary_name}");
     }
+    let mut manifest: toml::Table = toml::from_str(
+        &std::fs::read_to_string(source.join("bulwark.toml")).expect("bulwark.toml"),
+    )
+    .expect("toml");
+    let avs = manifest
+        .get_mut("avs")
+        .and_then(toml::Value::as_table_mut)
+        .expect("[avs]");
+    let contract = source.join(avs["contract"].as_str().expect("contract"));
+    avs.insert("contract".into(), contract.display().to_string().into());
+    avs.insert("binary".into(), binary.display().to_string().into());
+    avs.remove("build");
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(
         dir.path().join("bulwark.toml"),
-        format!(
-            "[avs]\nname = \"hello-avs\"\ncontract = \"{}\"\nbinary = \"{}\"\n",
-            hello.join("artifacts/HelloAVS.json").display(),
-            binary.display()
-        ),
+        toml::to_string(&manifest).expect("toml"),
     )
     .expect("bulwark.toml");
     dir
@@ -101,7 +112,7 @@ fn pids(state: &serde_json::Value) -> Vec<u32> {
 
 #[test]
 fn devnet_up_serves_tasks_stakers_and_status_then_down_stops_it_all() {
-    let dir = project();
+    let dir = project("examples/hello", "hello-avs");
     let mut devnet = Devnet {
         project: dir.path(),
         up: false,
@@ -216,6 +227,96 @@ fn devnet_up_serves_tasks_stakers_and_status_then_down_stops_it_all() {
     }
     let out = devnet.run(&["devnet", "status"]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+}
+
+/// The oracle template on a devnet: its price server starts, its setup configures the
+/// feeds, the keeper starts rounds, and `bulwark status` shows them land. One of
+/// four operators is faulty (it reads the wrong pairs): the rounds land without it,
+/// and its reports are in the aggregator's evidence file.
+#[test]
+fn oracle_devnet_lands_rounds_that_status_shows_then_down_stops_it_all() {
+    let dir = project("templates/oracle", "oracle-avs");
+    let mut devnet = Devnet {
+        project: dir.path(),
+        up: false,
+    };
+    let out = devnet.run(&[
+        "devnet",
+        "up",
+        "--operators",
+        "4",
+        "--no-build",
+        "--setup-arg=--faulty-operators=1",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    devnet.up = true;
+    assert!(text(&out).contains("price-server"), "{}", text(&out));
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join(".bulwark/devnet.json")).expect("state"),
+    )
+    .expect("json");
+    let started = pids(&state);
+    assert_eq!(
+        started.len(),
+        7,
+        "anvil, price server, aggregator, 4 operators"
+    );
+    let status = devnet.run(&["devnet", "status"]);
+    assert_eq!(
+        text(&status).matches("healthy").count(),
+        6,
+        "{}",
+        text(&status)
+    );
+
+    // Rounds of both feeds land; the second round of a feed shows it keeps going.
+    let landed = |out: &str, feed: &str| -> u64 {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(feed) && l.contains(" round "))
+            .and_then(|l| l.split_whitespace().nth(2))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    let mut shown = String::new();
+    for _ in 0..300 {
+        shown = text(&devnet.run(&["status"]));
+        if landed(&shown, "ETH/USD") >= 2 && landed(&shown, "BTC/USD") >= 1 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(
+        landed(&shown, "ETH/USD") >= 2 && landed(&shown, "BTC/USD") >= 1,
+        "{shown}"
+    );
+    assert!(shown.contains("oracle feeds: 2"), "{shown}");
+    assert!(
+        shown.contains("signed by 75.0% of stake"),
+        "the three honest operators: {shown}"
+    );
+    let faulty = state["operators"][3]["address"]
+        .as_str()
+        .expect("address")
+        .to_lowercase();
+    let evidence =
+        std::fs::read_to_string(dir.path().join(".bulwark/devnet/aggregator.evidence.jsonl"))
+            .expect("evidence file");
+    assert!(
+        evidence.lines().count() >= 2 && evidence.to_lowercase().contains(&faulty),
+        "{evidence}"
+    );
+
+    let out = devnet.run(&["devnet", "down"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    devnet.up = false;
+    assert!(
+        text(&out).contains("devnet down (7 processes)"),
+        "{}",
+        text(&out)
+    );
+    for pid in started {
+        assert!(!running(pid), "process {pid} outlived `devnet down`");
+    }
 }
 
 /// Mints devnet tokens to `to` as the owner, through the library (no CLI command

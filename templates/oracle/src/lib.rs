@@ -10,6 +10,7 @@
 //!   observes and endorses, [`round::Median`] proposes);
 //! - [`keeper`]: starts rounds on a heartbeat or a price move;
 //! - [`config`]: the `[avs]` settings of the runtime configs;
+//! - [`status`]: the feeds and latest rounds, for `bulwark status`;
 //! - [`service`]: the operator and aggregator (with keeper) runtimes from their configs;
 //! - [`price`], [`source`], [`median`]: exact prices, exchange formats, the
 //!   stake-weighted median;
@@ -27,6 +28,7 @@ pub mod price_server;
 pub mod round;
 pub mod service;
 pub mod source;
+pub mod status;
 
 /// Contract bindings for the oracle, generated from `artifacts/OracleAVS.json`
 /// (`make artifacts` refreshes it from `contracts/OracleAVS.sol`).

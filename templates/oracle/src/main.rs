@@ -66,6 +66,19 @@ enum Command {
         /// Quote every price times this factor (a lying exchange, for demos).
         #[arg(long)]
         lie: Option<f64>,
+        /// A folder to write the server's URL to (`price-server.url`); `bulwark
+        /// devnet up` passes the devnet folder.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Print every feed and its latest round.
+    Status {
+        /// The chain.
+        #[arg(long)]
+        rpc_url: String,
+        /// The OracleAVS contract.
+        #[arg(long)]
+        avs: alloy::primitives::Address,
     },
     /// Configure the feeds on a freshly deployed OracleAVS and allow the keeper to
     /// start rounds; prints the `[avs]` settings for the runtime configs.
@@ -91,6 +104,13 @@ enum Command {
         /// Price move (basis points) that makes a round due.
         #[arg(long, default_value_t = 50)]
         deviation_bps: u16,
+        /// How many operators the devnet runs (`operator-0` …).
+        #[arg(long, default_value_t = 0)]
+        operators: usize,
+        /// Make the last K operators faulty, for demos: they read the other feed's
+        /// pairs, so their reports are far off (left out, recorded as evidence).
+        #[arg(long, default_value_t = 0)]
+        faulty_operators: usize,
     },
 }
 
@@ -124,6 +144,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             feeds,
             tick_ms,
             lie,
+            dir,
         } => {
             init_tracing("info");
             if !listen.ip().is_loopback() {
@@ -144,8 +165,19 @@ async fn run(command: Command) -> anyhow::Result<()> {
             }
             tracing::info!(addr = %server.addr(), "price server listening");
             println!("http://{}", server.addr());
+            if let Some(dir) = dir {
+                std::fs::write(
+                    dir.join("price-server.url"),
+                    format!("http://{}\n", server.addr()),
+                )
+                .with_context(|| format!("writing the URL to {}", dir.display()))?;
+            }
             shutdown_signal().await;
             server.stop().await;
+        }
+        Command::Status { rpc_url, avs } => {
+            let provider = bulwark_chain::provider::connect(&rpc_url, None)?;
+            print!("{}", oracle_avs::status::feeds(&provider, avs).await?);
         }
         Command::DevnetSetup {
             rpc_url,
@@ -155,7 +187,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
             price_server,
             heartbeat_s,
             deviation_bps,
+            operators,
+            faulty_operators,
         } => {
+            if faulty_operators > operators {
+                anyhow::bail!(
+                    "--faulty-operators {faulty_operators} exceeds --operators {operators}"
+                );
+            }
             let owner = read_key(&owner_key_file)?;
             let keeper = read_key(&keeper_key_file)?;
             let provider =
@@ -195,7 +234,22 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     ..KeeperConfig::default()
                 }),
             };
-            print!("{}", toml::to_string(&settings.to_table()?)?);
+            let mut table = settings.to_table()?;
+            // Faulty operators: each feed read from the other feed's pairs.
+            let mut process = toml::Table::new();
+            for i in operators - faulty_operators..operators {
+                let mut faulty = settings.clone();
+                faulty.keeper = None;
+                let names: Vec<String> = faulty.feeds.iter().map(|f| f.name.clone()).collect();
+                for (feed, other) in faulty.feeds.iter_mut().zip(names.iter().rev()) {
+                    feed.sources = sources_at(&price_server, other);
+                }
+                process.insert(format!("operator-{i}"), faulty.to_table()?.into());
+            }
+            if !process.is_empty() {
+                table.insert("process".into(), process.into());
+            }
+            print!("{}", toml::to_string(&table)?);
         }
     }
     Ok(())
