@@ -71,8 +71,10 @@ test: fmt-check clippy test-rust test-tools test-contracts test-templates test-f
 fmt-check:
 	cargo fmt --all -- --check
 
+# The criterion benchmarks sit behind the `bench` feature (see framework/core/Cargo.toml).
 clippy:
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+	cargo clippy -p bulwark-crypto -p bulwark-core --benches --features bench --locked -- -D warnings
 
 # The chain tests start their own anvil from tools/bin.
 test-rust: $(TOOLS_STAMP)
@@ -120,8 +122,8 @@ fixtures: $(VENV_STAMP)
 	BULWARK_WRITE_FIXTURES=1 cargo test -p bulwark-crypto --test contract_fixtures
 
 bench: gas
-	cargo bench -p bulwark-crypto --bench bls
-	cargo bench -p bulwark-core --bench engine
+	cargo bench -p bulwark-crypto --features bench --bench bls
+	cargo bench -p bulwark-core --features bench --bench engine
 	cargo bench -p bulwark-node --bench grpc
 
 # Certificate verification gas by operator-set size and share of non-signers.

@@ -64,4 +64,24 @@ mod tests {
         assert!(Hello.decode_input(&[b'a'; 64]).is_some());
         assert_eq!(Hello.decode_input(&[0xff, 0xfe]), None);
     }
+
+    proptest::proptest! {
+        /// Every name the contract accepts is greeted, and the greeting is the same
+        /// bytes on every operator; anything else is refused without a panic.
+        #[test]
+        fn any_input_is_greeted_or_refused(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..100)) {
+            let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+            match Hello.decode_input(&bytes) {
+                Some(name) => {
+                    proptest::prop_assert!(!bytes.is_empty() && bytes.len() <= MAX_NAME_BYTES);
+                    let greeting = runtime.block_on(Hello.execute(name.clone())).expect("infallible");
+                    let encoded = Hello.encode_output(&greeting);
+                    proptest::prop_assert_eq!(encoded, [b"Hello, ", bytes.as_slice(), b"!"].concat());
+                }
+                None => proptest::prop_assert!(
+                    bytes.is_empty() || bytes.len() > MAX_NAME_BYTES || std::str::from_utf8(&bytes).is_err()
+                ),
+            }
+        }
+    }
 }

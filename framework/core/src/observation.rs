@@ -254,6 +254,23 @@ impl ReportRound {
         self.proposal.as_ref()
     }
 
+    /// Takes `response` as the proposal when none is made yet: an aggregator
+    /// restarting replays endorsements it had accepted, which all carry the proposal
+    /// it had made, so operators asking again get the same one. Returns whether the
+    /// round's proposal is now `response`.
+    pub fn adopt(&mut self, response: &[u8]) -> bool {
+        match &self.proposal {
+            Some(p) => p.response == response,
+            None => {
+                self.proposal = Some(Proposal {
+                    response: response.to_vec(),
+                    outliers: Vec::new(),
+                });
+                true
+            }
+        }
+    }
+
     /// The proposal, once made.
     pub fn proposal(&self) -> Option<&Proposal> {
         self.proposal.as_ref()
@@ -395,6 +412,24 @@ mod tests {
         );
         assert!(!round.ready(true), "proposed already");
         assert_eq!(round.reported_stake(), 100);
+        assert!(round.adopt(&90u64.to_be_bytes()), "the same proposal");
+        assert!(!round.adopt(&91u64.to_be_bytes()), "never replaced");
+    }
+
+    #[test]
+    fn a_restarted_aggregator_adopts_the_replayed_proposal() {
+        let (keys, config) = setup(&[30, 30, 40]);
+        let mut round = ReportRound::new(&config, Vec::new());
+        assert!(round.adopt(b"earlier proposal"));
+        assert_eq!(
+            round.proposal().map(|p| p.response.as_slice()),
+            Some(&b"earlier proposal"[..])
+        );
+        assert_eq!(
+            round.add(1, report(&config, &keys, 0, 5), &Lowest),
+            Err(ReportRejection::Closed(7)),
+            "reports are closed once a proposal stands"
+        );
     }
 
     #[test]

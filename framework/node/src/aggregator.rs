@@ -409,7 +409,12 @@ impl Aggregator {
         submission: SignedResponse,
         record: bool,
     ) -> Result<Outcome, Rejection> {
-        if let Err(rejection) = self.check_endorsement(&submission) {
+        let endorsement = if record {
+            self.check_endorsement(&submission)
+        } else {
+            self.adopt_replayed(&submission)
+        };
+        if let Err(rejection) = endorsement {
             self.stats.rejected.fetch_add(1, Ordering::Relaxed);
             return Err(rejection);
         }
@@ -503,6 +508,23 @@ impl Aggregator {
             Some(p) if p.response == submission.response => Ok(()),
             Some(_) => Err(Rejection::Malformed("not the proposed response")),
             None => Err(Rejection::Malformed("no proposal yet to endorse")),
+        }
+    }
+
+    /// A journaled endorsement replayed after a restart: it was accepted as an
+    /// endorsement of the proposal made then, which the fresh round takes over.
+    fn adopt_replayed(&self, submission: &SignedResponse) -> Result<(), Rejection> {
+        if self.two_phase.is_none() {
+            return Ok(());
+        }
+        let adopted = self
+            .rounds()
+            .get_mut(&submission.task_id)
+            .is_none_or(|open| open.round.adopt(&submission.response));
+        if adopted {
+            Ok(())
+        } else {
+            Err(Rejection::Malformed("not the proposed response"))
         }
     }
 
