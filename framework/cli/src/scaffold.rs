@@ -262,25 +262,13 @@ pub fn standalone_manifest(
 ) -> anyhow::Result<String> {
     let mut manifest: Table = toml::from_str(template).context("the template's Cargo.toml")?;
     let ws_root: Table = toml::from_str(workspace).context("the workspace Cargo.toml")?;
-    let ws_profiles = ws_root
-        .get("profile")
-        .and_then(Value::as_table)
-        .cloned()
-        .unwrap_or_default();
+    let ws_profiles = sub_table(&ws_root, "profile");
     let ws = ws_root
         .get("workspace")
         .and_then(Value::as_table)
         .context("no [workspace]")?;
-    let ws_package = ws
-        .get("package")
-        .and_then(Value::as_table)
-        .cloned()
-        .unwrap_or_default();
-    let ws_deps = ws
-        .get("dependencies")
-        .and_then(Value::as_table)
-        .cloned()
-        .unwrap_or_default();
+    let ws_package = sub_table(ws, "package");
+    let ws_deps = sub_table(ws, "dependencies");
 
     if let Some(package) = manifest.get_mut("package").and_then(Value::as_table_mut) {
         package.insert("name".into(), Value::String(name.into()));
@@ -344,6 +332,15 @@ pub fn standalone_manifest(
         checkout.display(),
         toml::to_string_pretty(&manifest)?
     ))
+}
+
+/// `table[key]` as a table; empty when absent.
+fn sub_table(table: &Table, key: &str) -> Table {
+    table
+        .get(key)
+        .and_then(Value::as_table)
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn is_inherited(value: &Value) -> bool {

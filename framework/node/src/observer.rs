@@ -178,17 +178,26 @@ impl<O: Observe> ObserverRuntime<O> {
         let deadline = tokio::time::Instant::now() + self.patience;
         let mut delay = Duration::from_millis(50);
         loop {
+            let mut failed = 0;
             for endpoint in &self.aggregators {
                 match client::proposal(endpoint, task_id, &self.backoff).await {
                     Ok((ProposalStatus::Ready, response, _)) => return Some(response),
                     Ok((ProposalStatus::Failed, _, detail)) => {
-                        tracing::warn!(task = task_id, endpoint, detail, "no proposal possible")
+                        failed += 1;
+                        tracing::debug!(task = task_id, endpoint, detail, "no proposal possible");
                     }
                     Ok(_) => {}
                     Err(err) => {
                         tracing::warn!(task = task_id, endpoint, %err, "aggregator unreachable")
                     }
                 }
+            }
+            if failed == self.aggregators.len() {
+                tracing::warn!(
+                    task = task_id,
+                    "no aggregator could make a proposal; not endorsing"
+                );
+                return None;
             }
             if tokio::time::Instant::now() + delay > deadline {
                 tracing::warn!(task = task_id, "no proposal in time; not endorsing");
