@@ -16,7 +16,7 @@ use bulwark_net::client::{self, Backoff};
 use bulwark_net::proto::{ProposalStatus, SubmissionStatus};
 
 use crate::follow::NewTask;
-use crate::operator::{follow_tasks, submit_to_all};
+use crate::operator::{count_answer, follow_tasks, submit_to_all, when_open};
 use crate::telemetry::{Health, names};
 
 /// What one task came to, for callers that watch (tests).
@@ -109,12 +109,9 @@ impl<O: Observe> ObserverRuntime<O> {
         };
         let mut reported = false;
         for endpoint in &self.aggregators {
-            let status = self.report_when_open(endpoint, &signed).await;
-            let label = match &status {
-                Ok((status, _)) => bulwark_net::submission::label(*status),
-                Err(_) => "unreachable",
-            };
-            metrics::counter!(names::OPERATOR_REPORTS, "status" => label).increment(1);
+            let status =
+                when_open(|| client::submit_report(endpoint, &signed, &self.backoff)).await;
+            count_answer(names::OPERATOR_REPORTS, &status);
             match status {
                 Ok((SubmissionStatus::Accepted | SubmissionStatus::Duplicate, _)) => {
                     reported = true
@@ -152,25 +149,6 @@ impl<O: Observe> ObserverRuntime<O> {
         };
         let statuses = submit_to_all(&self.aggregators, &endorsement, &self.backoff).await;
         Endorsement::Endorsed(statuses.into_iter().map(Result::ok).collect())
-    }
-
-    /// Sends the report, retrying while the aggregator has not opened the task yet.
-    async fn report_when_open(
-        &self,
-        endpoint: &str,
-        report: &SignedReport,
-    ) -> Result<(SubmissionStatus, String), client::ClientError> {
-        let mut delay = Duration::from_millis(100);
-        let mut answer = (SubmissionStatus::UnknownTask, String::new());
-        for _ in 0..20 {
-            answer = client::submit_report(endpoint, report, &self.backoff).await?;
-            if answer.0 != SubmissionStatus::UnknownTask {
-                break;
-            }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(1));
-        }
-        Ok(answer)
     }
 
     /// The first proposal any aggregator has, polling until `patience` runs out.

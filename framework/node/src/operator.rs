@@ -113,38 +113,60 @@ pub(crate) async fn submit_to_all(
 ) -> Vec<Result<SubmissionStatus, client::ClientError>> {
     let mut statuses = Vec::new();
     for endpoint in aggregators {
-        let status = submit_when_open(endpoint, submission, backoff).await;
-        let label = match &status {
-            Ok(status) => bulwark_net::submission::label(*status),
-            Err(_) => "unreachable",
-        };
-        metrics::counter!(names::OPERATOR_SUBMISSIONS, "status" => label).increment(1);
-        if let Err(err) = &status {
-            tracing::warn!(task = submission.task_id, endpoint, %err, "aggregator unreachable");
+        let status = when_open(|| client::submit(endpoint, submission, backoff)).await;
+        count_answer(names::OPERATOR_SUBMISSIONS, &status);
+        match &status {
+            Ok((status, detail)) => {
+                tracing::debug!(
+                    task = submission.task_id,
+                    endpoint,
+                    ?status,
+                    detail,
+                    "submitted"
+                )
+            }
+            Err(err) => {
+                tracing::warn!(task = submission.task_id, endpoint, %err, "aggregator unreachable")
+            }
         }
-        statuses.push(status);
+        statuses.push(status.map(|(status, _)| status));
     }
     statuses
 }
 
-/// Submits a response, retrying while the aggregator has not opened the task yet (it
-/// may see the event a poll later than we do).
-pub(crate) async fn submit_when_open(
-    endpoint: &str,
-    sub: &SignedResponse,
-    backoff: &Backoff,
-) -> Result<SubmissionStatus, client::ClientError> {
+/// Sends with `send` (a submission, a report) until the aggregator has opened the
+/// task, which it may do a poll later than we see the event: up to 20 tries, 100 ms
+/// apart at first, doubling to 1 s. Gives the aggregator's status and detail.
+pub(crate) async fn when_open<F, Fut>(
+    mut send: F,
+) -> Result<(SubmissionStatus, String), client::ClientError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(SubmissionStatus, String), client::ClientError>>,
+{
     let mut delay = Duration::from_millis(100);
+    let mut answer = (SubmissionStatus::UnknownTask, String::new());
     for _ in 0..20 {
-        let (status, detail) = client::submit(endpoint, sub, backoff).await?;
-        if status != SubmissionStatus::UnknownTask {
-            tracing::debug!(task = sub.task_id, ?status, detail, "submitted");
-            return Ok(status);
+        answer = send().await?;
+        if answer.0 != SubmissionStatus::UnknownTask {
+            break;
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(1));
     }
-    Ok(SubmissionStatus::UnknownTask)
+    Ok(answer)
+}
+
+/// Counts an aggregator's answer in `metric`, labelled by status (or `unreachable`).
+pub(crate) fn count_answer<T>(
+    metric: &'static str,
+    answer: &Result<(SubmissionStatus, T), client::ClientError>,
+) {
+    let label = match answer {
+        Ok((status, _)) => bulwark_net::submission::label(*status),
+        Err(_) => "unreachable",
+    };
+    metrics::counter!(metric, "status" => label).increment(1);
 }
 
 /// Polls the AVS for new tasks every `poll` from `from_block`, handing each to
