@@ -7,6 +7,7 @@
 //! it lands. Stops everything on its own, or on Ctrl-C.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -21,7 +22,7 @@ use bulwark_chain::devnet::{DeployConfig, Devnet, ether};
 use bulwark_crypto::SecretKey;
 use bulwark_crypto::keystore::{Kdf, Keystore};
 use bulwark_node::config::{AggregatorConfig, ChainConfig, OperatorConfig};
-use bulwark_node::supervise::{self, Supervised, http_get, metric_sum};
+use bulwark_node::supervise::{Supervised, http_get, metric_sum};
 use bulwark_node::telemetry::names;
 
 use hello_avs::bindings::HelloAVS;
@@ -151,12 +152,13 @@ pub async fn run(
         &dir.join("submitter.key"),
         &alloy::hex::encode(submitter.to_bytes()),
     )?;
-    let grpc = supervise::free_port()?;
-    let agg_health = supervise::free_port()?;
+    // Port 0 everywhere: each runtime announces the ports it bound, so no other
+    // process can take them between a pick and a bind.
+    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
     let agg_config = dir.join("aggregator.toml");
     write(
         &agg_config,
-        &AggregatorConfig::local(chain.clone(), grpc, agg_health).to_toml()?,
+        &AggregatorConfig::local(chain.clone(), any_port, any_port).to_toml()?,
     )?;
 
     let mut children = Vec::new();
@@ -167,20 +169,19 @@ pub async fn run(
         &["aggregator", "--config", &agg_config.display().to_string()],
         dir.join("aggregator.log"),
     )?;
-    child
-        .wait_healthy(agg_health, Duration::from_secs(30))
-        .await?;
+    let listening = child.wait_ready(Duration::from_secs(30)).await?;
+    let (Some(grpc), Some(agg_health)) = (listening.grpc, listening.http) else {
+        bail!("the aggregator announced {listening:?}, not gRPC and HTTP addresses");
+    };
     children.push(child);
-    let mut health = vec![agg_health];
     for (i, (address, _)) in operators.iter().enumerate() {
-        let listen = supervise::free_port()?;
         let config = OperatorConfig::local(
             chain.clone(),
             *address,
             format!("operator-{i}.keystore.json").into(),
             "password.txt".into(),
             grpc,
-            listen,
+            any_port,
         );
         let path = dir.join(format!("operator-{i}.toml"));
         write(&path, &config.to_toml()?)?;
@@ -190,10 +191,9 @@ pub async fn run(
             &["operator", "--config", &path.display().to_string()],
             dir.join(format!("operator-{i}.log")),
         )?);
-        health.push(listen);
     }
-    for (child, addr) in children.iter_mut().zip(&health).skip(1) {
-        child.wait_healthy(*addr, Duration::from_secs(60)).await?;
+    for child in children.iter_mut().skip(1) {
+        child.wait_ready(Duration::from_secs(60)).await?;
     }
     println!(
         "3. aggregator (gRPC {grpc}, metrics http://{agg_health}/metrics) and {n} operators running as processes {}",

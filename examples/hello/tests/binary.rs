@@ -9,15 +9,6 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_hello-avs");
 
-/// One demo at a time: each picks free loopback ports for its runtimes a moment
-/// before they bind them, and a second demo's anvil or runtimes starting at the same
-/// moment could take one of them (seen once in CI: an operator exiting at start).
-static ONE_DEMO: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn one_demo() -> std::sync::MutexGuard<'static, ()> {
-    ONE_DEMO.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// The process ids the demo printed for its children.
 fn child_pids(output: &str) -> Vec<u32> {
     output
@@ -42,7 +33,6 @@ fn assert_gone(pids: &[u32]) {
 
 #[test]
 fn demo_certifies_tasks_and_stops_every_process() {
-    let _one = one_demo();
     let dir = tempfile::tempdir().expect("tempdir");
     let output = Command::new(BIN)
         .args([
@@ -88,7 +78,6 @@ fn demo_certifies_tasks_and_stops_every_process() {
 
 #[test]
 fn demo_stops_cleanly_when_interrupted() {
-    let _one = one_demo();
     let dir = tempfile::tempdir().expect("tempdir");
     let mut demo = Command::new(BIN)
         .args([

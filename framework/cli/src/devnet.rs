@@ -17,6 +17,7 @@ use bulwark_chain::devnet::{DeployConfig, Devnet, ether};
 use bulwark_crypto::SecretKey;
 use bulwark_crypto::keystore::{Kdf, Keystore};
 use bulwark_node::config::{AggregatorConfig, ChainConfig, OperatorConfig};
+use bulwark_node::listening::Listening;
 use bulwark_node::supervise::{self, Supervised};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -154,7 +155,6 @@ async fn start_all(
 ) -> anyhow::Result<DevnetState> {
     let n = options.operators;
     bar.set_message("starting anvil");
-    let port = supervise::free_port()?;
     let accounts = n + 3 + options.spare_accounts;
     let anvil_config = dir.join("anvil.json");
     let anvil_log = dir.join("anvil.log");
@@ -167,8 +167,10 @@ async fn start_all(
             "prague",
             "--host",
             "127.0.0.1",
+            // Port 0: anvil binds whatever the kernel gives it and says which in its
+            // log, so no other process can take the port in between.
             "--port",
-            &port.port().to_string(),
+            "0",
             "--accounts",
             &accounts.to_string(),
             "--config-out",
@@ -181,10 +183,9 @@ async fn start_all(
         name: "anvil".into(),
         pid: anvil.release().context("anvil exited at once")?,
         health: None,
-        log: anvil_log,
+        log: anvil_log.clone(),
     });
-    let rpc_url = format!("http://127.0.0.1:{}", port.port());
-    let keys = wait_for_anvil(&anvil_config, &rpc_url).await?;
+    let (rpc_url, keys) = wait_for_anvil(&anvil_config, &anvil_log).await?;
     bar.inc(1);
 
     bar.set_message("deploying the restaking core and the AVS");
@@ -248,33 +249,34 @@ async fn start_all(
     };
     let submitter = keys.get(n + 1).context("no account for the aggregator")?;
     std::fs::write(dir.join("submitter.key"), hex::encode(submitter.to_bytes()))?;
-    let grpc = supervise::free_port()?;
-    let health = supervise::free_port()?;
+    // Port 0 everywhere: each runtime announces the ports it bound (no other process
+    // can take them between a pick and a bind).
+    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
     let aggregator_config = dir.join("aggregator.toml");
-    let mut config = AggregatorConfig::local(chain.clone(), grpc, health);
+    let mut config = AggregatorConfig::local(chain.clone(), any_port, any_port);
     config.avs = avs_settings.of("aggregator");
     std::fs::write(&aggregator_config, config.to_toml()?)?;
-    start_runtime(
+    let grpc = start_runtime(
         "aggregator",
         &project.avs.binary,
         &aggregator_config,
-        health,
         dir,
         started,
     )
-    .await?;
+    .await?
+    .grpc
+    .context("the aggregator did not announce its gRPC address")?;
     bar.inc(1);
 
     for (i, op) in operators.iter().enumerate() {
         bar.set_message(format!("starting operator {}/{n}", i + 1));
-        let health = supervise::free_port()?;
         let mut config = OperatorConfig::local(
             chain.clone(),
             op.address,
             op.keystore.clone(),
             password_file.clone(),
             grpc,
-            health,
+            any_port,
         );
         config.avs = avs_settings.of(&format!("operator-{i}"));
         std::fs::write(&op.config, config.to_toml()?)?;
@@ -282,7 +284,6 @@ async fn start_all(
             &format!("operator-{i}"),
             &project.avs.binary,
             &op.config,
-            health,
             dir,
             started,
         )
@@ -401,9 +402,16 @@ async fn avs_setup(
     }
     for service in &spec.services {
         bar.set_message(format!("starting {}", service.name));
-        let port = supervise::free_port()?;
+        // A service that takes `{port}` is told a free one; any other announces the
+        // address it bound (see bulwark_node::listening), which cannot be raced.
         let mut with_port = vars.clone();
-        with_port.push(("port".into(), port.port().to_string()));
+        let readiness = if service.args.iter().any(|a| a.contains("{port}")) {
+            let port = supervise::free_port()?;
+            with_port.push(("port".into(), port.port().to_string()));
+            Readiness::Health(port)
+        } else {
+            Readiness::Announced
+        };
         let args = service
             .args
             .iter()
@@ -417,16 +425,24 @@ async fn avs_setup(
             ))
             .into());
         }
-        start_process(
+        let http = start_process(
             &service.name,
             &project.avs.binary,
             &args,
-            Some(port),
+            readiness,
             dir,
             started,
         )
-        .await?;
-        vars.push((format!("url:{}", service.name), format!("http://{port}")));
+        .await?
+        .http
+        .with_context(|| {
+            format!(
+                "service {} announced no HTTP address; it must write {{\"http\": \"127.0.0.1:PORT\"}} \
+                 to $BULWARK_READY_FILE once listening, or take {{port}}",
+                service.name
+            )
+        })?;
+        vars.push((format!("url:{}", service.name), format!("http://{http}")));
     }
     if spec.setup.is_empty() {
         return Ok(AvsSettings::default());
@@ -457,10 +473,9 @@ async fn start_runtime(
     name: &str,
     binary: &Path,
     config: &Path,
-    health: SocketAddr,
     dir: &Path,
     started: &mut Vec<Process>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Listening> {
     let role = if name == "aggregator" {
         "aggregator"
     } else {
@@ -471,64 +486,98 @@ async fn start_runtime(
         "--config".to_string(),
         config.display().to_string(),
     ];
-    start_process(name, binary, &args, Some(health), dir, started).await
+    start_process(name, binary, &args, Readiness::Announced, dir, started).await
+}
+
+/// How a started process shows it is ready.
+enum Readiness {
+    /// It announces its addresses (a runtime on port 0, see
+    /// [`bulwark_node::listening`]), then serves `/health`.
+    Announced,
+    /// It serves `/health` on the port it was given.
+    Health(SocketAddr),
 }
 
 /// Starts `binary args` detached, logging to `dir/<name>.log`, records it, and waits
-/// for its `/health` (when it has one).
+/// until it is ready; returns where it listens.
 async fn start_process(
     name: &str,
     binary: &Path,
     args: &[String],
-    health: Option<SocketAddr>,
+    readiness: Readiness,
     dir: &Path,
     started: &mut Vec<Process>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Listening> {
     let log = dir.join(format!("{name}.log"));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut child = Supervised::spawn_detached(name, binary, &args, log.clone())?;
-    let ready = match health {
-        Some(addr) => child.wait_healthy(addr, Duration::from_secs(60)).await,
-        None => Ok(()),
+    let wait = Duration::from_secs(60);
+    let ready = match readiness {
+        Readiness::Announced => child.wait_ready(wait).await,
+        Readiness::Health(addr) => child.wait_healthy(addr, wait).await.map(|()| Listening {
+            grpc: None,
+            http: Some(addr),
+        }),
     };
-    let pid = child.release().context("the process exited")?;
-    started.push(Process {
-        name: name.into(),
-        pid,
-        health,
-        log,
-    });
-    ready?;
-    Ok(())
+    // Recorded even when it is not ready, so `devnet down` stops it.
+    if let Some(pid) = child.release() {
+        started.push(Process {
+            name: name.into(),
+            pid,
+            health: ready.as_ref().ok().and_then(|l| l.http),
+            log,
+        });
+    }
+    Ok(ready?)
 }
 
-/// Waits for anvil to write its accounts and answer; returns the funded keys.
-async fn wait_for_anvil(config: &Path, rpc_url: &str) -> anyhow::Result<Vec<PrivateKeySigner>> {
+/// Waits for anvil to say where it listens (in its log), write its accounts and
+/// answer; returns its RPC URL and the funded keys.
+async fn wait_for_anvil(
+    config: &Path,
+    log: &Path,
+) -> anyhow::Result<(String, Vec<PrivateKeySigner>)> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        if let Ok(text) = std::fs::read_to_string(config) {
-            if let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) {
-                let keys: Vec<PrivateKeySigner> = json
-                    .get("private_keys")
+        let port = std::fs::read_to_string(log)
+            .ok()
+            .and_then(|text| anvil_port(&text));
+        let keys = std::fs::read_to_string(config)
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .map(|json| {
+                json.get("private_keys")
                     .and_then(|k| k.as_array())
                     .map(|keys| {
                         keys.iter()
                             .filter_map(|k| k.as_str())
                             .filter_map(|k| bulwark_chain::provider::signer(k).ok())
-                            .collect()
+                            .collect::<Vec<_>>()
                     })
-                    .unwrap_or_default();
-                let provider = bulwark_chain::provider::connect(rpc_url, None)?;
-                if !keys.is_empty() && provider.get_block_number().await.is_ok() {
-                    return Ok(keys);
-                }
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default();
+        if let (Some(port), false) = (port, keys.is_empty()) {
+            let rpc_url = format!("http://127.0.0.1:{port}");
+            let provider = bulwark_chain::provider::connect(&rpc_url, None)?;
+            if provider.get_block_number().await.is_ok() {
+                return Ok((rpc_url, keys));
             }
         }
         if tokio::time::Instant::now() > deadline {
-            anyhow::bail!("anvil did not start within 30 s (see its log)");
+            anyhow::bail!("anvil did not start within 30 s (see {})", log.display());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The port in anvil's "Listening on 127.0.0.1:PORT" line.
+fn anvil_port(log: &str) -> Option<u16> {
+    log.lines()
+        .find_map(|line| line.trim().strip_prefix("Listening on "))
+        .and_then(|addr| addr.trim().rsplit_once(':'))
+        .and_then(|(_, port)| port.parse().ok())
+        .filter(|port| *port != 0)
 }
 
 /// Stops every process of the devnet recorded for `project`, runtimes first, then
@@ -612,5 +661,14 @@ mod tests {
         assert_eq!(own["tolerance_bps"].as_integer(), Some(100));
         assert!(AvsSettings::parse("process = 3").is_err());
         assert!(AvsSettings::parse("not toml").is_err());
+    }
+
+    #[test]
+    fn anvil_port_is_read_from_its_listening_line() {
+        let log = "\n                             _   _\n...\nGenesis Timestamp\n\
+                   ==================\n\n1764071234\n\nListening on 127.0.0.1:40307\n";
+        assert_eq!(anvil_port(log), Some(40307));
+        assert_eq!(anvil_port("Listening on 127.0.0.1:0\n"), None);
+        assert_eq!(anvil_port("still starting\n"), None);
     }
 }

@@ -33,8 +33,11 @@ pub struct DevnetSection {
     #[serde(default)]
     pub block_time: u64,
     /// Processes of the AVS binary started (detached) before the runtimes and stopped
-    /// by `devnet down`. Each gets a free port as `{port}` and must answer
-    /// `GET /health` there.
+    /// by `devnet down`. Each listens on a port of its choice (0), announces it in
+    /// `$BULWARK_READY_FILE` (`{"http": "127.0.0.1:PORT"}`, see
+    /// `bulwark_node::listening`) and answers `GET /health` there; or, if its
+    /// arguments take `{port}`, is given a free port (which another process might
+    /// take first).
     #[serde(default)]
     pub services: Vec<ServiceSpec>,
     /// Arguments of the AVS binary run once the contracts are deployed and the

@@ -9,10 +9,6 @@ use std::process::{Command, Output, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_bulwark");
 
-/// One devnet at a time: each picks free loopback ports a moment before its
-/// processes bind them, and a second devnet starting alongside could take one.
-static ONE_DEVNET: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -116,7 +112,6 @@ fn pids(state: &serde_json::Value) -> Vec<u32> {
 
 #[test]
 fn devnet_up_serves_tasks_stakers_and_status_then_down_stops_it_all() {
-    let _one = ONE_DEVNET.lock().unwrap_or_else(|e| e.into_inner());
     let dir = project("examples/hello", "hello-avs");
     let mut devnet = Devnet {
         project: dir.path(),
@@ -240,7 +235,6 @@ fn devnet_up_serves_tasks_stakers_and_status_then_down_stops_it_all() {
 /// and its reports are in the aggregator's evidence file.
 #[test]
 fn oracle_devnet_lands_rounds_that_status_shows_then_down_stops_it_all() {
-    let _one = ONE_DEVNET.lock().unwrap_or_else(|e| e.into_inner());
     let dir = project("templates/oracle", "oracle-avs");
     let mut devnet = Devnet {
         project: dir.path(),

@@ -11,12 +11,14 @@
 //! - [`config`]: the TOML files the runtimes read;
 //! - [`telemetry`]: logs, Prometheus metrics and the `/health` endpoint;
 //! - [`service`]: a whole runtime from its config, for an AVS binary's `main`;
-//! - [`supervise`]: runtimes as child processes (demos, devnets).
+//! - [`supervise`]: runtimes as child processes (demos, devnets);
+//! - [`listening`]: how a runtime on port 0 tells its supervisor where it listens.
 
 pub mod aggregator;
 pub mod config;
 pub mod follow;
 pub mod journal;
+pub mod listening;
 pub mod observer;
 pub mod operator;
 pub mod service;

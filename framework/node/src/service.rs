@@ -5,6 +5,7 @@
 //! when `shutdown` resolves (the binaries pass Ctrl-C / SIGTERM).
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use crate::aggregator::{Aggregator, TaskOutcome, TwoPhase};
 use crate::config::{AggregatorConfig, ChainConfig, ConfigError, OperatorConfig, TelemetryConfig};
 use crate::follow::ChainSource;
 use crate::journal::Journal;
+use crate::listening::Listening;
 use crate::observer::ObserverRuntime;
 use crate::operator::OperatorRuntime;
 use crate::telemetry::{self, Health};
@@ -47,6 +49,9 @@ pub enum ServiceError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The bound addresses could not be written to `$BULWARK_READY_FILE`.
+    #[error("cannot announce the listening addresses: {0}")]
+    Announce(std::io::Error),
     /// The journal could not be opened.
     #[error("journal: {0}")]
     Journal(String),
@@ -87,6 +92,9 @@ async fn chain_source(
     })
 }
 
+/// The telemetry server's task and the address it is bound to.
+type TelemetryServer = (tokio::task::JoinHandle<std::io::Result<()>>, SocketAddr);
+
 /// Serves `/metrics` and `/health` in the background when `telemetry.listen` is set.
 async fn start_telemetry(
     telemetry: &TelemetryConfig,
@@ -94,7 +102,7 @@ async fn start_telemetry(
     role: &'static str,
     max_age: Duration,
     stop: &watch::Receiver<bool>,
-) -> Result<Option<tokio::task::JoinHandle<std::io::Result<()>>>, ServiceError> {
+) -> Result<Option<TelemetryServer>, ServiceError> {
     let Some(addr) = telemetry.listen else {
         return Ok(None);
     };
@@ -107,7 +115,7 @@ async fn start_telemetry(
         })?;
     tracing::info!(%bound, "metrics and health endpoint listening");
     let mut stop = stop.clone();
-    Ok(Some(tokio::spawn(telemetry::serve(
+    let server = tokio::spawn(telemetry::serve(
         listener,
         handle,
         health,
@@ -116,7 +124,8 @@ async fn start_telemetry(
         async move {
             let _ = stop.wait_for(|s| *s).await;
         },
-    ))))
+    ));
+    Ok(Some((server, bound)))
 }
 
 /// Runs an aggregator until `shutdown` resolves; task outcomes go to `outcomes` when
@@ -192,6 +201,12 @@ async fn run_aggregator_with(
         &stop,
     )
     .await?;
+    Listening {
+        grpc: Some(bound),
+        http: metrics.as_ref().map(|(_, addr)| *addr),
+    }
+    .announce()
+    .map_err(ServiceError::Announce)?;
     let server = {
         let mut stop = stop.clone();
         tokio::spawn(bulwark_net::server::serve(
@@ -218,7 +233,7 @@ async fn run_aggregator_with(
     tracing::info!("aggregator stopping");
     let _ = stop_tx.send(true);
     let _ = chain_loop.await;
-    if let Some(metrics) = metrics {
+    if let Some((metrics, _)) = metrics {
         let _ = metrics.await;
     }
     match server.await {
@@ -245,33 +260,23 @@ fn operator_key(config: &OperatorConfig) -> Result<bulwark_crypto::SecretKey, Se
         .map_err(|e| keystore_err(e.to_string()))
 }
 
-/// What every operator runtime needs: its key, a provider and the chain it follows.
-async fn operator_parts(
-    config: &OperatorConfig,
-) -> Result<(bulwark_crypto::SecretKey, DynProvider, ChainSource), ServiceError> {
-    let key = operator_key(config)?;
-    let provider = bulwark_chain::provider::connect(&config.chain.rpc_url, None)?;
-    let chain = chain_source(&config.chain, &provider).await?;
-    Ok((key, provider, chain))
-}
-
 /// Runs an operator for `task` until `shutdown` resolves.
 pub async fn run_operator<T: Task>(
     config: OperatorConfig,
     task: T,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServiceError> {
-    let (key, provider, chain) = operator_parts(&config).await?;
-    let runtime = Arc::new(OperatorRuntime::new(
-        task,
-        key,
-        OperatorId(config.operator.address.into_array()),
-        chain.context,
-        config.operator.aggregators.clone(),
-    ));
-    let health = runtime.health.clone();
-    serve_operator(&config, &chain, health, shutdown, move |stop| {
-        runtime.run(provider, chain.from_block, chain.poll, stop)
+    serve_operator(&config, shutdown, |parts, stop| {
+        let runtime = Arc::new(OperatorRuntime::new(
+            task,
+            parts.key,
+            parts.id,
+            parts.context,
+            parts.aggregators,
+        ));
+        let health = runtime.health.clone();
+        let work = runtime.run(parts.provider, parts.from_block, parts.poll, stop);
+        (health, work)
     })
     .await
 }
@@ -283,34 +288,49 @@ pub async fn run_observer<O: Observe>(
     observe: O,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServiceError> {
-    let (key, provider, chain) = operator_parts(&config).await?;
-    let runtime = Arc::new(ObserverRuntime::new(
-        observe,
-        key,
-        OperatorId(config.operator.address.into_array()),
-        chain.context,
-        config.operator.aggregators.clone(),
-    ));
-    let health = runtime.health.clone();
-    serve_operator(&config, &chain, health, shutdown, move |stop| {
-        runtime.run(provider, chain.from_block, chain.poll, stop)
+    serve_operator(&config, shutdown, |parts, stop| {
+        let runtime = Arc::new(ObserverRuntime::new(
+            observe,
+            parts.key,
+            parts.id,
+            parts.context,
+            parts.aggregators,
+        ));
+        let health = runtime.health.clone();
+        let work = runtime.run(parts.provider, parts.from_block, parts.poll, stop);
+        (health, work)
     })
     .await
 }
 
-/// Runs an operator's task loop (`work`, given its stop signal) with telemetry
-/// until `shutdown` resolves.
-async fn serve_operator<W, F>(
+/// What every operator runtime is built from.
+struct OperatorParts {
+    key: bulwark_crypto::SecretKey,
+    id: OperatorId,
+    context: SigningContext,
+    aggregators: Vec<String>,
+    provider: DynProvider,
+    from_block: u64,
+    poll: Duration,
+}
+
+/// A future that resolves when the runtime is asked to stop.
+type StopSignal = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Decrypts the operator's key and connects to its chain, then has `start` build the
+/// runtime (its health, and its task loop given the stop signal) and runs the loop
+/// with telemetry until `shutdown` resolves.
+async fn serve_operator<W>(
     config: &OperatorConfig,
-    chain: &ChainSource,
-    health: Arc<Health>,
     shutdown: impl Future<Output = ()> + Send,
-    work: W,
+    start: impl FnOnce(OperatorParts, StopSignal) -> (Arc<Health>, W),
 ) -> Result<(), ServiceError>
 where
-    W: FnOnce(std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) -> F,
-    F: Future<Output = ()> + Send + 'static,
+    W: Future<Output = ()> + Send + 'static,
 {
+    let key = operator_key(config)?;
+    let provider = bulwark_chain::provider::connect(&config.chain.rpc_url, None)?;
+    let chain = chain_source(&config.chain, &provider).await?;
     tracing::info!(
         operator = %config.operator.address,
         avs = %config.chain.avs,
@@ -319,6 +339,21 @@ where
         "operator starting"
     );
     let (stop_tx, stop) = watch::channel(false);
+    let mut stop_loop = stop.clone();
+    let (health, work) = start(
+        OperatorParts {
+            key,
+            id: OperatorId(config.operator.address.into_array()),
+            context: chain.context,
+            aggregators: config.operator.aggregators.clone(),
+            provider,
+            from_block: chain.from_block,
+            poll: chain.poll,
+        },
+        Box::pin(async move {
+            let _ = stop_loop.wait_for(|s| *s).await;
+        }),
+    );
     let metrics = start_telemetry(
         &config.telemetry,
         health,
@@ -327,15 +362,18 @@ where
         &stop,
     )
     .await?;
-    let mut stop_loop = stop.clone();
-    let worker = tokio::spawn(work(Box::pin(async move {
-        let _ = stop_loop.wait_for(|s| *s).await;
-    })));
+    Listening {
+        grpc: None,
+        http: metrics.as_ref().map(|(_, addr)| *addr),
+    }
+    .announce()
+    .map_err(ServiceError::Announce)?;
+    let worker = tokio::spawn(work);
     shutdown.await;
     tracing::info!("operator stopping");
     let _ = stop_tx.send(true);
     let _ = worker.await;
-    if let Some(metrics) = metrics {
+    if let Some((metrics, _)) = metrics {
         let _ = metrics.await;
     }
     tracing::info!("operator stopped");

@@ -1,5 +1,6 @@
-//! Runtimes as child processes, for demos and devnets: start one, wait until its
-//! `/health` says ok, stop it with SIGTERM (then SIGKILL if it lingers).
+//! Runtimes as child processes, for demos and devnets: start one, wait until it has
+//! announced where it listens (see [`crate::listening`]) and its `/health` says ok,
+//! stop it with SIGTERM (then SIGKILL if it lingers).
 //!
 //! Children are also killed when their [`Supervised`] handle is dropped, so a panic or
 //! an early return in the parent leaves no process behind.
@@ -10,6 +11,8 @@ use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use tokio::process::{Child, Command};
+
+use crate::listening::{Listening, READY_FILE_ENV};
 
 /// Why a child could not be started or did not become healthy.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +47,16 @@ pub enum SuperviseError {
         /// Its log file.
         log: String,
     },
+    /// The child's announcement could not be read.
+    #[error("{name} announced its addresses in {path} unreadably: {source}")]
+    Announcement {
+        /// The child's name.
+        name: String,
+        /// The ready file.
+        path: String,
+        /// The I/O or parse error.
+        source: std::io::Error,
+    },
     /// The log file could not be created.
     #[error("cannot write log {path}: {source}")]
     Log {
@@ -55,7 +68,8 @@ pub enum SuperviseError {
 }
 
 /// A free port on 127.0.0.1 for a child to listen on (bound and released here; the
-/// child binds it a moment later).
+/// child binds it a moment later, and another process may take it in between: prefer
+/// port 0 and [`Supervised::wait_ready`] for children that announce their addresses).
 pub fn free_port() -> std::io::Result<SocketAddr> {
     std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()
 }
@@ -65,11 +79,13 @@ pub struct Supervised {
     name: String,
     child: Child,
     log: PathBuf,
+    ready: PathBuf,
 }
 
 impl Supervised {
     /// Starts `program args…` with stdout and stderr appended to `log`; it is killed
-    /// if this handle is dropped.
+    /// if this handle is dropped. The child finds in `$BULWARK_READY_FILE` where to
+    /// announce its addresses (`<log>.ready.json`).
     pub fn spawn(
         name: &str,
         program: &std::path::Path,
@@ -108,9 +124,16 @@ impl Supervised {
             .open(&log)
             .map_err(log_err)?;
         let err = out.try_clone().map_err(log_err)?;
+        // A file from an earlier run must not pass for this child's announcement.
+        let ready = log.with_extension("ready.json");
+        match std::fs::remove_file(&ready) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(log_err(e)),
+            _ => {}
+        }
         let mut command = Command::new(program);
         command
             .args(args)
+            .env(READY_FILE_ENV, &ready)
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -128,6 +151,7 @@ impl Supervised {
             name: name.into(),
             child,
             log,
+            ready,
         })
     }
 
@@ -141,14 +165,53 @@ impl Supervised {
         self.child.id()
     }
 
+    /// Waits until the child has announced where it listens and, when that includes
+    /// an HTTP endpoint, until its `/health` answers 200; fails early if the child
+    /// exits. For runtimes started with port 0 in their config.
+    pub async fn wait_ready(&mut self, timeout: Duration) -> Result<Listening, SuperviseError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let (name, ready) = (self.name.clone(), self.ready.clone());
+        let listening = self
+            .wait_until(deadline, timeout, || {
+                let announced =
+                    Listening::read_from(&ready).map_err(|source| SuperviseError::Announcement {
+                        name: name.clone(),
+                        path: ready.display().to_string(),
+                        source,
+                    });
+                std::future::ready(announced)
+            })
+            .await?;
+        if let Some(http) = listening.http {
+            self.wait_until(deadline, timeout, || health_ok(http))
+                .await?;
+        }
+        Ok(listening)
+    }
+
     /// Waits until `GET http://{health}/health` answers 200, failing early if the
-    /// child exits.
+    /// child exits. For children told their port (see [`free_port`]).
     pub async fn wait_healthy(
         &mut self,
         health: SocketAddr,
         timeout: Duration,
     ) -> Result<(), SuperviseError> {
         let deadline = tokio::time::Instant::now() + timeout;
+        self.wait_until(deadline, timeout, || health_ok(health))
+            .await
+    }
+
+    /// Polls `probe` every 100 ms until it yields a value, the child exits or
+    /// `deadline` (`timeout` after the start) passes.
+    async fn wait_until<T, Fut>(
+        &mut self,
+        deadline: tokio::time::Instant,
+        timeout: Duration,
+        mut probe: impl FnMut() -> Fut,
+    ) -> Result<T, SuperviseError>
+    where
+        Fut: std::future::Future<Output = Result<Option<T>, SuperviseError>>,
+    {
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(SuperviseError::Exited {
@@ -157,11 +220,8 @@ impl Supervised {
                     log: self.log.display().to_string(),
                 });
             }
-            if http_get(health, "/health")
-                .await
-                .is_ok_and(|(code, _)| code == 200)
-            {
-                return Ok(());
+            if let Some(value) = probe().await? {
+                return Ok(value);
             }
             if tokio::time::Instant::now() > deadline {
                 return Err(SuperviseError::NotReady {
@@ -201,6 +261,14 @@ impl Supervised {
             }
         }
     }
+}
+
+/// `Some(())` once `GET /health` on `addr` answers 200.
+async fn health_ok(addr: SocketAddr) -> Result<Option<()>, SuperviseError> {
+    Ok(http_get(addr, "/health")
+        .await
+        .is_ok_and(|(code, _)| code == 200)
+        .then_some(()))
 }
 
 /// GET `http://{addr}{path}` on a runtime's telemetry endpoint: status code and body.
@@ -286,5 +354,44 @@ mod tests {
         assert_eq!(metric_sum(text, "x"), 5.0);
         assert_eq!(metric_sum(text, "y"), 2.0);
         assert_eq!(metric_sum(text, "z"), 0.0);
+    }
+
+    #[tokio::test]
+    async fn ready_means_announced_by_this_child() {
+        let dir = tempfile::tempdir().expect("dir");
+        let log = dir.path().join("child.log");
+        let sh = std::path::Path::new("/bin/sh");
+        let announce = r#"printf '{"grpc":"127.0.0.1:4100"}' > "$BULWARK_READY_FILE.partial"
+            mv "$BULWARK_READY_FILE.partial" "$BULWARK_READY_FILE"; exec sleep 30"#;
+        let mut child =
+            Supervised::spawn("child", sh, &["-c", announce], log.clone()).expect("spawn");
+        let listening = child
+            .wait_ready(Duration::from_secs(20))
+            .await
+            .expect("ready");
+        assert_eq!(
+            listening.grpc,
+            Some("127.0.0.1:4100".parse().expect("addr"))
+        );
+        assert_eq!(listening.http, None);
+        child.stop(Duration::from_secs(5)).await;
+
+        // The next child under the same log does not inherit that announcement: it
+        // exits without one, and that is what the wait reports.
+        let mut quitter =
+            Supervised::spawn("quitter", sh, &["-c", "sleep 1; exit 3"], log).expect("spawn");
+        match quitter.wait_ready(Duration::from_secs(20)).await {
+            Err(SuperviseError::Exited { status, .. }) => assert_eq!(status.code(), Some(3)),
+            other => panic!("expected an early exit, got {other:?}"),
+        }
+
+        // One that never announces times out.
+        let log = dir.path().join("silent.log");
+        let mut silent =
+            Supervised::spawn("silent", sh, &["-c", "exec sleep 30"], log).expect("spawn");
+        assert!(matches!(
+            silent.wait_ready(Duration::from_millis(300)).await,
+            Err(SuperviseError::NotReady { .. })
+        ));
     }
 }

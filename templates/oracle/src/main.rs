@@ -16,6 +16,7 @@ use std::time::Duration;
 use alloy::network::EthereumWallet;
 use anyhow::Context;
 use bulwark_node::config::{AggregatorConfig, OperatorConfig, SecretSource};
+use bulwark_node::listening::Listening;
 use bulwark_node::service::shutdown_signal;
 use bulwark_node::telemetry::init_tracing;
 use clap::{Parser, Subcommand};
@@ -164,6 +165,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 }
             }
             tracing::info!(addr = %server.addr(), "price server listening");
+            // For `bulwark devnet up`, which started us on port 0.
+            Listening {
+                grpc: None,
+                http: Some(server.addr()),
+            }
+            .announce()
+            .context("announcing the address")?;
             println!("http://{}", server.addr());
             if let Some(dir) = dir {
                 std::fs::write(
