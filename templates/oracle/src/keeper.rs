@@ -12,6 +12,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::DynProvider;
 
+use alloy::sol_types::SolInterface;
+use bulwark_chain::ChainError;
+
 use crate::bindings::OracleAVS;
 use crate::config::KeeperConfig;
 use crate::round::{Oracle, feed_name};
@@ -132,10 +135,7 @@ impl Keeper {
                 round: state.latestRound + 1,
                 task_id: task.task_id,
             }),
-            // The wall-clock heartbeat does not know about a pending round; the
-            // contract refuses a second one.
-            Err(_) if !due_on_chain => Ok(Check::Pending),
-            Err(err) => Err(format!("createTask: {err}")),
+            Err(err) => create_failed(&err),
         }
     }
 
@@ -173,5 +173,57 @@ impl Keeper {
                 _ = ticker.tick() => { self.tick().await; }
             }
         }
+    }
+}
+
+/// What a refused `createTask` means. The wall-clock heartbeat does not know whether
+/// a round is still pending, so the contract refusing a second one (`RoundPending`) is
+/// no failure; any other refusal (keeper not a task creator, feed removed, ...) is,
+/// and says which of the AVS's errors it was.
+fn create_failed(err: &ChainError) -> Result<Check, String> {
+    let revert = match err {
+        ChainError::Contract(e) => e.as_revert_data(),
+        _ => None,
+    };
+    refusal(revert.as_ref().map(|b| b.as_ref()))
+        .unwrap_or_else(|| Err(format!("createTask: {err}")))
+}
+
+/// The check a revert with one of the AVS's errors gives; `None` for anything else.
+fn refusal(revert: Option<&[u8]>) -> Option<Result<Check, String>> {
+    let error = OracleAVS::OracleAVSErrors::abi_decode(revert?).ok()?;
+    Some(match error {
+        OracleAVS::OracleAVSErrors::RoundPending(_) => Ok(Check::Pending),
+        other => Err(format!("createTask reverted: {other:?}")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy::sol_types::SolError;
+
+    use super::*;
+
+    #[test]
+    fn only_a_pending_round_is_not_a_failure() {
+        let feed = B256::repeat_byte(7);
+        let pending = OracleAVS::RoundPending {
+            feed,
+            taskId: U256::from(3),
+        };
+        assert_eq!(
+            refusal(Some(&pending.abi_encode())),
+            Some(Ok(Check::Pending))
+        );
+        let unknown = OracleAVS::UnknownFeed { feed };
+        let refused = refusal(Some(&unknown.abi_encode()))
+            .expect("one of the AVS's errors")
+            .expect_err("a failure");
+        assert!(refused.contains("UnknownFeed"), "{refused}");
+        assert_eq!(refusal(Some(&[0xde, 0xad, 0xbe, 0xef])), None);
+        assert_eq!(refusal(None), None);
+        let timeout =
+            create_failed(&ChainError::ReceiptTimeout(B256::ZERO)).expect_err("a failure");
+        assert!(timeout.contains("no receipt"), "{timeout}");
     }
 }

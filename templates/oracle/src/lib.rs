@@ -36,6 +36,7 @@ pub mod status;
 pub mod bindings {
     alloy::sol!(
         #[sol(rpc)]
+        #[derive(Debug)]
         OracleAVS,
         "artifacts/OracleAVS.json"
     );
