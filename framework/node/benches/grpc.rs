@@ -181,6 +181,7 @@ async fn run(ops: &Operators, eager: bool, tasks: u64) -> Run {
                     context: CTX,
                 },
                 ops.chain_set.clone(),
+                &[],
             )
             .await
             .expect("open");

@@ -245,35 +245,39 @@ impl Aggregator {
             operators,
             context,
         };
-        // Phase one is ready before the engine opens, so no operator sees the task
-        // open without its report round.
-        if self.two_phase.is_some() {
-            self.rounds().insert(
-                task.task_id,
-                OpenRound {
-                    round: ReportRound::new(&config, task.input.to_vec()),
-                    opened: Instant::now(),
-                    failed: None,
-                },
-            );
-        }
-        if let Err(err) = self.open_task(config, set).await {
-            self.rounds().remove(&task.task_id);
+        if let Err(err) = self.open_task(config, set, &task.input).await {
             tracing::warn!(task = task.task_id, %err, "task not opened");
         }
     }
 
     /// Opens a task whose operator set the caller read itself (the chain loop does
     /// this for every `TaskCreated`; benchmarks and tests call it directly), then
-    /// replays what the journal holds for it.
+    /// replays what the journal holds for it. `input` is the task's input, which
+    /// two-phase reports are checked against.
     pub async fn open_task(
         &self,
         config: TaskConfig,
         set: ChainSet,
+        input: &[u8],
     ) -> Result<(), bulwark_core::EngineError> {
         let task_id = config.task_id;
+        // Phase one is ready before the engine opens, so no operator sees the task
+        // open without its report round.
+        if self.two_phase.is_some() {
+            self.rounds().insert(
+                task_id,
+                OpenRound {
+                    round: ReportRound::new(&config, input.to_vec()),
+                    opened: Instant::now(),
+                    failed: None,
+                },
+            );
+        }
         // The engine lock must be released before replaying, which takes it again.
-        self.engine().open(config)?;
+        if let Err(err) = self.engine().open(config) {
+            self.rounds().remove(&task_id);
+            return Err(err);
+        }
         self.tasks().insert(
             task_id,
             OpenTask {
@@ -285,8 +289,43 @@ impl Aggregator {
         self.stats.tasks_opened.fetch_add(1, Ordering::Relaxed);
         metrics::counter!(names::TASKS_OPENED).increment(1);
         tracing::info!(task = task_id, "task opened");
+        self.replay_reports(task_id);
         self.replay(task_id).await;
         Ok(())
+    }
+
+    /// Feeds the journal's reports for `task_id` back into its round (before the
+    /// endorsements, which may carry the proposal made from them).
+    fn replay_reports(&self, task_id: u64) {
+        let (Some(journal), Some(two_phase)) = (&self.journal, &self.two_phase) else {
+            return;
+        };
+        let recorded = match journal.lock().map(|j| j.replay_reports(task_id)) {
+            Ok(Ok(recorded)) => recorded,
+            Ok(Err(err)) => {
+                tracing::error!(task = task_id, %err, "cannot read the journal");
+                return;
+            }
+            Err(_) => return,
+        };
+        if recorded.is_empty() {
+            return;
+        }
+        tracing::info!(
+            task = task_id,
+            count = recorded.len(),
+            "replaying journaled reports"
+        );
+        let now = self.head.load(Ordering::Relaxed);
+        let mut rounds = self.rounds();
+        let Some(open) = rounds.get_mut(&task_id) else {
+            return;
+        };
+        for report in recorded {
+            if let Err(err) = open.round.add(now, report, two_phase.proposer.as_ref()) {
+                tracing::warn!(task = task_id, %err, "journaled report not replayed");
+            }
+        }
     }
 
     /// Feeds the journal's submissions for `task_id` back into the engine.
@@ -536,6 +575,8 @@ impl Aggregator {
         let now = self.head.load(Ordering::Relaxed);
         let task_id = report.task_id;
         let operator = report.operator;
+        // Copied only when it may have to be journaled.
+        let journaled = self.journal.is_some().then(|| report.clone());
         let verdict = {
             let mut rounds = self.rounds();
             let open = rounds
@@ -546,6 +587,15 @@ impl Aggregator {
         match &verdict {
             Ok(ReportOutcome::Accepted) => {
                 tracing::debug!(task = task_id, %operator, "report accepted");
+                if let (Some(journal), Some(report)) = (&self.journal, journaled) {
+                    if let Err(err) = journal
+                        .lock()
+                        .map_err(|_| std::io::Error::other("journal lock poisoned"))
+                        .and_then(|mut j| j.append_report(&report))
+                    {
+                        tracing::error!(task = task_id, %err, "journal write failed");
+                    }
+                }
                 self.advance(task_id);
             }
             Ok(ReportOutcome::Duplicate) => {}

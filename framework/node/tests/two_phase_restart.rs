@@ -1,0 +1,167 @@
+//! A two-phase aggregator restarted between reports and its proposal: operators
+//! report once and then only ask for the proposal, so the reports it had accepted
+//! must come back from its journal, or the round could never be proposed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::primitives::Address;
+use bulwark_chain::registry::{OperatorEntry, OperatorSet as ChainSet};
+use bulwark_core::{
+    EngineConfig, Operator, OperatorId, OperatorSet, Proposal, Propose, ReportOutcome,
+    ResponseDigest, SignedReport, SigningContext, TaskConfig, Threshold, WeighedReport,
+};
+use bulwark_crypto::{Domain, SecretKey};
+use bulwark_net::server::{ProposalState, SubmissionSink};
+use bulwark_node::aggregator::{Aggregator, TwoPhase};
+use bulwark_node::journal::Journal;
+
+const CTX: SigningContext = SigningContext {
+    chain_id: 31337,
+    avs: [9; 20],
+};
+const TASK: u64 = 1;
+
+/// Proposes the highest reported value (a big-endian u64), so the proposal shows
+/// whose reports the round holds.
+struct Highest;
+
+impl Propose for Highest {
+    fn check_report(&self, _input: &[u8], report: &[u8]) -> bool {
+        report.len() == 8
+    }
+
+    fn propose(&self, _input: &[u8], reports: &[WeighedReport<'_>]) -> Option<Proposal> {
+        let highest = reports
+            .iter()
+            .filter_map(|r| <[u8; 8]>::try_from(r.report).ok())
+            .map(u64::from_be_bytes)
+            .max()?;
+        Some(Proposal {
+            response: highest.to_be_bytes().to_vec(),
+            outliers: Vec::new(),
+        })
+    }
+}
+
+struct Operators {
+    keys: Vec<SecretKey>,
+    ids: Vec<OperatorId>,
+}
+
+impl Operators {
+    fn new(n: u8) -> Self {
+        let keys = (0..n)
+            .map(|i| SecretKey::from_ikm(&[i + 1; 32]).expect("ikm"))
+            .collect();
+        let ids = (0..n).map(|i| OperatorId([i + 1; 20])).collect();
+        Self { keys, ids }
+    }
+
+    fn config(&self) -> TaskConfig {
+        let operators = self
+            .keys
+            .iter()
+            .zip(&self.ids)
+            .map(|(k, id)| Operator {
+                id: *id,
+                public_key: k.public_key(),
+                stake: 10,
+            })
+            .collect();
+        TaskConfig {
+            task_id: TASK,
+            reference_block: 1,
+            // Two of three hold the threshold; the long report window keeps the
+            // round waiting for the third.
+            threshold: Threshold::new(5_000).expect("threshold"),
+            deadline: u64::MAX,
+            operators: OperatorSet::new(operators).expect("set"),
+            context: CTX,
+        }
+    }
+
+    fn chain_set(&self) -> ChainSet {
+        ChainSet {
+            block: 1,
+            set_hint: 0,
+            total_stake_gwei: 10 * self.ids.len() as u64,
+            operators: self
+                .keys
+                .iter()
+                .zip(&self.ids)
+                .map(|(k, id)| OperatorEntry {
+                    address: Address::from(id.0),
+                    stake_gwei: 10,
+                    public_key: k.public_key(),
+                    hint: 0,
+                })
+                .collect(),
+        }
+    }
+
+    fn report(&self, i: usize, value: u64) -> SignedReport {
+        let report = value.to_be_bytes().to_vec();
+        let message = CTX.report_message(TASK, &ResponseDigest::of(&report));
+        SignedReport {
+            task_id: TASK,
+            operator: self.ids[i],
+            report,
+            signature: self.keys[i].sign(&Domain::SIGNATURE, &message),
+        }
+    }
+}
+
+async fn start(ops: &Operators, journal: &std::path::Path) -> Arc<Aggregator> {
+    let two_phase = TwoPhase {
+        proposer: Arc::new(Highest),
+        report_window: Duration::from_secs(3_600),
+        evidence: None,
+    };
+    let (aggregator, _certificates) = Aggregator::build(
+        EngineConfig::default(),
+        Some(Journal::open(journal).expect("journal")),
+        Some(two_phase),
+    );
+    aggregator
+        .open_task(ops.config(), ops.chain_set(), b"input")
+        .await
+        .expect("open");
+    aggregator
+}
+
+#[tokio::test]
+async fn a_restarted_aggregator_proposes_from_the_reports_it_had_accepted() {
+    let dir = tempfile::tempdir().expect("dir");
+    let journal = dir.path().join("aggregator.journal");
+    let ops = Operators::new(3);
+
+    let first = start(&ops, &journal).await;
+    for (i, value) in [(0, 100), (1, 300)] {
+        assert_eq!(
+            first.submit_report(ops.report(i, value)).await,
+            Ok(ReportOutcome::Accepted)
+        );
+    }
+    assert!(matches!(first.proposal(TASK).await, ProposalState::Pending));
+    drop(first);
+
+    let restarted = start(&ops, &journal).await;
+    // Operator 0's report is back: sending it again is a duplicate, a different one
+    // a conflict.
+    assert_eq!(
+        restarted.submit_report(ops.report(0, 100)).await,
+        Ok(ReportOutcome::Duplicate)
+    );
+    assert!(restarted.submit_report(ops.report(0, 101)).await.is_err());
+    // The last report completes the round, and the proposal counts operator 1's
+    // replayed report (the highest).
+    assert_eq!(
+        restarted.submit_report(ops.report(2, 200)).await,
+        Ok(ReportOutcome::Accepted)
+    );
+    match restarted.proposal(TASK).await {
+        ProposalState::Ready(response) => assert_eq!(response, 300u64.to_be_bytes().to_vec()),
+        other => panic!("expected a proposal, got {other:?}"),
+    }
+}
