@@ -294,20 +294,33 @@ impl Aggregator {
         Ok(())
     }
 
-    /// Feeds the journal's reports for `task_id` back into its round (before the
-    /// endorsements, which may carry the proposal made from them).
-    fn replay_reports(&self, task_id: u64) {
-        let (Some(journal), Some(two_phase)) = (&self.journal, &self.two_phase) else {
-            return;
+    /// What the journal holds for `task_id`, read with `read`; nothing without a
+    /// journal (or when it cannot be read, which is logged).
+    fn journaled<T>(
+        &self,
+        task_id: u64,
+        read: impl FnOnce(&Journal, u64) -> std::io::Result<Vec<T>>,
+    ) -> Vec<T> {
+        let Some(journal) = &self.journal else {
+            return Vec::new();
         };
-        let recorded = match journal.lock().map(|j| j.replay_reports(task_id)) {
+        match journal.lock().map(|j| read(&j, task_id)) {
             Ok(Ok(recorded)) => recorded,
             Ok(Err(err)) => {
                 tracing::error!(task = task_id, %err, "cannot read the journal");
-                return;
+                Vec::new()
             }
-            Err(_) => return,
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Feeds the journal's reports for `task_id` back into its round (before the
+    /// endorsements, which may carry the proposal made from them).
+    fn replay_reports(&self, task_id: u64) {
+        let Some(two_phase) = &self.two_phase else {
+            return;
         };
+        let recorded = self.journaled(task_id, Journal::replay_reports);
         if recorded.is_empty() {
             return;
         }
@@ -330,17 +343,7 @@ impl Aggregator {
 
     /// Feeds the journal's submissions for `task_id` back into the engine.
     async fn replay(&self, task_id: u64) {
-        let Some(journal) = &self.journal else {
-            return;
-        };
-        let recorded = match journal.lock().map(|j| j.replay(task_id)) {
-            Ok(Ok(recorded)) => recorded,
-            Ok(Err(err)) => {
-                tracing::error!(task = task_id, %err, "cannot read the journal");
-                return;
-            }
-            Err(_) => return,
-        };
+        let recorded = self.journaled(task_id, Journal::replay);
         if !recorded.is_empty() {
             tracing::info!(
                 task = task_id,
