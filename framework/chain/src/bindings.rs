@@ -8,18 +8,21 @@
 
 alloy::sol!(
     #[sol(rpc)]
+    #[derive(Debug)]
     BasicAVS,
     "artifacts/BasicAVS.json"
 );
 
 alloy::sol!(
     #[sol(rpc)]
+    #[derive(Debug)]
     RestakingCore,
     "artifacts/RestakingCore.json"
 );
 
 alloy::sol!(
     #[sol(rpc)]
+    #[derive(Debug)]
     LiquidStakingToken,
     "artifacts/LiquidStakingToken.json"
 );

@@ -15,7 +15,7 @@ pub enum ChainError {
         source: alloy::node_bindings::NodeError,
     },
     /// A contract call or transaction failed (including reverts).
-    #[error("contract call failed: {0}")]
+    #[error("contract call failed: {}", crate::revert::describe(.0))]
     Contract(#[from] alloy::contract::Error),
     /// A transaction was sent but its receipt could not be had.
     #[error("transaction receipt: {0}")]

@@ -5,6 +5,7 @@
 //! - [`certificate`]: building a certificate and submitting it;
 //! - [`message`]: the bytes operators sign for a task response;
 //! - [`tasks`]: creating tasks;
+//! - [`revert`]: custom Solidity errors decoded by name for error messages;
 //! - [`provider`]: HTTP providers filled alike for runtimes and the devnet;
 //! - [`devnet`]: anvil on a free port with the restaking core and an AVS deployed.
 
@@ -16,6 +17,7 @@ pub mod message;
 pub mod points;
 pub mod provider;
 pub mod registry;
+pub mod revert;
 pub mod tasks;
 
 pub use error::ChainError;

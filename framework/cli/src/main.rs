@@ -307,10 +307,26 @@ async fn main() -> ExitCode {
     match run(cli.command).await {
         Ok(()) => ExitCode::from(exit::OK),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", message(&err));
             ExitCode::from(exit_code(&err))
         }
     }
+}
+
+/// The error and its causes on one line, with a contract's revert decoded by name
+/// (`WithdrawalDelayNotElapsed { .. }`, not `custom error 0x…`).
+fn message(err: &anyhow::Error) -> String {
+    let mut text = format!("{err:#}");
+    let reasons = err
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<alloy::contract::Error>())
+        .filter_map(bulwark_chain::revert::reason);
+    for reason in reasons {
+        if !text.contains(&reason) {
+            text.push_str(&format!(" (reverted with {reason})"));
+        }
+    }
+    text
 }
 
 async fn run(command: Command) -> anyhow::Result<()> {

@@ -213,6 +213,12 @@ fn devnet_up_serves_tasks_stakers_and_status_then_down_stops_it_all() {
         key,
     ]);
     assert_eq!(out.status.code(), Some(1), "too early: {}", text(&out));
+    // The revert is named, not shown as a selector.
+    assert!(
+        text(&out).contains("WithdrawalDelayNotElapsed { id: 0, readyAtBlock: "),
+        "{}",
+        text(&out)
+    );
 
     let out = devnet.run(&["devnet", "down"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
