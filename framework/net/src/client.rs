@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use bulwark_core::{SignedReport, SignedResponse};
 
+use tonic::transport::Channel;
+
 use crate::proto::aggregator_client::AggregatorClient;
 use crate::proto::{GetProposalRequest, ProposalStatus, SubmissionStatus, SubmitResponseReply};
 use crate::submission;
@@ -48,106 +50,178 @@ pub enum ClientError {
     },
 }
 
-/// Submits `sub` to the aggregator at `endpoint` (e.g. `http://127.0.0.1:50051`).
-/// A status from the aggregator, whatever it is, ends the retries: only transport
-/// failures are retried.
+/// One aggregator, connected on first use and reused: tonic's channel multiplexes
+/// calls over one HTTP/2 connection and reconnects when it breaks, so a runtime keeps
+/// one per aggregator rather than paying a handshake per call (an observer asks for
+/// proposals every 50–500 ms). Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Connection {
+    endpoint: String,
+    /// The channel, or why the endpoint is unusable (reported by every call).
+    channel: Result<Channel, String>,
+}
+
+impl Connection {
+    /// A connection to `endpoint` (e.g. `http://127.0.0.1:50051`), made lazily; an
+    /// invalid endpoint is reported by each call as [`ClientError::Endpoint`]. Must be
+    /// called inside a tokio runtime.
+    pub fn new(endpoint: &str) -> Self {
+        let channel = tonic::transport::Endpoint::from_shared(endpoint.to_string())
+            .map(|e| {
+                e.connect_timeout(Duration::from_secs(2))
+                    .timeout(Duration::from_secs(10))
+                    .connect_lazy()
+            })
+            .map_err(|e| e.to_string());
+        Self {
+            endpoint: endpoint.to_string(),
+            channel,
+        }
+    }
+
+    /// The endpoint.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Submits `sub`. A status from the aggregator, whatever it is, ends the
+    /// retries: only transport failures are retried.
+    pub async fn submit(
+        &self,
+        sub: &SignedResponse,
+        backoff: &Backoff,
+    ) -> Result<(SubmissionStatus, String), ClientError> {
+        let request = submission::encode(sub);
+        let reply = self
+            .call(backoff, |mut client| {
+                let request = request.clone();
+                async move { client.submit_response(request).await }
+            })
+            .await?;
+        Ok(match reply {
+            Ok(reply) => status_of(reply),
+            Err(status) => (SubmissionStatus::Unspecified, status.to_string()),
+        })
+    }
+
+    /// Submits a two-phase task's report; retried like [`Connection::submit`].
+    pub async fn submit_report(
+        &self,
+        report: &SignedReport,
+        backoff: &Backoff,
+    ) -> Result<(SubmissionStatus, String), ClientError> {
+        let request = submission::encode_report(report);
+        let reply = self
+            .call(backoff, |mut client| {
+                let request = request.clone();
+                async move { client.submit_report(request).await }
+            })
+            .await?;
+        Ok(match reply {
+            Ok(reply) => status_of(reply),
+            Err(status) => (SubmissionStatus::Unspecified, status.to_string()),
+        })
+    }
+
+    /// Asks for a two-phase task's proposal: its status, the response when ready,
+    /// and the aggregator's explanation.
+    pub async fn proposal(
+        &self,
+        task_id: u64,
+        backoff: &Backoff,
+    ) -> Result<(ProposalStatus, Vec<u8>, String), ClientError> {
+        let reply = self
+            .call(backoff, |mut client| async move {
+                client.get_proposal(GetProposalRequest { task_id }).await
+            })
+            .await?;
+        Ok(match reply {
+            Ok(reply) => (
+                ProposalStatus::try_from(reply.status).unwrap_or(ProposalStatus::Unspecified),
+                reply.response,
+                reply.detail,
+            ),
+            Err(status) => (ProposalStatus::Unspecified, Vec::new(), status.to_string()),
+        })
+    }
+
+    /// Runs one call, retrying with `backoff` while the aggregator is unreachable,
+    /// unavailable, or the connection broke under the call (a restarted aggregator:
+    /// the channel reconnects on the next try; every call is idempotent, a resent
+    /// submission is a duplicate). Any other answer, including an error status, ends
+    /// it.
+    async fn call<R, F, Fut>(
+        &self,
+        backoff: &Backoff,
+        mut call: F,
+    ) -> Result<Result<R, tonic::Status>, ClientError>
+    where
+        F: FnMut(AggregatorClient<Channel>) -> Fut,
+        Fut: std::future::Future<Output = Result<tonic::Response<R>, tonic::Status>>,
+    {
+        let channel = self
+            .channel
+            .as_ref()
+            .map_err(|e| ClientError::Endpoint(self.endpoint.clone(), e.clone()))?;
+        let mut delay = backoff.initial;
+        let mut last = String::new();
+        let attempts = backoff.attempts.max(1);
+        for attempt in 0..attempts {
+            if attempt > 0 {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(backoff.max);
+            }
+            match call(AggregatorClient::new(channel.clone())).await {
+                Ok(reply) => return Ok(Ok(reply.into_inner())),
+                Err(status) if !from_server(&status) => last = status.to_string(),
+                Err(status) => return Ok(Err(status)),
+            }
+        }
+        Err(ClientError::Unreachable {
+            endpoint: self.endpoint.clone(),
+            attempts,
+            last,
+        })
+    }
+}
+
+/// Submits `sub` to the aggregator at `endpoint` over a connection of its own (see
+/// [`Connection`] to reuse one).
 pub async fn submit(
     endpoint: &str,
     sub: &SignedResponse,
     backoff: &Backoff,
 ) -> Result<(SubmissionStatus, String), ClientError> {
-    let request = submission::encode(sub);
-    let reply = call(endpoint, backoff, |mut client| {
-        let request = request.clone();
-        async move { client.submit_response(request).await }
-    })
-    .await?;
-    Ok(match reply {
-        Ok(reply) => status_of(reply),
-        Err(status) => (SubmissionStatus::Unspecified, status.to_string()),
-    })
+    Connection::new(endpoint).submit(sub, backoff).await
 }
 
-/// Submits a two-phase task's report; retried like [`submit`].
+/// Submits a report to the aggregator at `endpoint` over a connection of its own.
 pub async fn submit_report(
     endpoint: &str,
     report: &SignedReport,
     backoff: &Backoff,
 ) -> Result<(SubmissionStatus, String), ClientError> {
-    let request = submission::encode_report(report);
-    let reply = call(endpoint, backoff, |mut client| {
-        let request = request.clone();
-        async move { client.submit_report(request).await }
-    })
-    .await?;
-    Ok(match reply {
-        Ok(reply) => status_of(reply),
-        Err(status) => (SubmissionStatus::Unspecified, status.to_string()),
-    })
+    Connection::new(endpoint)
+        .submit_report(report, backoff)
+        .await
 }
 
-/// Asks for a two-phase task's proposal: its status, the response when ready, and
-/// the aggregator's explanation.
+/// Asks the aggregator at `endpoint` for a proposal over a connection of its own.
 pub async fn proposal(
     endpoint: &str,
     task_id: u64,
     backoff: &Backoff,
 ) -> Result<(ProposalStatus, Vec<u8>, String), ClientError> {
-    let reply = call(endpoint, backoff, |mut client| async move {
-        client.get_proposal(GetProposalRequest { task_id }).await
-    })
-    .await?;
-    Ok(match reply {
-        Ok(reply) => (
-            ProposalStatus::try_from(reply.status).unwrap_or(ProposalStatus::Unspecified),
-            reply.response,
-            reply.detail,
-        ),
-        Err(status) => (ProposalStatus::Unspecified, Vec::new(), status.to_string()),
-    })
+    Connection::new(endpoint).proposal(task_id, backoff).await
 }
 
-/// Runs one call against `endpoint`, retrying with `backoff` while the aggregator is
-/// unreachable or unavailable. Any other answer, including an error status, ends it.
-async fn call<R, F, Fut>(
-    endpoint: &str,
-    backoff: &Backoff,
-    mut call: F,
-) -> Result<Result<R, tonic::Status>, ClientError>
-where
-    F: FnMut(AggregatorClient<tonic::transport::Channel>) -> Fut,
-    Fut: std::future::Future<Output = Result<tonic::Response<R>, tonic::Status>>,
-{
-    let channel = tonic::transport::Endpoint::from_shared(endpoint.to_string())
-        .map_err(|e| ClientError::Endpoint(endpoint.to_string(), e.to_string()))?
-        .connect_timeout(Duration::from_secs(2))
-        .timeout(Duration::from_secs(10));
-    let mut delay = backoff.initial;
-    let mut last = String::new();
-    let attempts = backoff.attempts.max(1);
-    for attempt in 0..attempts {
-        if attempt > 0 {
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(backoff.max);
-        }
-        let conn = match channel.connect().await {
-            Ok(conn) => conn,
-            Err(e) => {
-                last = e.to_string();
-                continue;
-            }
-        };
-        match call(AggregatorClient::new(conn)).await {
-            Ok(reply) => return Ok(Ok(reply.into_inner())),
-            Err(status) if status.code() == tonic::Code::Unavailable => last = status.to_string(),
-            Err(status) => return Ok(Err(status)),
-        }
-    }
-    Err(ClientError::Unreachable {
-        endpoint: endpoint.to_string(),
-        attempts,
-        last,
-    })
+/// Whether `status` is the aggregator's answer, rather than the transport's failure
+/// to get one (unavailable, or a broken connection, which tonic reports as `Unknown`
+/// with the transport error as its source).
+fn from_server(status: &tonic::Status) -> bool {
+    let transport = std::error::Error::source(status)
+        .is_some_and(|source| source.is::<tonic::transport::Error>());
+    status.code() != tonic::Code::Unavailable && !transport
 }
 
 fn status_of(reply: SubmitResponseReply) -> (SubmissionStatus, String) {

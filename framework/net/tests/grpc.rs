@@ -275,3 +275,83 @@ async fn reports_to_a_single_phase_aggregator() {
     let _ = stop.send(());
     handle.await.expect("server stopped cleanly");
 }
+
+/// A loopback TCP relay in front of `upstream` that counts the connections it
+/// accepts and can cut every open one.
+struct Relay {
+    endpoint: String,
+    accepted: Arc<std::sync::atomic::AtomicUsize>,
+    cut: tokio::sync::watch::Sender<u32>,
+}
+
+impl Relay {
+    async fn start(upstream: String) -> Self {
+        let upstream = upstream.trim_start_matches("http://").to_string();
+        let (listener, addr) = server::bind_loopback().await.expect("bind");
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (cut, cuts) = tokio::sync::watch::channel(0u32);
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let upstream = upstream.clone();
+                let mut cuts = cuts.clone();
+                cuts.mark_unchanged();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cuts.changed() => {}
+                    }
+                });
+            }
+        });
+        Self {
+            endpoint: format!("http://{addr}"),
+            accepted,
+            cut,
+        }
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// A `Connection` makes its calls over one TCP connection, and makes a new one when
+/// that breaks.
+#[tokio::test]
+async fn a_connection_is_reused_and_remade_when_cut() {
+    let (endpoint, stop, handle, keys) = start().await;
+    let relay = Relay::start(endpoint).await;
+    let backoff = Backoff::default();
+    let connection = client::Connection::new(&relay.endpoint);
+    for _ in 0..20 {
+        let (status, _, _) = connection.proposal(7, &backoff).await.expect("answered");
+        assert_eq!(status, bulwark_net::proto::ProposalStatus::UnknownTask);
+    }
+    let (status, _) = connection
+        .submit(&signed(&keys, 0, 7, b"42"), &backoff)
+        .await
+        .expect("answered");
+    assert_eq!(status, SubmissionStatus::Accepted);
+    assert_eq!(relay.accepted(), 1, "21 calls over one connection");
+
+    relay.cut.send_modify(|n| *n += 1);
+    let (status, detail) = connection
+        .submit(&signed(&keys, 1, 7, b"42"), &backoff)
+        .await
+        .expect("answered after the cut");
+    assert_eq!(status, SubmissionStatus::Accepted, "{detail}");
+    assert_eq!(relay.accepted(), 2, "one new connection after the cut");
+
+    // The one-off functions connect per call.
+    client::proposal(&relay.endpoint, 7, &backoff)
+        .await
+        .expect("answered");
+    assert_eq!(relay.accepted(), 3);
+    let _ = stop.send(());
+    handle.await.expect("server");
+}

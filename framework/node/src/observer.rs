@@ -12,7 +12,7 @@ use bulwark_core::{
     Observe, OperatorId, ResponseDigest, SignedReport, SignedResponse, SigningContext,
 };
 use bulwark_crypto::{Domain, SecretKey};
-use bulwark_net::client::{self, Backoff};
+use bulwark_net::client::{Backoff, Connection};
 use bulwark_net::proto::{ProposalStatus, SubmissionStatus};
 
 use crate::follow::NewTask;
@@ -44,10 +44,10 @@ pub struct ObserverRuntime<O: Observe> {
     pub id: OperatorId,
     /// Chain and AVS.
     pub context: SigningContext,
-    /// Aggregator endpoints (`http://host:port`). Reports go to all; the proposal is
-    /// taken from the first that has one, and only that one is endorsed, so an
+    /// The aggregators, one reused connection each. Reports go to all; the proposal
+    /// is taken from the first that has one, and only that one is endorsed, so an
     /// operator never signs two responses to one task.
-    pub aggregators: Vec<String>,
+    pub aggregators: Vec<Connection>,
     /// Retry policy for unreachable aggregators.
     pub backoff: Backoff,
     /// How long to observe, and then how long to wait for a proposal.
@@ -57,7 +57,8 @@ pub struct ObserverRuntime<O: Observe> {
 }
 
 impl<O: Observe> ObserverRuntime<O> {
-    /// An operator with the default retry policy and 30 s of patience.
+    /// An operator with the default retry policy and 30 s of patience, for the
+    /// aggregators at `aggregators` (`http://host:port`); inside a tokio runtime.
     pub fn new(
         observe: O,
         key: SecretKey,
@@ -70,7 +71,7 @@ impl<O: Observe> ObserverRuntime<O> {
             key,
             id,
             context,
-            aggregators,
+            aggregators: aggregators.iter().map(|e| Connection::new(e)).collect(),
             backoff: Backoff::default(),
             patience: Duration::from_secs(30),
             health: Default::default(),
@@ -108,9 +109,9 @@ impl<O: Observe> ObserverRuntime<O> {
             signature: self.key.sign(&Domain::SIGNATURE, &message),
         };
         let mut reported = false;
-        for endpoint in &self.aggregators {
-            let status =
-                when_open(|| client::submit_report(endpoint, &signed, &self.backoff)).await;
+        for aggregator in &self.aggregators {
+            let endpoint = aggregator.endpoint();
+            let status = when_open(|| aggregator.submit_report(&signed, &self.backoff)).await;
             count_answer(names::OPERATOR_REPORTS, &status);
             match status {
                 Ok((SubmissionStatus::Accepted | SubmissionStatus::Duplicate, _)) => {
@@ -157,8 +158,9 @@ impl<O: Observe> ObserverRuntime<O> {
         let mut delay = Duration::from_millis(50);
         loop {
             let mut failed = 0;
-            for endpoint in &self.aggregators {
-                match client::proposal(endpoint, task_id, &self.backoff).await {
+            for aggregator in &self.aggregators {
+                let endpoint = aggregator.endpoint();
+                match aggregator.proposal(task_id, &self.backoff).await {
                     Ok((ProposalStatus::Ready, response, _)) => return Some(response),
                     Ok((ProposalStatus::Failed, _, detail)) => {
                         failed += 1;

@@ -7,7 +7,7 @@ use alloy::primitives::Address;
 use alloy::providers::DynProvider;
 use bulwark_core::{OperatorId, ResponseDigest, SignedResponse, SigningContext, Task};
 use bulwark_crypto::{Domain, SecretKey};
-use bulwark_net::client::{self, Backoff};
+use bulwark_net::client::{self, Backoff, Connection};
 use bulwark_net::proto::SubmissionStatus;
 
 use crate::follow::{NewTask, TaskFollower};
@@ -23,8 +23,8 @@ pub struct OperatorRuntime<T: Task> {
     pub id: OperatorId,
     /// Chain and AVS.
     pub context: SigningContext,
-    /// Aggregator endpoints (`http://host:port`).
-    pub aggregators: Vec<String>,
+    /// The aggregators, one reused connection each.
+    pub aggregators: Vec<Connection>,
     /// Retry policy for unreachable aggregators.
     pub backoff: Backoff,
     /// When the chain last answered (for `/health`).
@@ -32,7 +32,8 @@ pub struct OperatorRuntime<T: Task> {
 }
 
 impl<T: Task> OperatorRuntime<T> {
-    /// An operator with the default retry policy.
+    /// An operator with the default retry policy, for the aggregators at
+    /// `aggregators` (`http://host:port`); inside a tokio runtime.
     pub fn new(
         task: T,
         key: SecretKey,
@@ -45,7 +46,7 @@ impl<T: Task> OperatorRuntime<T> {
             key,
             id,
             context,
-            aggregators,
+            aggregators: aggregators.iter().map(|e| Connection::new(e)).collect(),
             backoff: Backoff::default(),
             health: Default::default(),
         }
@@ -107,13 +108,14 @@ impl<T: Task> OperatorRuntime<T> {
 
 /// Submits a response to every aggregator in turn; counts and logs each outcome.
 pub(crate) async fn submit_to_all(
-    aggregators: &[String],
+    aggregators: &[Connection],
     submission: &SignedResponse,
     backoff: &Backoff,
 ) -> Vec<Result<SubmissionStatus, client::ClientError>> {
     let mut statuses = Vec::new();
-    for endpoint in aggregators {
-        let status = when_open(|| client::submit(endpoint, submission, backoff)).await;
+    for aggregator in aggregators {
+        let endpoint = aggregator.endpoint();
+        let status = when_open(|| aggregator.submit(submission, backoff)).await;
         count_answer(names::OPERATOR_SUBMISSIONS, &status);
         match &status {
             Ok((status, detail)) => {
