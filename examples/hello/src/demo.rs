@@ -12,16 +12,16 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use alloy::consensus::Transaction as _;
-use alloy::primitives::{Address, B256};
+use alloy::primitives::B256;
 use alloy::providers::{DynProvider, Provider};
-use alloy::rpc::types::Filter;
-use alloy::sol_types::{SolCall, SolEvent};
+use alloy::sol_types::SolCall;
 use anyhow::{Context, bail};
 use bulwark_chain::bindings::BasicAVS;
 use bulwark_chain::devnet::{DeployConfig, Devnet, ether};
 use bulwark_crypto::SecretKey;
 use bulwark_crypto::keystore::{Kdf, Keystore};
 use bulwark_node::config::{AggregatorConfig, ChainConfig, OperatorConfig};
+use bulwark_node::follow::EventCursor;
 use bulwark_node::supervise::{Supervised, http_get, metric_sum};
 use bulwark_node::telemetry::names;
 
@@ -219,8 +219,11 @@ pub async fn run(
     let mut created: BTreeMap<u64, (String, Instant)> = BTreeMap::new();
     let mut watcher = Watcher {
         provider: provider.clone(),
-        avs: deployment.avs,
-        next_block: start,
+        responses: EventCursor::of::<BasicAVS::TaskResponded>(
+            provider.clone(),
+            deployment.avs,
+            start,
+        ),
         operators: n,
     };
     let began = Instant::now();
@@ -338,8 +341,7 @@ fn rand_u64() -> u64 {
 /// Reads `TaskResponded` events and what it takes to print them.
 struct Watcher {
     provider: DynProvider,
-    avs: Address,
-    next_block: u64,
+    responses: EventCursor,
     operators: usize,
 }
 
@@ -348,17 +350,7 @@ impl Watcher {
         &mut self,
         created: &BTreeMap<u64, (String, Instant)>,
     ) -> anyhow::Result<Vec<(u64, Landed)>> {
-        let head = self.provider.get_block_number().await?;
-        if head < self.next_block {
-            return Ok(Vec::new());
-        }
-        let filter = Filter::new()
-            .address(self.avs)
-            .event_signature(BasicAVS::TaskResponded::SIGNATURE_HASH)
-            .from_block(self.next_block)
-            .to_block(head);
-        let logs = self.provider.get_logs(&filter).await?;
-        self.next_block = head + 1;
+        let (_, logs) = self.responses.poll().await?;
         let mut landed = Vec::new();
         for log in logs {
             let tx_hash: B256 = log.transaction_hash.context("log without a transaction")?;

@@ -1,9 +1,10 @@
 //! Following an AVS on chain: new `TaskCreated` events and the head block, by polling
 //! (HTTP providers have no subscriptions, and polling survives node restarts).
+//! [`EventCursor`] does the block-range bookkeeping for any one event.
 
-use alloy::primitives::Address;
+use alloy::primitives::{Address, B256};
 use alloy::providers::{DynProvider, Provider};
-use alloy::rpc::types::Filter;
+use alloy::rpc::types::{Filter, Log};
 use alloy::sol_types::SolEvent;
 use bulwark_chain::bindings::BasicAVS::TaskCreated;
 
@@ -35,37 +36,61 @@ pub struct NewTask {
     pub deadline_block: u32,
 }
 
+/// One event of one contract, read block range by block range: each poll returns the
+/// head and the logs from the block after the last poll's head up to it, so no log is
+/// read twice or missed while the node keeps its history.
+pub struct EventCursor {
+    provider: DynProvider,
+    address: Address,
+    signature: B256,
+    next_block: u64,
+}
+
+impl EventCursor {
+    /// Reads event `E` of `address` from `from_block` on.
+    pub fn of<E: SolEvent>(provider: DynProvider, address: Address, from_block: u64) -> Self {
+        Self {
+            provider,
+            address,
+            signature: E::SIGNATURE_HASH,
+            next_block: from_block,
+        }
+    }
+
+    /// The head block and the logs since the last poll.
+    pub async fn poll(&mut self) -> Result<(u64, Vec<Log>), alloy::transports::TransportError> {
+        let head = self.provider.get_block_number().await?;
+        if head < self.next_block {
+            return Ok((head, Vec::new()));
+        }
+        let filter = Filter::new()
+            .address(self.address)
+            .event_signature(self.signature)
+            .from_block(self.next_block)
+            .to_block(head);
+        let logs = self.provider.get_logs(&filter).await?;
+        self.next_block = head + 1;
+        Ok((head, logs))
+    }
+}
+
 /// Reads `TaskCreated` events of one AVS block range by block range.
 pub struct TaskFollower {
-    provider: DynProvider,
-    avs: Address,
-    next_block: u64,
+    cursor: EventCursor,
 }
 
 impl TaskFollower {
     /// Follows `avs` from `from_block` on.
     pub fn new(provider: DynProvider, avs: Address, from_block: u64) -> Self {
         Self {
-            provider,
-            avs,
-            next_block: from_block,
+            cursor: EventCursor::of::<TaskCreated>(provider, avs, from_block),
         }
     }
 
     /// The head block and the tasks created since the last poll. Malformed logs are
     /// skipped with a warning: they cannot come from the AVS contract.
     pub async fn poll(&mut self) -> Result<(u64, Vec<NewTask>), alloy::transports::TransportError> {
-        let head = self.provider.get_block_number().await?;
-        if head < self.next_block {
-            return Ok((head, Vec::new()));
-        }
-        let filter = Filter::new()
-            .address(self.avs)
-            .event_signature(TaskCreated::SIGNATURE_HASH)
-            .from_block(self.next_block)
-            .to_block(head);
-        let logs = self.provider.get_logs(&filter).await?;
-        self.next_block = head + 1;
+        let (head, logs) = self.cursor.poll().await?;
         let mut tasks = Vec::new();
         for log in logs {
             match log.log_decode::<TaskCreated>() {
