@@ -314,6 +314,21 @@ impl Aggregator {
         }
     }
 
+    /// Appends to the journal with `write`, when there is one. A failure is logged:
+    /// the work stays accepted in memory, only a restart would lose it.
+    fn record(&self, task_id: u64, write: impl FnOnce(&mut Journal) -> std::io::Result<()>) {
+        let Some(journal) = &self.journal else {
+            return;
+        };
+        let written = journal
+            .lock()
+            .map_err(|_| std::io::Error::other("journal lock poisoned"))
+            .and_then(|mut j| write(&mut j));
+        if let Err(err) = written {
+            tracing::error!(task = task_id, %err, "journal write failed");
+        }
+    }
+
     /// Feeds the journal's reports for `task_id` back into its round (before the
     /// endorsements, which may carry the proposal made from them).
     fn replay_reports(&self, task_id: u64) {
@@ -466,15 +481,9 @@ impl Aggregator {
             // Copied only when it may have to be journaled.
             let journaled = (record && self.journal.is_some()).then(|| submission.clone());
             let verdict = engine.submit(now, submission);
-            if let (Some(journaled), Some(journal)) = (journaled, &self.journal) {
+            if let Some(journaled) = journaled {
                 if matches!(verdict, Ok(Outcome::Pending) | Ok(Outcome::Certified(_))) {
-                    if let Err(err) = journal
-                        .lock()
-                        .map(|mut j| j.append(&journaled))
-                        .unwrap_or(Ok(()))
-                    {
-                        tracing::error!(%err, "journal write failed");
-                    }
+                    self.record(journaled.task_id, |j| j.append(&journaled));
                 }
             }
             (verdict, engine.drain_events())
@@ -590,14 +599,8 @@ impl Aggregator {
         match &verdict {
             Ok(ReportOutcome::Accepted) => {
                 tracing::debug!(task = task_id, %operator, "report accepted");
-                if let (Some(journal), Some(report)) = (&self.journal, journaled) {
-                    if let Err(err) = journal
-                        .lock()
-                        .map_err(|_| std::io::Error::other("journal lock poisoned"))
-                        .and_then(|mut j| j.append_report(&report))
-                    {
-                        tracing::error!(task = task_id, %err, "journal write failed");
-                    }
+                if let Some(report) = journaled {
+                    self.record(task_id, |j| j.append_report(&report));
                 }
                 self.advance(task_id);
             }
