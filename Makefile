@@ -14,7 +14,7 @@ VENV_STAMP := $(VENV)/.bulwark-installed
 PYTHON := $(VENV)/bin/python
 export PATH := $(TOOLS_BIN):$(PATH)
 
-.PHONY: help demo demo-hello cli tools test test-templates fmt-check clippy test-rust test-tools test-contracts test-fixtures fixtures artifacts bench gas
+.PHONY: help demo demo-hello cli tools test test-templates fmt-check clippy test-rust test-tools test-contracts test-fixtures fixtures artifacts bench gas fuzz fuzz-build test-fuzz fuzz-corpus
 
 help:
 	@echo "make demo      run the oracle template on a local devnet with the bulwark CLI"
@@ -26,6 +26,7 @@ help:
 	@echo "make artifacts refresh the contract ABI/bytecode the Rust bindings use"
 	@echo "make tools     install anvil, forge and solc (pinned in tools/package.json)"
 	@echo "make fixtures  regenerate the py_ecc and contract cross-check fixtures"
+	@echo "make fuzz      run every fuzz target for FUZZ_SECONDS (default 60) each"
 
 tools: $(TOOLS_STAMP)
 
@@ -65,7 +66,7 @@ demo-hello: $(TOOLS_STAMP)
 cli: $(TOOLS_STAMP)
 	cargo build --profile test --locked -p bulwark-cli -p oracle-avs
 
-test: fmt-check clippy test-rust test-tools test-contracts test-templates test-fixtures
+test: fmt-check clippy test-rust test-tools test-contracts test-templates test-fixtures test-fuzz
 	@echo "make test: all checks passed"
 
 fmt-check:
@@ -84,10 +85,13 @@ test-tools: $(TOOLS_STAMP)
 	python3 tools/check_anvil.py
 	cd tools/selftest && forge test --use $(ROOT)/tools/solc
 
-# The Foundry suite in contracts/ (solc through the tools/solc wrapper).
+# The Foundry suite in contracts/ (solc through the tools/solc wrapper), on Osaka (the
+# default evm_version, mainnet's fork) and on Prague (the `prague` profile, its own
+# build folder), so a repricing of either cannot go unnoticed.
 # Then checks that the ABI/bytecode Rust binds to (framework/chain/artifacts) is current.
 test-contracts: $(TOOLS_STAMP)
 	cd contracts && forge test --use $(ROOT)/tools/solc
+	cd contracts && FOUNDRY_PROFILE=prague forge test --use $(ROOT)/tools/solc
 	cd examples/hello && forge test --use $(ROOT)/tools/solc
 	cd templates/oracle && forge test --use $(ROOT)/tools/solc
 	python3 contracts/script/export_artifacts.py --check
@@ -126,6 +130,46 @@ bench: gas
 	cargo bench -p bulwark-core --features bench --bench engine
 	cargo bench -p bulwark-node --bench grpc
 
-# Certificate verification gas by operator-set size and share of non-signers.
+# Certificate verification gas by operator-set size and share of non-signers (Osaka).
 gas: $(TOOLS_STAMP)
 	cd contracts && forge test --use $(ROOT)/tools/solc --match-contract GasTest -vv | grep gas-table
+
+# Fuzzing (fuzz/, its own workspace and target folder). cargo-fuzz is installed into
+# tools/cargo on first use. The stable toolchain has no sanitizers, so the targets run
+# without one (`--sanitizer none`): libFuzzer's coverage counters come from the stable
+# -Cpasses=sancov-module instrumentation, crashes are panics (overflow checks on).
+CARGO_FUZZ_VERSION := 0.13.2
+CARGO_FUZZ := $(ROOT)/tools/cargo/bin/cargo-fuzz
+FUZZ_TARGETS := $(sort $(basename $(notdir $(wildcard fuzz/fuzz_targets/*.rs))))
+FUZZ_BUILD := -O --debug-assertions --sanitizer none --codegen-units 16
+FUZZ_SECONDS ?= 60
+FUZZ_RUNS ?= 2000
+# New inputs go to fuzz/target/corpus (the first folder); fuzz/corpus holds the
+# committed seeds, read only.
+FUZZ_RUN = cd fuzz && $(CARGO_FUZZ) run $(FUZZ_BUILD) $$t target/corpus/$$t corpus/$$t -- -timeout=10
+
+$(CARGO_FUZZ):
+	cargo install cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked --root tools/cargo
+
+fuzz-build: $(CARGO_FUZZ)
+	cd fuzz && cargo fmt --check
+	cd fuzz && $(CARGO_FUZZ) build $(FUZZ_BUILD)
+
+# Each target briefly: the seeds, then FUZZ_RUNS mutations.
+test-fuzz: fuzz-build
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/target/corpus/$$t; \
+	  ( $(FUZZ_RUN) -runs=$(FUZZ_RUNS) 2>&1 ) > fuzz/target/$$t.log \
+	    || { tail -n 40 fuzz/target/$$t.log; echo "fuzz target $$t failed" >&2; exit 1; }; \
+	  echo "fuzz $$t: $$(grep -o 'Done [0-9]* runs.*' fuzz/target/$$t.log)"; \
+	done
+
+fuzz: fuzz-build
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/target/corpus/$$t; \
+	  ( $(FUZZ_RUN) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 ); \
+	done
+
+# Rewrites the committed seeds (fuzz/examples/seed_corpus.rs, an uninstrumented build).
+fuzz-corpus:
+	cd fuzz && cargo run --example seed_corpus

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Proves the pinned anvil works as Bulwark needs it.
 
-Starts `anvil --hardfork prague` on a free loopback port, checks the chain answers,
-and calls the EIP-2537 G1ADD precompile (G + G must equal 2G, computed independently
-with py_ecc), then stops anvil, also on failure.
+For each fork Bulwark runs on, Osaka (the default everywhere) and Prague (kept green
+in `make test`), starts `anvil --hardfork <fork>` on a free loopback port, checks the
+chain answers, calls the EIP-2537 G1ADD precompile (G + G must equal 2G, computed
+independently with py_ecc), and checks anvil really runs that fork: Osaka's CLZ opcode
+(EIP-7939) must work on Osaka and be refused on Prague. Stops anvil, also on failure.
 """
 import json
 import os
@@ -42,11 +44,17 @@ def rpc(url: str, method: str, params: list):
     return reply["result"]
 
 
-def main() -> int:
+# Init code that returns CLZ(1) = 255 as a word: PUSH1 1, CLZ, PUSH1 0, MSTORE,
+# PUSH1 32, PUSH1 0, RETURN. CLZ (0x1e) exists from Osaka on.
+CLZ_PROBE = "0x60011e60005260206000f3"
+HARDFORKS = ("osaka", "prague")
+
+
+def check(hardfork: str) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
-        [ANVIL, "--hardfork", "prague", "--host", "127.0.0.1", "--port", str(port), "--silent"],
+        [ANVIL, "--hardfork", hardfork, "--host", "127.0.0.1", "--port", str(port), "--silent"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -64,9 +72,19 @@ def main() -> int:
                 time.sleep(0.1)
         out = rpc(url, "eth_call", [{"to": "0x000000000000000000000000000000000000000b", "data": "0x" + GEN + GEN}, "latest"])
         if out[2:] != TWO_GEN:
-            raise RuntimeError(f"G1ADD(G, G) returned {out}, expected 2G")
-        print(f"anvil ok: --hardfork prague on 127.0.0.1:{port}, chain id {chain_id}, EIP-2537 G1ADD(G, G) = 2G")
-        return 0
+            raise RuntimeError(f"{hardfork}: G1ADD(G, G) returned {out}, expected 2G")
+        try:
+            clz = int(rpc(url, "eth_call", [{"data": CLZ_PROBE}, "latest"]), 16)
+        except RuntimeError:
+            clz = None
+        if hardfork == "osaka" and clz != 255:
+            raise RuntimeError(f"osaka: CLZ(1) gave {clz}, expected 255: is this anvil on Osaka?")
+        if hardfork != "osaka" and clz is not None:
+            raise RuntimeError(f"{hardfork}: CLZ ran, so anvil ignored --hardfork {hardfork}")
+        print(
+            f"anvil ok: --hardfork {hardfork} on 127.0.0.1:{port}, chain id {chain_id}, "
+            f"EIP-2537 G1ADD(G, G) = 2G, CLZ {'works' if clz is not None else 'refused'}"
+        )
     finally:
         proc.terminate()
         try:
@@ -74,6 +92,12 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def main() -> int:
+    for hardfork in HARDFORKS:
+        check(hardfork)
+    return 0
 
 
 if __name__ == "__main__":

@@ -46,19 +46,68 @@ contract BLSTest is Test {
         }
     }
 
-    function test_everyFlippedSignatureBitFails() public view {
+    /// A flipped bit yields a point that is not canonical, off the curve, outside G1 or
+    /// merely wrong: each must fail, by a revert for the first three (a precompile never
+    /// answers `false` for them) and by `false` for the last. Each try gets 2M gas: a
+    /// refused point burns all gas forwarded to the pairing.
+    function test_everyFlippedSignatureBitFails() public {
         bytes memory message = vm.parseJsonBytes(json, ".message");
-        BLS.G2Point memory pk = BLS.g2FromBytes(key(0, "publicKey"));
+        bytes memory pk = key(0, "publicKey");
         bytes memory sig = key(0, "signature");
+        BLSCaller caller = new BLSCaller();
         // Every bit of the 48-byte x and y values (the padding words are zero by format).
         for (uint256 byteIndex = 16; byteIndex < 128; byteIndex++) {
             if (byteIndex >= 64 && byteIndex < 80) continue;
             for (uint256 bit = 0; bit < 8; bit += 3) {
                 bytes memory bad = bytes.concat(sig);
                 bad[byteIndex] = bytes1(uint8(bad[byteIndex]) ^ uint8(1 << bit));
-                assertFalse(BLS.verify(message, BLS.SIGNATURE_DST, BLS.g1FromBytes(bad), pk), "flipped bit accepted");
+                try caller.verify{gas: 2_000_000}(message, bad, pk) returns (bool valid) {
+                    assertFalse(valid, "flipped bit accepted");
+                } catch (bytes memory reason) {
+                    bytes4 selector = bytes4(reason);
+                    assertTrue(
+                        selector == BLS.InvalidFieldElement.selector
+                            || keccak256(reason) == keccak256(abi.encodeWithSelector(BLS.PrecompileFailed.selector, 0x0f)),
+                        "flipped bit: unexpected revert"
+                    );
+                }
             }
         }
+    }
+
+    function test_nonCanonicalSignatureRevertsBeforeAnyPrecompile() public {
+        bytes memory message = vm.parseJsonBytes(json, ".message");
+        BLS.G1Point memory sig = BLS.g1FromBytes(key(0, "signature"));
+        BLSCaller caller = new BLSCaller();
+        // A set top byte (a 64-byte word where EIP-2537 wants 16 zero bytes first).
+        sig.xHi |= 1 << 200;
+        bytes memory encoded = abi.encode(sig);
+        vm.expectRevert(abi.encodeWithSelector(BLS.InvalidFieldElement.selector, sig.xHi, sig.xLo));
+        // 50k gas: less than the pairing alone costs, so nothing was burnt.
+        caller.verify{gas: 50_000}(message, encoded, key(0, "publicKey"));
+        // A y of exactly p.
+        sig = BLS.g1FromBytes(key(0, "signature"));
+        (sig.yHi, sig.yLo) = (BLS.P_HI, BLS.P_LO);
+        vm.expectRevert(abi.encodeWithSelector(BLS.InvalidFieldElement.selector, BLS.P_HI, BLS.P_LO));
+        caller.verify{gas: 50_000}(message, abi.encode(sig), key(0, "publicKey"));
+    }
+
+    function test_offCurveSignatureRevertsInsteadOfFalse() public {
+        bytes memory message = vm.parseJsonBytes(json, ".message");
+        bytes memory sig = key(0, "signature");
+        sig[127] = bytes1(uint8(sig[127]) ^ 1);
+        BLSCaller caller = new BLSCaller();
+        vm.expectRevert(abi.encodeWithSelector(BLS.PrecompileFailed.selector, uint256(0x0f)));
+        caller.verify{gas: 2_000_000}(message, sig, key(0, "publicKey"));
+    }
+
+    /// Too little gas for the pairing is a revert naming it, never "invalid signature".
+    function test_outOfGasPairingRevertsInsteadOfFalse() public {
+        bytes memory message = vm.parseJsonBytes(json, ".message");
+        BLSCaller caller = new BLSCaller();
+        assertTrue(caller.verify(message, key(0, "signature"), key(0, "publicKey")), "valid signature");
+        vm.expectRevert(abi.encodeWithSelector(BLS.PrecompileFailed.selector, uint256(0x0f)));
+        caller.verify{gas: 90_000}(message, key(0, "signature"), key(0, "publicKey"));
     }
 
     function test_everyFlippedMessageBitFails() public view {
@@ -156,7 +205,7 @@ contract BLSTest is Test {
         sig[127] = bytes1(uint8(sig[127]) ^ 1);
         BLSCaller caller = new BLSCaller();
         vm.expectRevert(abi.encodeWithSelector(BLS.PrecompileFailed.selector, uint256(0x0b)));
-        caller.addG1(sig, key(1, "signature"));
+        caller.addG1{gas: 1_000_000}(sig, key(1, "signature"));
     }
 
     function test_longDomainReverts() public {
@@ -168,6 +217,14 @@ contract BLSTest is Test {
 
 /// External entry points so reverts can be expected.
 contract BLSCaller {
+    function verify(bytes memory message, bytes memory signature, bytes memory publicKey)
+        external
+        view
+        returns (bool)
+    {
+        return BLS.verify(message, BLS.SIGNATURE_DST, BLS.g1FromBytes(signature), BLS.g2FromBytes(publicKey));
+    }
+
     function addG1(bytes memory a, bytes memory b) external view returns (BLS.G1Point memory) {
         return BLS.add(BLS.g1FromBytes(a), BLS.g1FromBytes(b));
     }

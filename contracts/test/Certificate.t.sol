@@ -84,6 +84,24 @@ contract CertificateTest is AVSFixture {
         avs.respondToTask(id, RESPONSE, cert);
     }
 
+    /// A signature that is no point fails with an error naming the cause, and one that is
+    /// not even canonical before any precompile is called (50k gas is less than the
+    /// pairing alone costs); too little gas never reads as an invalid signature.
+    function test_malformedSignatureAndLowGasFailClearly() public {
+        (uint256 id, uint32 ref) = newTask();
+        CertificateVerifier.Certificate memory cert = certFor(id, ref, noneAbsent());
+        CertificateVerifier.Certificate memory bad = certFor(id, ref, noneAbsent());
+        bad.signature.yLo ^= 1; // canonical, off the curve
+        vm.expectRevert(abi.encodeWithSelector(BLS.PrecompileFailed.selector, uint256(0x0f)));
+        avs.respondToTask{gas: 2_000_000}(id, RESPONSE, bad);
+        bad.signature.xHi = 1 << 128;
+        vm.expectRevert(abi.encodeWithSelector(BLS.InvalidFieldElement.selector, uint256(1 << 128), bad.signature.xLo));
+        avs.respondToTask{gas: 50_000}(id, RESPONSE, bad);
+        vm.expectRevert(abi.encodeWithSelector(BLS.PrecompileFailed.selector, uint256(0x0f)));
+        avs.respondToTask{gas: 100_000}(id, RESPONSE, cert);
+        avs.respondToTask(id, RESPONSE, cert);
+    }
+
     function test_unlistedNonSignerIsCaught() public {
         (uint256 id, uint32 ref) = newTask();
         // Signed by operators 1..9 but claiming all ten signed.

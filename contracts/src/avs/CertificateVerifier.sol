@@ -37,7 +37,6 @@ abstract contract CertificateVerifier is OperatorRegistry {
     /// BLS constants the assembly below needs as literals (same values as in BLS).
     uint256 private constant P_HI = 0x1a0111ea397fe69a4b1ba7b6434bacd7;
     uint256 private constant P_LO = 0x64774b84f38512bf6730d2a0f6b0f6241eabfffeb153ffffb9feffffffffaaab;
-    uint256 private constant PAIRING2_GAS = 102_900;
 
     /// How far back (in blocks) a reference block may lie.
     uint32 public immutable referenceWindow;
@@ -69,6 +68,13 @@ abstract contract CertificateVerifier is OperatorRegistry {
     /// structs: one 1,280-byte buffer holds the pairing input
     /// `[signature | -g2 | H(message) | signers' key]` followed by the non-signer sum and
     /// the next non-signer key, and calldata is copied straight into it.
+    ///
+    /// Precompiles get all remaining gas, never a price fixed in the code (see BLS), and a
+    /// failing one reverts with `BLS.PrecompileFailed`, so an out-of-gas pairing can never
+    /// read as `InvalidSignature`. Of the points, only the signature is unchecked
+    /// calldata (the keys must match the registry's tags): its coordinates are checked
+    /// before anything else costs gas (`BLS.InvalidFieldElement`); a canonical one off
+    /// the curve or outside G1 makes the pairing fail, at the submitter's expense.
     function verifyCertificate(bytes32 message, uint16 thresholdBps, Certificate calldata cert)
         public
         view
@@ -93,6 +99,11 @@ abstract contract CertificateVerifier is OperatorRegistry {
             calldatacopy(add(buf, 512), aggregate, 256)
             apkHash := keccak256(add(buf, 512), 256)
         }
+        BLS.G1Point memory signatureCopy;
+        assembly ("memory-safe") {
+            signatureCopy := buf
+        }
+        BLS.checkEncoding(signatureCopy);
         if (bytes16(apkHash) != set.apkTag) revert AggregateKeyMismatch();
         totalStake = set.totalStakeGwei;
 
@@ -111,7 +122,7 @@ abstract contract CertificateVerifier is OperatorRegistry {
                         mstore(y, sub(sub(P_HI, hi), gt(lo, P_LO)))
                     }
                 }
-                ok := staticcall(600, 0x0d, add(buf, 512), 512, add(buf, 512), 256)
+                ok := staticcall(gas(), 0x0d, add(buf, 512), 512, add(buf, 512), 256)
             }
             if (!ok) revert BLS.PrecompileFailed(0x0d);
         }
@@ -128,11 +139,13 @@ abstract contract CertificateVerifier is OperatorRegistry {
             hashed := add(buf, 384)
         }
         BLS.hashToG1At(0x00, 32, BLS.SIGNATURE_DST, hashed);
+        bool computed;
         bool valid;
         assembly ("memory-safe") {
-            let ok := staticcall(PAIRING2_GAS, 0x0f, buf, 768, 0x00, 32)
-            valid := and(ok, eq(mload(0x00), 1))
+            computed := staticcall(gas(), 0x0f, buf, 768, 0x00, 32)
+            valid := eq(mload(0x00), 1)
         }
+        if (!computed) revert BLS.PrecompileFailed(0x0f);
         if (!valid) revert InvalidSignature();
     }
 
@@ -169,7 +182,7 @@ abstract contract CertificateVerifier is OperatorRegistry {
                 let slot := add(acc, mul(iszero(iszero(i)), 256))
                 calldatacopy(slot, pk, 256)
                 keyHash := keccak256(slot, 256)
-                if i { ok := staticcall(600, 0x0d, acc, 512, acc, 256) }
+                if i { ok := staticcall(gas(), 0x0d, acc, 512, acc, 256) }
             }
             if (keyTag == 0 || bytes16(keyHash) != keyTag) revert NonSignerKeyMismatch(operator);
             if (!ok) revert BLS.PrecompileFailed(0x0d);

@@ -10,8 +10,21 @@ pragma solidity ^0.8.28;
 /// of the 48-byte big-endian value, the second its low 32 bytes; an Fp2 element is c0
 /// then c1. A struct pointer can therefore be handed to a precompile as is.
 ///
-/// Each precompile call forwards exactly its EIP-2537 price: a failing precompile burns
-/// all gas it was given, and a malformed point from calldata must not burn the caller's.
+/// Every precompile call forwards all remaining gas (`gas()`) and never a hard-coded
+/// price: prices change by hard fork (Osaka's EIP-7883 raised MODEXP's minimum from 200
+/// to 500), and a call given last fork's price fails on the next. A call that fails
+/// reverts with `PrecompileFailed(precompile)`, never a silent `false`: with all gas
+/// forwarded, running out of gas and refusing a point look alike, and a refusal must
+/// not pass for a verdict such as "this signature is invalid".
+///
+/// # Security
+/// A precompile that refuses its input consumes all the gas it was given (EIP-2537),
+/// here 63/64 of what the caller had left. So that malformed calldata costs its sender
+/// little and says what is wrong, `checkEncoding` rejects the cheap-to-spot cases
+/// first (a coordinate that is not a canonical field element, `InvalidFieldElement`);
+/// a point with canonical coordinates that is off the curve or outside the subgroup is
+/// still refused only by the precompile (`PrecompileFailed`), at the sender's expense.
+/// Only the sender pays: the revert leaves no state behind.
 library BLS {
     struct G1Point {
         uint256 xHi;
@@ -31,8 +44,12 @@ library BLS {
         uint256 y1Lo;
     }
 
-    /// A precompile refused its input (a point off the curve, a bad encoding).
+    /// A precompile failed: it refused its input (a point off the curve or outside the
+    /// subgroup) or ran out of gas.
     error PrecompileFailed(uint256 precompile);
+    /// A coordinate that is not a canonical base-field element: its top 16 bytes are
+    /// not zero, or its value is not below p.
+    error InvalidFieldElement(uint256 hi, uint256 lo);
     /// A domain separation tag longer than 255 bytes.
     error DomainTooLong(uint256 length);
     /// A point encoding of the wrong length.
@@ -45,13 +62,7 @@ library BLS {
     uint256 internal constant G2MSM = 0x0e;
     uint256 internal constant PAIRING = 0x0f;
     uint256 internal constant MAP_FP_TO_G1 = 0x10;
-
-    uint256 internal constant G1ADD_GAS = 375;
-    uint256 internal constant G2ADD_GAS = 600;
-    uint256 internal constant PAIRING2_GAS = 2 * 32600 + 37700;
-    uint256 internal constant MAP_FP_TO_G1_GAS = 5500;
-    /// MODEXP of a 64-byte base, exponent 1 and 48-byte modulus costs the 200 minimum.
-    uint256 internal constant MODEXP_GAS = 200;
+    uint256 internal constant SHA256 = 0x02;
 
     /// The base-field modulus p, split as the EIP-2537 words are.
     uint256 internal constant P_HI = 0x1a0111ea397fe69a4b1ba7b6434bacd7;
@@ -86,7 +97,7 @@ library BLS {
             let buf := mload(0x40)
             mcopy(buf, a, 128)
             mcopy(add(buf, 128), b, 128)
-            ok := staticcall(G1ADD_GAS, G1ADD, buf, 256, r, 128)
+            ok := staticcall(gas(), G1ADD, buf, 256, r, 128)
         }
         if (!ok) revert PrecompileFailed(G1ADD);
     }
@@ -98,7 +109,7 @@ library BLS {
             let buf := mload(0x40)
             mcopy(buf, a, 256)
             mcopy(add(buf, 256), b, 256)
-            ok := staticcall(G2ADD_GAS, G2ADD, buf, 512, r, 256)
+            ok := staticcall(gas(), G2ADD, buf, 512, r, 256)
         }
         if (!ok) revert PrecompileFailed(G2ADD);
     }
@@ -145,27 +156,48 @@ library BLS {
     }
 
     /// Whether `p` is a point of G1's prime-order subgroup (identity excluded): an MSM
-    /// by 1 succeeds only for on-curve subgroup points. Costs one G1MSM (12,000 gas).
+    /// by 1 succeeds only for on-curve subgroup points (one G1MSM, 12,000 gas on Prague).
+    /// @dev A `false` from the precompile may also mean it ran out of gas, and a refused
+    /// point consumes all gas forwarded: do not call this in a loop over untrusted
+    /// points, and never treat `false` as evidence against anyone.
     function isValid(G1Point memory p) internal view returns (bool ok) {
-        if ((p.xHi | p.xLo | p.yHi | p.yLo) == 0) return false;
+        if ((p.xHi | p.xLo | p.yHi | p.yLo) == 0 || !_isCanonical(p.xHi, p.xLo) || !_isCanonical(p.yHi, p.yLo)) {
+            return false;
+        }
         assembly ("memory-safe") {
             let buf := mload(0x40)
             mcopy(buf, p, 128)
             mstore(add(buf, 128), 1)
-            ok := staticcall(12000, G1MSM, buf, 160, buf, 128)
+            ok := staticcall(gas(), G1MSM, buf, 160, buf, 128)
         }
     }
 
     /// Whether `p` is a point of G2's prime-order subgroup (identity excluded), by a
-    /// G2MSM by 1 (22,500 gas).
+    /// G2MSM by 1 (22,500 gas on Prague). The same caveats as for G1.
     function isValid(G2Point memory p) internal view returns (bool ok) {
-        if (isZero(p)) return false;
+        if (isZero(p) || !_isCanonical(p)) return false;
         assembly ("memory-safe") {
             let buf := mload(0x40)
             mcopy(buf, p, 256)
             mstore(add(buf, 256), 1)
-            ok := staticcall(22500, G2MSM, buf, 288, buf, 256)
+            ok := staticcall(gas(), G2MSM, buf, 288, buf, 256)
         }
+    }
+
+    /// Reverts with `InvalidFieldElement` unless every coordinate of `p` is a canonical
+    /// base-field element, the check that costs a few comparisons instead of a burnt
+    /// precompile call. It does not check the curve or the subgroup.
+    function checkEncoding(G1Point memory p) internal pure {
+        _checkFp(p.xHi, p.xLo);
+        _checkFp(p.yHi, p.yLo);
+    }
+
+    /// `checkEncoding` for a G2 point: all four coordinates.
+    function checkEncoding(G2Point memory p) internal pure {
+        _checkFp(p.x0Hi, p.x0Lo);
+        _checkFp(p.x1Hi, p.x1Lo);
+        _checkFp(p.y0Hi, p.y0Lo);
+        _checkFp(p.y1Hi, p.y1Lo);
     }
 
     /// -a in G2: each coordinate of y becomes p - y (the identity stays the identity).
@@ -181,25 +213,34 @@ library BLS {
         return (a.x0Hi | a.x0Lo | a.x1Hi | a.x1Lo | a.y0Hi | a.y0Lo | a.y1Hi | a.y1Lo) == 0;
     }
 
-    /// e(a1, b1) * e(a2, b2) == 1. False, not a revert, when a point is off the curve
-    /// or outside its subgroup: the precompile checks both and fails.
+    /// e(a1, b1) * e(a2, b2) == 1. Reverts, never answers `false`, when a point is not
+    /// a valid encoding (`InvalidFieldElement`), or is off the curve or outside its
+    /// subgroup (`PrecompileFailed(PAIRING)`, the precompile checks both), or the
+    /// precompile runs out of gas: `false` always means a pairing was computed.
     function pairing2(G1Point memory a1, G2Point memory b1, G1Point memory a2, G2Point memory b2)
         internal
         view
         returns (bool result)
     {
+        checkEncoding(a1);
+        checkEncoding(b1);
+        checkEncoding(a2);
+        checkEncoding(b2);
+        bool ok;
         assembly ("memory-safe") {
             let buf := mload(0x40)
             mcopy(buf, a1, 128)
             mcopy(add(buf, 128), b1, 256)
             mcopy(add(buf, 384), a2, 128)
             mcopy(add(buf, 512), b2, 256)
-            let ok := staticcall(PAIRING2_GAS, PAIRING, buf, 768, buf, 32)
-            result := and(ok, eq(mload(buf), 1))
+            ok := staticcall(gas(), PAIRING, buf, 768, buf, 32)
+            result := eq(mload(buf), 1)
         }
+        if (!ok) revert PrecompileFailed(PAIRING);
     }
 
-    /// Whether `signature` is a valid signature of `message` under `dst` by `publicKey`.
+    /// Whether `signature` is a valid signature of `message` under `dst` by `publicKey`;
+    /// reverts on points that are not valid encodings (see `pairing2`).
     function verify(bytes memory message, bytes memory dst, G1Point memory signature, G2Point memory publicKey)
         internal
         view
@@ -244,8 +285,15 @@ library BLS {
         view
     {
         if (dst.length > 255) revert DomainTooLong(dst.length);
-        bool ok;
+        bytes4 failed = PrecompileFailed.selector;
         assembly ("memory-safe") {
+            // Reverts with PrecompileFailed(precompile) at once: with all gas forwarded,
+            // the calls after a failure would run out of gas and hide which failed.
+            function fail(selector, precompile) {
+                mstore(0x00, selector)
+                mstore(0x04, precompile)
+                revert(0x00, 0x24)
+            }
             let dstLen := mload(dst)
             let buf := mload(0x40)
             // b0 = H(Z_pad(64) || msg || I2OSP(128, 2) || I2OSP(0, 1) || DST || I2OSP(len(DST), 1))
@@ -259,7 +307,9 @@ library BLS {
             mcopy(add(p, 3), add(dst, 32), dstLen)
             mstore8(add(add(p, 3), dstLen), dstLen)
             let b0 := and(add(add(p, add(4, dstLen)), 31), not(31))
-            ok := staticcall(gas(), 0x02, buf, sub(add(p, add(4, dstLen)), buf), b0, 32)
+            if iszero(staticcall(gas(), SHA256, buf, sub(add(p, add(4, dstLen)), buf), b0, 32)) {
+                fail(failed, SHA256)
+            }
             // b_i = H(x || I2OSP(i, 1) || DST'), x = b0 for i = 1, else b0 xor b_(i-1)
             let q := add(b0, 32)
             mcopy(add(q, 33), add(dst, 32), dstLen)
@@ -268,11 +318,13 @@ library BLS {
             let bs := and(add(add(q, inputLen), 31), not(31))
             mstore(q, mload(b0))
             mstore8(add(q, 32), 1)
-            ok := and(ok, staticcall(gas(), 0x02, q, inputLen, bs, 32))
+            if iszero(staticcall(gas(), SHA256, q, inputLen, bs, 32)) { fail(failed, SHA256) }
             for { let i := 2 } lt(i, 5) { i := add(i, 1) } {
                 mstore(q, xor(mload(b0), mload(add(bs, mul(sub(i, 2), 32)))))
                 mstore8(add(q, 32), i)
-                ok := and(ok, staticcall(gas(), 0x02, q, inputLen, add(bs, mul(sub(i, 1), 32)), 32))
+                if iszero(staticcall(gas(), SHA256, q, inputLen, add(bs, mul(sub(i, 1), 32)), 32)) {
+                    fail(failed, SHA256)
+                }
             }
             // u_j = (b_(2j+1) || b_(2j+2)) mod p via MODEXP(base, 1, p), written after
             // 16 zero bytes so each is an EIP-2537 field element.
@@ -287,16 +339,17 @@ library BLS {
             let f := add(m, 224)
             mstore(f, 0)
             mstore(add(f, 64), 0)
-            ok := and(ok, staticcall(MODEXP_GAS, MODEXP, m, 209, add(f, 16), 48))
+            if iszero(staticcall(gas(), MODEXP, m, 209, add(f, 16), 48)) { fail(failed, MODEXP) }
             mcopy(add(m, 96), add(bs, 64), 64)
-            ok := and(ok, staticcall(MODEXP_GAS, MODEXP, m, 209, add(f, 80), 48))
+            if iszero(staticcall(gas(), MODEXP, m, 209, add(f, 80), 48)) { fail(failed, MODEXP) }
             // Map both and add.
             let g := add(f, 128)
-            ok := and(ok, staticcall(MAP_FP_TO_G1_GAS, MAP_FP_TO_G1, f, 64, g, 128))
-            ok := and(ok, staticcall(MAP_FP_TO_G1_GAS, MAP_FP_TO_G1, add(f, 64), 64, add(g, 128), 128))
-            ok := and(ok, staticcall(G1ADD_GAS, G1ADD, g, 256, out, 128))
+            if iszero(staticcall(gas(), MAP_FP_TO_G1, f, 64, g, 128)) { fail(failed, MAP_FP_TO_G1) }
+            if iszero(staticcall(gas(), MAP_FP_TO_G1, add(f, 64), 64, add(g, 128), 128)) {
+                fail(failed, MAP_FP_TO_G1)
+            }
+            if iszero(staticcall(gas(), G1ADD, g, 256, out, 128)) { fail(failed, G1ADD) }
         }
-        if (!ok) revert PrecompileFailed(MAP_FP_TO_G1);
     }
 
     function _negFp(uint256 hi, uint256 lo) private pure returns (uint256, uint256) {
@@ -305,6 +358,20 @@ library BLS {
             uint256 borrow = lo > P_LO ? 1 : 0;
             return (P_HI - hi - borrow, P_LO - lo);
         }
+    }
+
+    /// Whether (hi, lo) encodes a value below p (which also keeps hi's top 16 bytes zero).
+    function _isCanonical(uint256 hi, uint256 lo) private pure returns (bool) {
+        return hi < P_HI || (hi == P_HI && lo < P_LO);
+    }
+
+    function _isCanonical(G2Point memory p) private pure returns (bool) {
+        return _isCanonical(p.x0Hi, p.x0Lo) && _isCanonical(p.x1Hi, p.x1Lo) && _isCanonical(p.y0Hi, p.y0Lo)
+            && _isCanonical(p.y1Hi, p.y1Lo);
+    }
+
+    function _checkFp(uint256 hi, uint256 lo) private pure {
+        if (!_isCanonical(hi, lo)) revert InvalidFieldElement(hi, lo);
     }
 
     function _gtHalf(uint256 hi, uint256 lo) private pure returns (bool) {

@@ -102,8 +102,9 @@ pub async fn run(
         .await
         .context("deploying the restaking core and HelloAVS")?;
     println!(
-        "1. anvil {} (prague); core {} ; HelloAVS {}",
+        "1. anvil {} ({}); core {} ; HelloAVS {}",
         devnet.endpoint(),
+        bulwark_chain::devnet::HARDFORK,
         deployment.core,
         deployment.avs
     );

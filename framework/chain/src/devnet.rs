@@ -1,5 +1,5 @@
-//! A local chain for tests, demos and `bulwark devnet`: anvil (`--hardfork prague`, so
-//! the EIP-2537 precompiles exist) on a free loopback port, with the restaking core,
+//! A local chain for tests, demos and `bulwark devnet`: anvil (`--hardfork osaka`, the
+//! fork mainnet runs, with the EIP-2537 precompiles) on a free loopback port, with the restaking core,
 //! the devnet token and an AVS deployed, and operators onboarded with BLS keys.
 //!
 //! Dropping the [`Devnet`] stops anvil, also when a test fails.
@@ -18,6 +18,11 @@ use bulwark_crypto::SecretKey;
 
 use crate::bindings::{BasicAVS, LiquidStakingToken, RestakingCore};
 use crate::{ChainError, points};
+
+/// The hard fork devnets run by default: Osaka (Fusaka), the one mainnet runs, so gas
+/// and precompile prices are mainnet's. The contracts are also tested on Prague
+/// (`make test-contracts`, `tools/check_anvil.py`).
+pub const HARDFORK: &str = "osaka";
 
 /// Where the anvil binary is: `$BULWARK_ANVIL`, else the one `make tools` links into
 /// `tools/bin`, else `anvil` on the PATH.
@@ -92,7 +97,7 @@ impl Devnet {
         let path = anvil_binary();
         let anvil = Anvil::at(&path)
             .arg("--hardfork")
-            .arg("prague")
+            .arg(HARDFORK)
             .arg("--accounts")
             .arg(accounts.to_string())
             .try_spawn()

@@ -37,6 +37,8 @@ pub struct UpOptions {
     pub no_build: bool,
     /// Spare funded accounts for stakers.
     pub spare_accounts: usize,
+    /// The hard fork anvil runs (`bulwark_chain::devnet::HARDFORK` unless asked).
+    pub hardfork: String,
     /// Extra arguments for the project's setup step.
     pub setup_args: Vec<String>,
 }
@@ -164,7 +166,7 @@ async fn start_all(
         &anvil_path,
         &[
             "--hardfork",
-            "prague",
+            &options.hardfork,
             "--host",
             "127.0.0.1",
             // Port 0: anvil binds whatever the kernel gives it and says which in its

@@ -173,6 +173,10 @@ enum DevnetCommand {
         /// Do not run the project's build command first.
         #[arg(long)]
         no_build: bool,
+        /// The hard fork anvil runs (`anvil --hardfork`), e.g. `prague` to try the
+        /// contracts on the fork before mainnet's.
+        #[arg(long, default_value = bulwark_chain::devnet::HARDFORK)]
+        hardfork: String,
         /// An extra argument for the project's setup step (`[devnet] setup` in
         /// bulwark.toml), e.g. `--setup-arg=--faulty-operators=1`; repeatable.
         #[arg(long = "setup-arg", allow_hyphen_values = true)]
@@ -570,6 +574,7 @@ async fn run_devnet(cmd: DevnetCommand) -> anyhow::Result<()> {
             stake,
             spare_accounts,
             no_build,
+            hardfork,
             setup_args,
         } => {
             let state = devnet::up(&UpOptions {
@@ -578,6 +583,7 @@ async fn run_devnet(cmd: DevnetCommand) -> anyhow::Result<()> {
                 stake,
                 no_build,
                 spare_accounts,
+                hardfork,
                 setup_args,
             })
             .await?;
