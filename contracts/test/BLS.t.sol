@@ -121,18 +121,28 @@ contract BLSTest is Test {
         }
     }
 
+    /// Proofs made by bulwark-crypto for the fixture's binding (chain, registry,
+    /// operator) verify here over the same bytes, and for no other binding.
     function test_proofsOfPossession() public view {
+        bytes memory binding = vm.parseJsonBytes(json, ".possession.binding");
+        bytes memory otherOperator = bytes.concat(binding);
+        otherOperator[otherOperator.length - 1] ^= 0x01;
         for (uint256 i = 0; i < 4; i++) {
             BLS.G2Point memory pk = BLS.g2FromBytes(key(i, "publicKey"));
             BLS.G1Point memory pop = BLS.g1FromBytes(key(i, "proofOfPossession"));
-            assertTrue(BLS.verifyPossession(pk, pop), "valid proof rejected");
+            assertEq(bytes.concat(BLS.compress(pk), binding), key(i, "possessionMessage"), "message differs from Rust");
+            assertTrue(BLS.verifyPossession(pk, pop, binding), "valid proof rejected");
+            assertFalse(BLS.verifyPossession(pk, pop, otherOperator), "proof accepted for another operator");
+            assertFalse(BLS.verifyPossession(pk, pop, ""), "bound proof accepted as an unbound one");
             BLS.G1Point memory otherPop = BLS.g1FromBytes(key((i + 1) % 4, "proofOfPossession"));
-            assertFalse(BLS.verifyPossession(pk, otherPop), "another key's proof accepted");
+            assertFalse(BLS.verifyPossession(pk, otherPop, binding), "another key's proof accepted");
             // A plain signature is not a proof of possession.
-            assertFalse(BLS.verifyPossession(pk, BLS.g1FromBytes(key(i, "signature"))), "signature as proof");
+            assertFalse(BLS.verifyPossession(pk, BLS.g1FromBytes(key(i, "signature")), binding), "signature as proof");
         }
         BLS.G2Point memory zero;
-        assertFalse(BLS.verifyPossession(zero, BLS.g1FromBytes(key(0, "proofOfPossession"))), "identity key");
+        assertFalse(
+            BLS.verifyPossession(zero, BLS.g1FromBytes(key(0, "proofOfPossession")), binding), "identity key"
+        );
     }
 
     function test_aggregateMatchesAndVerifies() public view {

@@ -153,7 +153,13 @@ contract CertificateTest is AVSFixture {
         for (uint256 i = 0; i < ops.length; i++) {
             vm.startPrank(ops[i].addr);
             core.allocate(address(other), 10_000);
-            other.registerOperator(Keys.publicKey(ops[i].sk), Keys.prove(ops[i].sk));
+            // The proof that registered the key at `avs` does not register it here.
+            BLS.G2Point memory pk = Keys.publicKey(ops[i].sk);
+            BLS.G1Point memory forAvs = Keys.prove(ops[i].sk, address(avs), ops[i].addr);
+            BLS.G1Point memory forOther = Keys.prove(ops[i].sk, address(other), ops[i].addr);
+            vm.expectRevert(OperatorRegistry.InvalidProofOfPossession.selector);
+            other.registerOperator(pk, forAvs);
+            other.registerOperator(pk, forOther);
             vm.stopPrank();
         }
         vm.roll(block.number + 1);
@@ -253,10 +259,10 @@ contract CertificateTest is AVSFixture {
         core.allocate(address(avs), 10_000);
         // Precompile calls happen before expectRevert, which would catch them instead.
         BLS.G2Point memory pk77 = Keys.publicKey(77);
-        BLS.G1Point memory pop77 = Keys.prove(77);
-        BLS.G1Point memory pop78 = Keys.prove(78);
+        BLS.G1Point memory pop77 = Keys.prove(77, address(avs), op);
+        BLS.G1Point memory pop78 = Keys.prove(78, address(avs), op);
         BLS.G2Point memory pk1 = Keys.publicKey(1);
-        BLS.G1Point memory pop1 = Keys.prove(1);
+        BLS.G1Point memory pop1 = Keys.prove(1, address(avs), op);
         // A proof of possession for another key.
         vm.expectRevert(OperatorRegistry.InvalidProofOfPossession.selector);
         avs.registerOperator(pk77, pop78);
@@ -275,6 +281,80 @@ contract CertificateTest is AVSFixture {
         vm.prank(address(0xB0B));
         vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.NotRestakingOperator.selector, address(0xB0B)));
         avs.registerOperator(pk77, pop77);
+    }
+
+    /// Someone who copies a key and its proof from a pending registration cannot
+    /// register them first: the proof names its operator, registry and chain.
+    function test_copiedRegistrationRevertsForAnotherSender() public {
+        address victim = address(0xA11CE);
+        address thief = address(0xEE7E);
+        BLS.G2Point memory pk = Keys.publicKey(77);
+        BLS.G1Point memory proof = Keys.prove(77, address(avs), victim);
+        BLS.G1Point memory otherChain;
+        for (uint256 i = 0; i < 2; i++) {
+            address who = i == 0 ? victim : thief;
+            token.mint(who, 1 ether);
+            vm.startPrank(who);
+            token.approve(address(core), 1 ether);
+            core.registerOperator(0);
+            core.delegate(who);
+            core.deposit(1 ether);
+            core.allocate(address(avs), 10_000);
+            vm.stopPrank();
+        }
+        // The thief replays the victim's exact call, key and proof.
+        vm.prank(thief);
+        vm.expectRevert(OperatorRegistry.InvalidProofOfPossession.selector);
+        avs.registerOperator(pk, proof);
+        assertTrue(avs.keyOwner(BLS.hash(pk)) == address(0), "the key is still free");
+        // A proof for the right operator and registry on another chain fails too.
+        uint256 chainId = block.chainid;
+        vm.chainId(chainId + 1);
+        otherChain = Keys.prove(77, address(avs), victim);
+        vm.chainId(chainId);
+        vm.prank(victim);
+        vm.expectRevert(OperatorRegistry.InvalidProofOfPossession.selector);
+        avs.registerOperator(pk, otherChain);
+        // The victim's own registration goes through.
+        vm.prank(victim);
+        avs.registerOperator(pk, proof);
+        assertTrue(avs.keyOwner(BLS.hash(pk)) == victim, "registered to its owner");
+    }
+
+    /// The registry's binding is the documented layout, byte for byte.
+    function test_possessionBindingLayout() public view {
+        address operator = address(0xA11CE);
+        bytes memory binding = avs.possessionBinding(operator);
+        assertEq(binding.length, 104, "32 + 32 + 20 + 20 bytes");
+        assertEq(
+            binding,
+            abi.encodePacked(bytes32("bulwark.possession.v1"), block.chainid, address(avs), operator),
+            "binding"
+        );
+        BLS.G2Point memory pk = Keys.publicKey(77);
+        assertEq(avs.possessionMessage(pk, operator), bytes.concat(BLS.compress(pk), binding), "message");
+    }
+
+    /// The registry builds the bytes bulwark-crypto signs (contracts/test/fixtures/bls.json,
+    /// written by Rust): its code placed at the fixture's registry address, on the
+    /// fixture's chain, returns them byte for byte.
+    function test_possessionMessageMatchesRust() public {
+        string memory json = vm.readFile("test/fixtures/bls.json");
+        address registry = address(bytes20(vm.parseJsonBytes(json, ".possession.registry")));
+        address operator = address(bytes20(vm.parseJsonBytes(json, ".possession.operator")));
+        vm.etch(registry, address(avs).code);
+        vm.chainId(vm.parseJsonUint(json, ".possession.chainId"));
+        assertEq(
+            OperatorRegistry(registry).possessionBinding(operator),
+            vm.parseJsonBytes(json, ".possession.binding"),
+            "binding differs from Rust"
+        );
+        BLS.G2Point memory pk = BLS.g2FromBytes(vm.parseJsonBytes(json, ".keys[0].publicKey"));
+        assertEq(
+            OperatorRegistry(registry).possessionMessage(pk, operator),
+            vm.parseJsonBytes(json, ".keys[0].possessionMessage"),
+            "message differs from Rust"
+        );
     }
 
     function test_historyIsReadableAtPastBlocks() public {

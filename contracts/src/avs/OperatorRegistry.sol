@@ -17,6 +17,27 @@ import {IRestakingCore} from "../core/IRestakingCore.sol";
 /// the first 16 bytes of keccak256 of a G2 point's EIP-2537 encoding: the verifier takes
 /// points from calldata and checks them against it (a 128-bit second preimage is out of
 /// reach). Stakes are kept in gwei (uint64: up to 1.8e10 ETH) to fit the slot.
+///
+/// # Security
+/// A key's proof of possession signs, under the POP tag, the key followed by
+/// `possessionBinding(operator)`:
+///
+/// ```
+/// compressed public key   96 bytes  (ZCash format, as BLS.compress)
+/// POSSESSION_TAG          32 bytes  "bulwark.possession.v1", right-padded
+/// chain id                32 bytes  block.chainid, big-endian
+/// registry                20 bytes  address(this)
+/// operator                20 bytes  the registering account (msg.sender)
+/// ```
+///
+/// bulwark-crypto's `PossessionBinding` builds the same bytes. Without the binding a
+/// proof is public once it has been in a mempool: anyone could register the key with
+/// the copied proof first and, keys being registered once, lock its owner out for good.
+/// Bound to the sender, a copied proof fails for anyone else (`InvalidProofOfPossession`);
+/// bound to the registry and chain, it cannot be replayed on another AVS or chain
+/// either. The key itself is still public: the binding stops theft of a registration,
+/// not knowledge of the key. The proof also keeps its first job, stopping rogue keys
+/// (`pk_evil - pk_victim`) from entering the aggregate.
 abstract contract OperatorRegistry {
     struct OperatorCheckpoint {
         uint32 fromBlock;
@@ -31,6 +52,9 @@ abstract contract OperatorRegistry {
         uint64 totalStakeGwei;
         bytes16 apkTag;
     }
+
+    /// Version tag that starts the binding of every proof of possession.
+    bytes32 public constant POSSESSION_TAG = "bulwark.possession.v1";
 
     IRestakingCore public immutable core;
     /// Least allocated stake (in asset units) an operator needs to register.
@@ -70,8 +94,9 @@ abstract contract OperatorRegistry {
     }
 
     /// Registers the caller, a restaking operator with enough stake allocated to this
-    /// AVS, with its BLS key. `proof` must be the key's proof of possession. An operator's
-    /// key is fixed: re-registering after leaving takes the same key.
+    /// AVS, with its BLS key. `proof` must be the key's proof of possession bound to the
+    /// caller, this registry and this chain (`possessionBinding`). An operator's key is
+    /// fixed: re-registering after leaving takes the same key.
     function registerOperator(BLS.G2Point calldata publicKey, BLS.G1Point calldata proof) external {
         if (!core.isOperator(msg.sender)) revert NotRestakingOperator(msg.sender);
         if (isRegistered[msg.sender]) revert AlreadyRegistered(msg.sender);
@@ -81,7 +106,7 @@ abstract contract OperatorRegistry {
         if (owner != address(0) && owner != msg.sender) revert KeyAlreadyRegistered(keyHash, owner);
         if (owner == address(0)) {
             if (!BLS.isZero(operatorKeys[msg.sender])) revert KeyMismatch(msg.sender);
-            if (!BLS.verifyPossession(pk, proof)) revert InvalidProofOfPossession();
+            if (!BLS.verifyPossession(pk, proof, possessionBinding(msg.sender))) revert InvalidProofOfPossession();
             keyOwner[keyHash] = msg.sender;
             operatorKeys[msg.sender] = pk;
             everRegistered.push(msg.sender);
@@ -111,6 +136,18 @@ abstract contract OperatorRegistry {
     }
 
     // ---------------------------------------------------------------- readers
+
+    /// What a proof of possession registering a key for `operator` here must bind:
+    /// `POSSESSION_TAG || chainid || address(this) || operator` (see the contract docs).
+    function possessionBinding(address operator) public view returns (bytes memory) {
+        return abi.encodePacked(POSSESSION_TAG, block.chainid, address(this), operator);
+    }
+
+    /// The whole message `operator`'s proof of possession for `publicKey` signs: the
+    /// compressed key, then `possessionBinding(operator)`. For off-chain cross-checks.
+    function possessionMessage(BLS.G2Point calldata publicKey, address operator) external view returns (bytes memory) {
+        return bytes.concat(BLS.compress(publicKey), possessionBinding(operator));
+    }
 
     /// The key `operator` registered (all zero if never).
     function publicKeyOf(address operator) external view returns (BLS.G2Point memory) {

@@ -249,11 +249,18 @@ library BLS {
         return pairing2(signature, negG2Generator(), hashToG1(message, dst), publicKey);
     }
 
-    /// Whether `proof` proves possession of `publicKey`: a signature, under the POP tag,
-    /// of the key's 96-byte compressed encoding (as bulwark-crypto makes it).
-    function verifyPossession(G2Point memory publicKey, G1Point memory proof) internal view returns (bool) {
+    /// Whether `proof` proves possession of `publicKey` for `binding`: a signature, under
+    /// the POP tag, of the key's 96-byte compressed encoding followed by `binding` (as
+    /// bulwark-crypto's `ProofOfPossession::message` builds it). The binding is what the
+    /// proof is for (OperatorRegistry: chain, registry and operator), so a proof copied
+    /// from one registration does not serve another.
+    function verifyPossession(G2Point memory publicKey, G1Point memory proof, bytes memory binding)
+        internal
+        view
+        returns (bool)
+    {
         if (isZero(publicKey)) return false;
-        return verify(compress(publicKey), POP_DST, proof, publicKey);
+        return verify(bytes.concat(compress(publicKey), binding), POP_DST, proof, publicKey);
     }
 
     /// The ZCash-format compressed encoding of a G2 point: x.c1 || x.c0 with the

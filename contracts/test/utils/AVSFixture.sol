@@ -67,7 +67,7 @@ abstract contract AVSFixture is Test {
         core.delegate(op.addr);
         core.deposit(stake);
         core.allocate(address(target), 10_000);
-        target.registerOperator(Keys.publicKey(sk), Keys.prove(sk));
+        target.registerOperator(Keys.publicKey(sk), Keys.prove(sk, address(target), op.addr));
         vm.stopPrank();
         ops.push(op);
     }

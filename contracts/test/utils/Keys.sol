@@ -54,7 +54,11 @@ library Keys {
         return mul(BLS.hashToG1(message, dst), sk);
     }
 
-    function prove(uint256 sk) internal view returns (BLS.G1Point memory) {
-        return sign(sk, BLS.compress(publicKey(sk)), BLS.POP_DST);
+    /// sk's proof of possession for `operator` registering at `registry` on this chain,
+    /// with the binding written out by hand (not read from the registry) so tests check
+    /// the registry's layout rather than repeat it.
+    function prove(uint256 sk, address registry, address operator) internal view returns (BLS.G1Point memory) {
+        bytes memory binding = abi.encodePacked(bytes32("bulwark.possession.v1"), block.chainid, registry, operator);
+        return sign(sk, bytes.concat(BLS.compress(publicKey(sk)), binding), BLS.POP_DST);
     }
 }

@@ -16,6 +16,7 @@ interface Vm {
     function roll(uint256 blockNumber) external;
     function warp(uint256 timestamp) external;
     function chainId(uint256 newChainId) external;
+    function etch(address target, bytes calldata newRuntimeBytecode) external;
     function cool(address target) external;
     function prank(address sender) external;
     function startPrank(address sender) external;

@@ -16,8 +16,9 @@ use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolConstructor;
 use bulwark_crypto::SecretKey;
 
+use crate::ChainError;
 use crate::bindings::{BasicAVS, LiquidStakingToken, RestakingCore};
-use crate::{ChainError, points};
+use crate::registration::KeyRegistration;
 
 /// The hard fork devnets run by default: Osaka (Fusaka), the one mainnet runs, so gas
 /// and precompile prices are mainnet's. The contracts are also tested on Prague
@@ -204,7 +205,7 @@ impl Devnet {
 
     /// Makes `operator` a restaking operator with `stake` of its own delegated to
     /// itself, allocates all of it to the AVS, and registers `key` there with its proof
-    /// of possession.
+    /// of possession (bound to `operator`, the AVS and the chain).
     pub async fn onboard_operator(
         &self,
         d: &Deployment,
@@ -212,10 +213,31 @@ impl Devnet {
         stake: U256,
         key: &SecretKey,
     ) -> Result<(), ChainError> {
+        self.stake_operator(d, operator, stake).await?;
+        let registration = KeyRegistration::for_chain(&self.provider, key, d.avs, operator).await?;
+        let avs = BasicAVS::new(d.avs, self.provider.clone());
+        mined(
+            &self.provider,
+            avs.registerOperator(registration.public_key, registration.proof)
+                .from(operator)
+                .send()
+                .await?,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Makes `operator` a restaking operator with `stake` of its own delegated to
+    /// itself and allocates all of it to the AVS, without registering a key there.
+    pub async fn stake_operator(
+        &self,
+        d: &Deployment,
+        operator: Address,
+        stake: U256,
+    ) -> Result<(), ChainError> {
         let p = self.provider.clone();
         let token = LiquidStakingToken::new(d.token, p.clone());
-        let core = RestakingCore::new(d.core, p.clone());
-        let avs = BasicAVS::new(d.avs, p);
+        let core = RestakingCore::new(d.core, p);
         mined(
             &self.provider,
             token.mint(operator, stake).from(d.owner).send().await?,
@@ -244,13 +266,6 @@ impl Devnet {
         mined(
             &self.provider,
             core.allocate(d.avs, 10_000).from(operator).send().await?,
-        )
-        .await?;
-        let pk = points::g2_point(&key.public_key());
-        let pop = points::g1_point(key.prove_possession().as_signature());
-        mined(
-            &self.provider,
-            avs.registerOperator(pk, pop).from(operator).send().await?,
         )
         .await?;
         Ok(())

@@ -2,6 +2,7 @@
 //!
 //! - [`bindings`]: `sol!` bindings from the committed forge artifacts;
 //! - [`registry`]: the operator set, keys and stakes at a past block;
+//! - [`registration`]: a key and its proof of possession, bound to the operator;
 //! - [`certificate`]: building a certificate and submitting it;
 //! - [`message`]: the bytes operators sign for a task response;
 //! - [`tasks`]: creating tasks;
@@ -16,6 +17,7 @@ mod error;
 pub mod message;
 pub mod points;
 pub mod provider;
+pub mod registration;
 pub mod registry;
 pub mod revert;
 pub mod tasks;

@@ -1,6 +1,7 @@
 //! A certificate signed in Rust is accepted on-chain: anvil with the EIP-2537
 //! precompiles, the restaking core and an AVS deployed, four operators with BLS keys,
 //! a task, and a certificate from three of them. A tampered certificate is refused.
+//! And a registration copied from its operator is refused to anyone else.
 
 use std::collections::BTreeSet;
 
@@ -8,11 +9,12 @@ use alloy::primitives::{U256, keccak256};
 use alloy::providers::Provider;
 use bulwark_chain::bindings::BasicAVS::{self, BasicAVSErrors};
 use bulwark_chain::certificate::{Submission, build_certificate, submit_response};
-use bulwark_chain::devnet::{DeployConfig, Devnet, ether};
+use bulwark_chain::devnet::{DeployConfig, Devnet, ether, mined};
 use bulwark_chain::message::task_response_message;
+use bulwark_chain::registration::{KeyRegistration, possession_binding};
 use bulwark_chain::registry::operator_set_at;
 use bulwark_chain::tasks::create_task;
-use bulwark_crypto::{AggregateSignature, Domain, SecretKey};
+use bulwark_crypto::{AggregateSignature, Domain, ProofOfPossession, SecretKey};
 
 const OPERATORS: usize = 4;
 
@@ -113,4 +115,68 @@ async fn rust_certificate_is_accepted_and_tampering_is_refused() {
         .expect("idempotent");
     assert_eq!(again, Submission::AlreadyResponded);
     assert!(provider.get_block_number().await.expect("block") > u64::from(reference_block));
+}
+
+/// Someone who copies a key and its proof of possession from a pending registration
+/// (here: replays the exact call from another operator account) is refused, and the
+/// key stays free for its owner. The registry builds the bytes Rust signs.
+#[tokio::test(flavor = "multi_thread")]
+async fn copied_registration_is_refused_to_another_operator() {
+    let devnet = Devnet::start(3).expect("anvil must start: run `make tools`");
+    let d = devnet
+        .deploy(&DeployConfig::default())
+        .await
+        .expect("deploy");
+    let (victim, thief) = (devnet.accounts()[1], devnet.accounts()[2]);
+    for operator in [victim, thief] {
+        devnet
+            .stake_operator(&d, operator, ether(32))
+            .await
+            .expect("stake");
+    }
+    let provider = devnet.provider().clone();
+    let avs = BasicAVS::new(d.avs, provider.clone());
+    let key = SecretKey::from_ikm(&[7u8; 32]).expect("ikm");
+    let registration = KeyRegistration::for_chain(&provider, &key, d.avs, victim)
+        .await
+        .expect("chain id");
+
+    let chain_id = devnet.chain_id().await.expect("chain id");
+    let ours = ProofOfPossession::message(
+        &key.public_key(),
+        &possession_binding(chain_id, d.avs, victim),
+    );
+    let on_chain = avs
+        .possessionMessage(registration.public_key.clone(), victim)
+        .call()
+        .await
+        .expect("possessionMessage");
+    assert_eq!(on_chain.as_ref(), ours.as_slice());
+
+    let err = avs
+        .registerOperator(registration.public_key.clone(), registration.proof.clone())
+        .from(thief)
+        .send()
+        .await
+        .expect_err("a copied proof must not register the key for the thief");
+    assert!(
+        matches!(
+            err.as_decoded_interface_error::<BasicAVSErrors>(),
+            Some(BasicAVSErrors::InvalidProofOfPossession(_))
+        ),
+        "unexpected error {err}"
+    );
+
+    mined(
+        &provider,
+        avs.registerOperator(registration.public_key, registration.proof)
+            .from(victim)
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await
+    .expect("the owner registers its key");
+    assert!(avs.isRegistered(victim).call().await.expect("isRegistered"));
+    assert!(!avs.isRegistered(thief).call().await.expect("isRegistered"));
 }

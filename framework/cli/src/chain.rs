@@ -13,7 +13,7 @@ use alloy::sol_types::SolEvent;
 use anyhow::Context;
 use bulwark_chain::bindings::{BasicAVS, LiquidStakingToken, RestakingCore};
 use bulwark_chain::devnet::mined;
-use bulwark_chain::points;
+use bulwark_chain::registration::KeyRegistration;
 use bulwark_crypto::SecretKey;
 
 use crate::error::CliError;
@@ -139,7 +139,7 @@ pub fn connect(rpc_url: &str, signer: PrivateKeySigner) -> anyhow::Result<(DynPr
 }
 
 /// Registers `operator` with the restaking core (unless it already is) and the BLS key
-/// with the AVS, with its proof of possession.
+/// with the AVS, with its proof of possession bound to `operator`, the AVS and the chain.
 pub async fn register_operator(
     provider: &DynProvider,
     core: Address,
@@ -160,12 +160,15 @@ pub async fn register_operator(
         )
         .await?;
     }
+    // The proof of possession names `operator`, this AVS and this chain: a copy of it
+    // seen in the mempool registers the key for no one else.
+    let registration = KeyRegistration::for_chain(provider, key, avs, operator)
+        .await
+        .context("reading the chain id")?;
     let avs = BasicAVS::new(avs, provider.clone());
-    let pk = points::g2_point(&key.public_key());
-    let pop = points::g1_point(key.prove_possession().as_signature());
     mined(
         provider,
-        avs.registerOperator(pk, pop)
+        avs.registerOperator(registration.public_key, registration.proof)
             .from(operator)
             .send()
             .await

@@ -19,7 +19,7 @@
 use zeroize::Zeroizing;
 
 use crate::encoding::{self, impl_encodings};
-use crate::{Domain, Error, ProofOfPossession, Signature};
+use crate::{Domain, Error, PossessionBinding, ProofOfPossession, Signature};
 
 /// A BLS12-381 secret scalar.
 #[derive(Clone)]
@@ -76,10 +76,12 @@ impl SecretKey {
         Signature::from_blst(self.0.sign(message, domain.as_bytes(), &[]))
     }
 
-    /// Proves knowledge of this key, so it can be registered without enabling rogue-key
-    /// attacks on aggregation.
-    pub fn prove_possession(&self) -> ProofOfPossession {
-        ProofOfPossession::prove(self)
+    /// Proves knowledge of this key for one registration, so it can be registered
+    /// without enabling rogue-key attacks on aggregation. The proof is bound to
+    /// `binding` (chain, registry, operator) so that no one who copies it can register
+    /// the key in the operator's place (see [`crate::pop`]).
+    pub fn prove_possession(&self, binding: &PossessionBinding) -> ProofOfPossession {
+        ProofOfPossession::prove(self, binding)
     }
 
     pub(crate) fn sign_raw(&self, domain: &Domain, message: &[u8]) -> blst::min_sig::Signature {

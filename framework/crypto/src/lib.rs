@@ -25,7 +25,8 @@
 //! # What is here
 //! - [`SecretKey`], [`PublicKey`], [`Signature`] with checked decoding ([`key`], [`signature`]);
 //! - [`Domain`]: every sign/verify call names its domain separation tag ([`domain`]);
-//! - [`ProofOfPossession`] under its own tag ([`pop`]);
+//! - [`ProofOfPossession`] under its own tag, bound to its registration by a
+//!   [`PossessionBinding`] (chain, registry, operator) ([`pop`]);
 //! - [`AggregatePublicKey`], [`AggregateSignature`] and same-message verification ([`aggregate`]);
 //! - [`batch::verify_batch`] with random weights and [`batch::find_invalid`] by bisection ([`batch`]);
 //! - compressed, hex/serde and EIP-2537 encodings ([`encoding`]);
@@ -46,5 +47,5 @@ pub use batch::SignedMessage;
 pub use domain::Domain;
 pub use error::Error;
 pub use key::{PublicKey, SecretKey};
-pub use pop::ProofOfPossession;
+pub use pop::{PossessionBinding, ProofOfPossession};
 pub use signature::Signature;

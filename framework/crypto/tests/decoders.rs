@@ -1,7 +1,9 @@
 //! No input bytes can panic a decoder: random and truncated bytes go to every one.
 
 use bulwark_crypto::keystore::Keystore;
-use bulwark_crypto::{Domain, ProofOfPossession, PublicKey, SecretKey, Signature};
+use bulwark_crypto::{
+    Domain, PossessionBinding, ProofOfPossession, PublicKey, SecretKey, Signature,
+};
 use proptest::prelude::*;
 
 /// Feeds `bytes` to every byte decoder; each must return, never panic.
@@ -32,7 +34,13 @@ fn valid_encodings() -> Vec<Vec<u8>> {
         pk.to_eip2537().to_vec(),
         sig.to_bytes().to_vec(),
         sig.to_eip2537().to_vec(),
-        sk.prove_possession().to_bytes().to_vec(),
+        sk.prove_possession(&PossessionBinding {
+            chain_id: 1,
+            registry: [1; 20],
+            operator: [2; 20],
+        })
+        .to_bytes()
+        .to_vec(),
     ]
 }
 

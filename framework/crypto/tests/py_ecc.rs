@@ -2,8 +2,8 @@
 //! (`fixtures/generate.py`, re-checked by `make test`) must match bit for bit.
 
 use bulwark_crypto::{
-    AggregatePublicKey, AggregateSignature, Domain, ProofOfPossession, PublicKey, SecretKey,
-    Signature,
+    AggregatePublicKey, AggregateSignature, Domain, PossessionBinding, ProofOfPossession,
+    PublicKey, SecretKey, Signature,
 };
 use serde::Deserialize;
 
@@ -36,7 +36,22 @@ struct Sig {
 #[derive(Deserialize)]
 struct Pop {
     key: usize,
+    chain_id: u64,
+    registry: String,
+    operator: String,
+    message: String,
     proof: String,
+}
+
+impl Pop {
+    fn binding(&self) -> PossessionBinding {
+        let address = |s: &str| -> [u8; 20] { unhex(s).try_into().expect("20-byte address") };
+        PossessionBinding {
+            chain_id: self.chain_id,
+            registry: address(&self.registry),
+            operator: address(&self.operator),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -132,13 +147,30 @@ fn signatures_agree_and_verify() {
 fn proofs_of_possession_agree() {
     let f = fixtures();
     let sks = secret_keys(&f);
+    assert!(
+        f.proofs_of_possession
+            .iter()
+            .any(|p| p.chain_id > u64::from(u32::MAX))
+    );
     for p in &f.proofs_of_possession {
-        let ours = sks[p.key].prove_possession();
+        let binding = p.binding();
+        let pk = sks[p.key].public_key();
+        // py_ecc builds the bound message from the documented layout on its own.
+        assert_eq!(
+            hex::encode(ProofOfPossession::message(&pk, &binding)),
+            p.message
+        );
+        let ours = sks[p.key].prove_possession(&binding);
         assert_eq!(hex::encode(ours.to_bytes()), p.proof);
         let theirs = ProofOfPossession::from_bytes(&unhex(&p.proof)).expect("decode");
-        assert!(theirs.verify(&sks[p.key].public_key()).is_ok());
+        assert!(theirs.verify(&pk, &binding).is_ok());
         let other = &sks[(p.key + 1) % sks.len()];
-        assert!(theirs.verify(&other.public_key()).is_err());
+        assert!(theirs.verify(&other.public_key(), &binding).is_err());
+        let thief = PossessionBinding {
+            operator: [0xee; 20],
+            ..binding
+        };
+        assert!(theirs.verify(&pk, &thief).is_err());
     }
 }
 
