@@ -143,7 +143,7 @@ CARGO_FUZZ := $(ROOT)/tools/cargo/bin/cargo-fuzz
 FUZZ_TARGETS := $(sort $(basename $(notdir $(wildcard fuzz/fuzz_targets/*.rs))))
 FUZZ_BUILD := -O --debug-assertions --sanitizer none --codegen-units 16
 FUZZ_SECONDS ?= 60
-FUZZ_RUNS ?= 2000
+FUZZ_RUNS ?= 10000
 # New inputs go to fuzz/target/corpus (the first folder); fuzz/corpus holds the
 # committed seeds, read only.
 FUZZ_RUN = cd fuzz && $(CARGO_FUZZ) run $(FUZZ_BUILD) $$t target/corpus/$$t corpus/$$t -- -timeout=10

@@ -50,13 +50,16 @@ pub struct RoundInput {
 }
 
 impl RoundInput {
-    /// Decodes the task input; `None` unless it is exactly `abi.encode(bytes32, uint64)`.
+    /// Decodes the task input; `None` unless it is exactly `abi.encode(bytes32, uint64)`:
+    /// a `uint64` word with high bytes set (which alloy's decoder ignores and
+    /// Solidity's `abi.decode` refuses) is no input.
     pub fn decode(bytes: &[u8]) -> Option<Self> {
         if bytes.len() != 64 {
             return None;
         }
         let (feed, round) = <(B256, u64)>::abi_decode(bytes).ok()?;
-        Some(Self { feed, round })
+        let input = Self { feed, round };
+        (input.encode() == bytes).then_some(input)
     }
 
     /// The task input bytes.
@@ -80,18 +83,21 @@ pub struct RoundAnswer {
 
 impl RoundAnswer {
     /// Decodes a report or answer; `None` unless it is exactly the 128-byte layout
-    /// with a value that fits a price.
+    /// with a value that fits a price, in its one encoding: `uint64` words with high
+    /// bytes set would give one answer several byte strings (and so several digests),
+    /// and `OracleAVS` could not decode them.
     pub fn decode(bytes: &[u8]) -> Option<Self> {
         if bytes.len() != 128 {
             return None;
         }
         let (feed, round, value, observed_at) = <(B256, u64, U256, u64)>::abi_decode(bytes).ok()?;
-        Some(Self {
+        let answer = Self {
             feed,
             round,
             price: Price(u128::try_from(value).ok()?),
             observed_at,
-        })
+        };
+        (answer.encode() == bytes).then_some(answer)
     }
 
     /// The bytes operators sign and the contract stores.
@@ -309,6 +315,28 @@ mod tests {
         assert_eq!(RoundAnswer::decode(&huge), None, "value beyond u128");
         assert_eq!(feed_id(""), None);
         assert_eq!(feed_id(&"x".repeat(33)), None);
+    }
+
+    /// Found by the `oracle_round` fuzz target: alloy's decoder reads a `uint64` from
+    /// the low 8 bytes of its word and ignores the rest, so a word of 0x11 bytes
+    /// decoded as round 0x111111111111110a.
+    #[test]
+    fn uint64_words_with_high_bytes_set_are_refused() {
+        let mut crash = [0x11u8; 64];
+        crash[0] = 0x0a;
+        crash[63] = 0x0a;
+        assert_eq!(RoundInput::decode(&crash), None);
+        let mut dirty = input().encode();
+        dirty[32] = 1;
+        assert_eq!(RoundInput::decode(&dirty), None);
+
+        let clean = answer(300_000_000_000);
+        for word in [1, 3] {
+            let mut dirty = clean.clone();
+            dirty[32 * word] = 0xff;
+            assert_eq!(RoundAnswer::decode(&dirty), None, "word {word}");
+        }
+        assert!(RoundAnswer::decode(&clean).is_some());
     }
 
     #[test]
