@@ -1,5 +1,18 @@
 //! Reads an AVS's operator set, keys and stakes as they stood at a past block, with the
 //! checkpoint indices ("hints") a certificate must name.
+//!
+//! # Security
+//! The RPC endpoint is trusted to relay the chain (use your own node); the contract's
+//! answers are still checked before the aggregator counts on them:
+//! - every key decodes to a valid G2 subgroup point (the registry only takes keys with
+//!   a proof of possession bound to their registrant, so no rogue-key sums);
+//! - the listed keys must sum to the aggregate key the registry committed to at that
+//!   block (`apkTag`): a reader that skipped or invented a member would fail here,
+//!   before any certificate is built on it;
+//! - indices that do not fit are refused, not truncated.
+//!
+//! What a lying RPC can still do: report a different block's set or stakes (the
+//! certificate it leads to then fails on chain), or withhold answers (tasks skipped).
 
 use alloy::primitives::Address;
 use alloy::providers::Provider;

@@ -1,12 +1,19 @@
 //! The aggregation engine: a state machine that takes signed responses for open tasks
 //! and emits a [`Certificate`] as soon as operators holding the threshold of stake
-//! signed the same response.
+//! validly signed the same response.
 //!
-//! Verification is optimistic: a signature is not checked when it arrives. Once the
-//! stake claimed for one response reaches the threshold, the whole group is checked
-//! with one aggregate verification (one pairing); only if that fails does the engine
-//! bisect for the bad signatures, drop them, and carry on. Honest traffic thus costs
-//! one pairing per task instead of one per operator.
+//! Verification is optimistic: a submission is held as an unverified **candidate**
+//! when it arrives. Once the stake claimed by the candidates of one response (plus
+//! the operators already verified for it) reaches the threshold, the candidates are
+//! checked with one aggregate verification (one pairing check); only if that fails
+//! does the check bisect for the bad ones. Honest traffic thus costs one pairing check
+//! per task instead of one per operator.
+//!
+//! Two ways to drive it:
+//! - [`Engine::submit`] runs every check inline: simple, for tests and small sets;
+//! - [`Engine::offer`] returns the [`Check`] it needs instead, which the caller runs
+//!   with [`Check::run`] wherever pairings belong (a blocking pool, outside the lock
+//!   that guards the engine) and hands back to [`Engine::settle`].
 //!
 //! The engine does no I/O and reads no clock: callers pass `now` in whatever unit the
 //! deadlines use (block numbers for Bulwark's runtimes).
@@ -33,29 +40,63 @@
 //! ```
 //!
 //! # Security
-//! Everything in a [`SignedResponse`] is adversarial. Memory per task is bounded: at
-//! most [`EngineConfig::max_responses_per_task`] distinct responses of at most
-//! [`EngineConfig::max_response_bytes`] each, and one signature per member. An
-//! operator whose signature was dropped as invalid cannot resubmit for that task, so
-//! it cannot make the engine bisect again and again.
+//! Everything in a [`SignedResponse`] is adversarial, the `operator` field included:
+//! it is a claim until a signature check proves it. So:
+//! - **An unverified submission binds nothing.** It is a candidate: it cannot make a
+//!   later submission of the same operator a duplicate or a conflict, cannot get the
+//!   operator refused, and is never reported as the operator's answer. A bad
+//!   signature costs its sender only (its bytes are remembered as refused); the
+//!   operator it names is credited with its valid signature whenever that arrives.
+//!   An operator is *credited* (bound to one response) only by a verified signature.
+//! - **Equivocation** is two *verified* signatures of one operator on different
+//!   responses; it is reported as [`Event::Equivocation`] with both.
+//! - **Work per submission is bounded.** A signature is checked at most once: a
+//!   credited signature answers its resubmissions as duplicates, a refused one is
+//!   remembered (up to [`EngineConfig::max_refused_per_task`] per task), and BLS
+//!   signatures are unique, so another signature of a credited operator on its own
+//!   response is refused with no check at all. The engine holds at most one candidate
+//!   per operator and response, [`EngineConfig::max_candidates_per_operator`] per
+//!   operator, [`EngineConfig::max_candidates_per_task`] per task and
+//!   [`EngineConfig::max_responses_per_task`] responses that nobody is verified for;
+//!   a submission past any of these bounds is checked on its own (one pairing check,
+//!   paid for by that submission) instead of being held or refused, so a flood can
+//!   neither grow memory nor crowd an honest operator out.
+//! - What an attacker can still do: make the aggregator spend about one pairing
+//!   check per forged submission (bisection costs up to ~2 log2(n) aggregate checks
+//!   per bad candidate when they are sparse among n); the runtime bounds request
+//!   rates and concurrency. A forged candidate that arrives before an honest one
+//!   on the same response costs the honest one a single check.
+
+mod check;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
-use bulwark_crypto::{AggregatePublicKey, AggregateSignature, Domain, Signature, batch};
+use bulwark_crypto::{AggregateSignature, PublicKey, Signature};
+
+use check::Scope;
+pub use check::{Check, Checked};
 
 use crate::{Certificate, OperatorId, OperatorSet, ResponseDigest, SigningContext, Threshold};
 
-/// Limits that bound the engine's memory.
+/// Limits that bound the engine's memory and work.
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
     /// Tasks open at once.
     pub max_open_tasks: usize,
-    /// Distinct responses kept per task.
+    /// Distinct responses per task held with unverified candidates only. Responses
+    /// that a verified signature backs are bounded by the operator set (an operator
+    /// is credited with one response).
     pub max_responses_per_task: usize,
     /// Largest response accepted, in bytes.
     pub max_response_bytes: usize,
     /// Finished tasks remembered, to answer late submissions precisely.
     pub remembered_finished: usize,
+    /// Unverified candidates held per operator and task (each on another response).
+    pub max_candidates_per_operator: usize,
+    /// Unverified candidates held per task.
+    pub max_candidates_per_task: usize,
+    /// Refused signatures remembered per task, so a resent one costs no check.
+    pub max_refused_per_task: usize,
     /// When signatures are checked.
     pub verification: Verification,
 }
@@ -63,14 +104,15 @@ pub struct EngineConfig {
 /// When the engine checks signatures.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Verification {
-    /// Collect unchecked; verify the group's aggregate once when it reaches the
-    /// threshold, and look for the bad ones only if that fails. One pairing check per
-    /// certificate instead of one per signature: the choice for large operator sets.
+    /// Hold candidates unchecked; verify a response's candidates together once they
+    /// claim the threshold, and look for the bad ones only if that fails. One pairing
+    /// check per certificate instead of one per signature: the choice for large
+    /// operator sets.
     #[default]
     Optimistic,
-    /// Verify every signature on arrival and refuse a bad one at once. Costs a pairing
-    /// check per signature; the baseline the benchmarks compare against, and an option
-    /// for small sets that want immediate feedback to operators.
+    /// Verify every signature on arrival and answer a bad one at once. Costs a
+    /// pairing check per signature; the baseline the benchmarks compare against, and
+    /// an option for small sets that want immediate feedback to operators.
     Eager,
 }
 
@@ -81,6 +123,9 @@ impl Default for EngineConfig {
             max_responses_per_task: 16,
             max_response_bytes: 64 * 1024,
             remembered_finished: 4096,
+            max_candidates_per_operator: 4,
+            max_candidates_per_task: 8192,
+            max_refused_per_task: 8192,
             verification: Verification::Optimistic,
         }
     }
@@ -104,7 +149,7 @@ pub struct TaskConfig {
 }
 
 /// One operator's signed response, as it arrives from the network.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignedResponse {
     /// The task answered.
     pub task_id: u64,
@@ -119,15 +164,16 @@ pub struct SignedResponse {
 /// What happened to an accepted submission.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// Stored; no certificate yet.
+    /// Held as a candidate (not yet verified), or verified; no certificate yet.
     Pending,
-    /// The same operator already sent this response: nothing changed.
+    /// This exact submission is already held or credited: nothing changed.
     Duplicate,
     /// This submission completed a certificate.
     Certified(Box<Certificate>),
 }
 
-/// Why a submission was refused. Nothing the engine had accepted is lost by it.
+/// Why a submission was refused. Nothing the engine had accepted is lost by it, and
+/// no refusal binds the operator the submission names unless its signature verified.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
     /// No such task is open (never opened, or expired and forgotten).
@@ -147,7 +193,8 @@ pub enum Rejection {
     /// The operator is not in the task's operator set.
     #[error("operator {0} is not in the task's operator set")]
     UnknownOperator(OperatorId),
-    /// The operator already signed a different response to this task.
+    /// The operator validly signed a different response to this task before: this
+    /// submission's signature is valid too, so both are kept as evidence.
     #[error("operator {operator} already signed response {first:?}")]
     Conflicting {
         /// The operator.
@@ -155,15 +202,13 @@ pub enum Rejection {
         /// What it signed first.
         first: ResponseDigest,
     },
-    /// The signature is not valid (found at aggregation, or earlier for this operator).
-    #[error("invalid signature from {0}")]
+    /// The signature is not the named operator's on this response. Only the sender
+    /// of these bytes is refused: the operator may still submit its own.
+    #[error("invalid signature in the name of {0}")]
     BadSignature(OperatorId),
     /// The response is empty or too large.
     #[error("malformed response: {0}")]
     Malformed(&'static str),
-    /// The task already holds as many distinct responses as allowed.
-    #[error("task {0} holds too many distinct responses")]
-    TooManyResponses(u64),
 }
 
 /// Why a task could not be opened.
@@ -185,14 +230,19 @@ pub enum EngineError {
 pub enum Event {
     /// A certificate was made.
     Certified(Box<Certificate>),
-    /// A signature accepted earlier turned out invalid and was dropped.
+    /// A submission in `operator`'s name carried an invalid signature and was
+    /// dropped. It says nothing against the operator: anyone can send such bytes.
     SignatureRejected {
         /// The task.
         task_id: u64,
-        /// Whose signature.
+        /// Whose name the submission claimed.
         operator: OperatorId,
     },
-    /// An operator signed two different responses to one task: evidence for slashing.
+    /// A signature was verified and the operator credited with its response: from
+    /// here on this is the operator's answer (the runtime may journal it).
+    Credited(Box<SignedResponse>),
+    /// An operator validly signed two different responses to one task: evidence for
+    /// slashing.
     Equivocation(Box<Equivocation>),
     /// A task reached its deadline without a certificate.
     Expired(ExpiryReport),
@@ -222,19 +272,210 @@ pub struct ExpiryReport {
     pub total_stake: u64,
 }
 
+/// A task taken out of the engine at its deadline (see [`Engine::take_expired`]).
+pub struct Expiring {
+    task: OpenTask,
+}
+
+/// What [`Engine::offer`] decided.
+#[derive(Debug)]
+pub enum Offer {
+    /// The verdict, with no check needed.
+    Decided(Result<Outcome, Rejection>),
+    /// Run this check and hand it to [`Engine::settle`]; the verdict comes from there.
+    Check(Check),
+}
+
+/// What [`Engine::settle`] decided.
+#[derive(Debug)]
+pub struct Settled {
+    /// The verdict for the submission that waited on the check (`Pending` when none
+    /// did).
+    pub verdict: Result<Outcome, Rejection>,
+    /// A follow-up check the settled one made necessary (candidates that arrived
+    /// while it ran now claim the threshold).
+    pub next: Option<Check>,
+}
+
+/// A response and the signatures held for it.
 struct Group {
     response: Vec<u8>,
     message: [u8; 32],
-    /// Signatures by index in the operator set (address order).
-    signatures: BTreeMap<usize, Signature>,
-    stake: u64,
+    /// Verified signatures by index in the operator set (address order).
+    valid: BTreeMap<usize, Signature>,
+    valid_stake: u64,
+    /// Unverified candidates, at most one per operator, with whether a check of
+    /// them is running.
+    candidates: BTreeMap<usize, (Signature, bool)>,
+    /// Stake of the operators with a candidate here.
+    candidate_stake: u64,
+    /// A group check is running.
+    checking: bool,
+}
+
+impl Group {
+    fn claimed(&self) -> u64 {
+        self.valid_stake.saturating_add(self.candidate_stake)
+    }
 }
 
 struct OpenTask {
     config: TaskConfig,
     groups: HashMap<ResponseDigest, Group>,
-    signed: HashMap<usize, ResponseDigest>,
-    rejected: HashSet<usize>,
+    /// Operators bound by a verified signature: which response, and the signature.
+    credited: HashMap<usize, (ResponseDigest, Signature)>,
+    /// Candidates held per operator.
+    candidates_of: HashMap<usize, usize>,
+    candidates: usize,
+    /// Signatures found invalid, by operator and response.
+    refused: HashSet<(usize, ResponseDigest, [u8; 48])>,
+}
+
+impl OpenTask {
+    fn stake_of(&self, index: usize) -> u64 {
+        self.config
+            .operators
+            .operators()
+            .get(index)
+            .map_or(0, |o| o.stake)
+    }
+
+    fn key_of(&self, index: usize) -> Option<PublicKey> {
+        self.config
+            .operators
+            .operators()
+            .get(index)
+            .map(|o| o.public_key)
+    }
+
+    fn id_of(&self, index: usize) -> OperatorId {
+        self.config
+            .operators
+            .operators()
+            .get(index)
+            .map_or(OperatorId([0; 20]), |o| o.id)
+    }
+
+    /// Groups that nobody is verified for.
+    fn unverified_groups(&self) -> usize {
+        self.groups.values().filter(|g| g.valid.is_empty()).count()
+    }
+
+    fn refuse(&mut self, max: usize, index: usize, digest: ResponseDigest, sig: &Signature) {
+        if self.refused.len() < max {
+            self.refused.insert((index, digest, sig.to_bytes()));
+        }
+    }
+
+    /// Removes `index`'s candidate from `digest`'s group (if it is `sig`, or any
+    /// when `sig` is `None`); returns whether one was removed.
+    fn drop_candidate(
+        &mut self,
+        digest: &ResponseDigest,
+        index: usize,
+        sig: Option<&Signature>,
+    ) -> Option<Signature> {
+        let stake = self.stake_of(index);
+        let group = self.groups.get_mut(digest)?;
+        let held = group.candidates.get(&index)?.0;
+        if sig.is_some_and(|s| *s != held) {
+            return None;
+        }
+        group.candidates.remove(&index);
+        group.candidate_stake = group.candidate_stake.saturating_sub(stake);
+        if let Some(n) = self.candidates_of.get_mut(&index) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.candidates_of.remove(&index);
+            }
+        }
+        self.candidates = self.candidates.saturating_sub(1);
+        Some(held)
+    }
+
+    /// Forgets `digest`'s group when nothing is held for it any more.
+    fn prune(&mut self, digest: &ResponseDigest) {
+        if self
+            .groups
+            .get(digest)
+            .is_some_and(|g| g.valid.is_empty() && g.candidates.is_empty() && !g.checking)
+        {
+            self.groups.remove(digest);
+        }
+    }
+
+    /// A check of every candidate of `digest`'s group not already being checked.
+    fn group_check(
+        &mut self,
+        digest: &ResponseDigest,
+        trigger: Option<(usize, Signature)>,
+    ) -> Option<Check> {
+        let ops = self.config.operators.operators();
+        let group = self.groups.get_mut(digest)?;
+        if group.checking || group.candidates.is_empty() {
+            return None;
+        }
+        let mut entries = Vec::with_capacity(group.candidates.len());
+        for (&i, (sig, checking)) in group.candidates.iter_mut() {
+            if let Some(op) = ops.get(i) {
+                *checking = true;
+                entries.push((i, op.public_key, *sig));
+            }
+        }
+        group.checking = true;
+        Some(Check {
+            task_id: self.config.task_id,
+            digest: *digest,
+            message: group.message,
+            entries,
+            trigger,
+            scope: Scope::Group,
+            response: None,
+        })
+    }
+
+    fn certificate(
+        &self,
+        digest: &ResponseDigest,
+        verified: Option<AggregateSignature>,
+    ) -> Option<Certificate> {
+        let group = self.groups.get(digest)?;
+        let set = &self.config.operators;
+        if !self
+            .config
+            .threshold
+            .is_met(group.valid_stake, set.total_stake())
+        {
+            return None;
+        }
+        let aggregate = match verified {
+            Some(aggregate) => aggregate,
+            None => AggregateSignature::aggregate(group.valid.values()).ok()?,
+        };
+        let signature = aggregate.to_signature().ok()?;
+        let (signers, non_signers) = set.operators().iter().enumerate().fold(
+            (Vec::new(), Vec::new()),
+            |(mut s, mut n), (i, o)| {
+                if group.valid.contains_key(&i) {
+                    s.push(o.id);
+                } else {
+                    n.push(o.id);
+                }
+                (s, n)
+            },
+        );
+        Some(Certificate {
+            task_id: self.config.task_id,
+            reference_block: self.config.reference_block,
+            response: group.response.clone(),
+            digest: *digest,
+            signers,
+            non_signers,
+            signature,
+            signed_stake: group.valid_stake,
+            total_stake: set.total_stake(),
+        })
+    }
 }
 
 /// The aggregation state machine. See the module docs.
@@ -260,6 +501,11 @@ impl Engine {
         }
     }
 
+    /// Its limits.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
     /// Starts collecting signatures for a task.
     pub fn open(&mut self, task: TaskConfig) -> Result<(), EngineError> {
         let id = task.task_id;
@@ -277,8 +523,10 @@ impl Engine {
             OpenTask {
                 config: task,
                 groups: HashMap::new(),
-                signed: HashMap::new(),
-                rejected: HashSet::new(),
+                credited: HashMap::new(),
+                candidates_of: HashMap::new(),
+                candidates: 0,
+                refused: HashSet::new(),
             },
         );
         Ok(())
@@ -289,10 +537,42 @@ impl Engine {
         self.open.contains_key(&task_id)
     }
 
-    /// Takes one signed response at time `now`.
+    /// Takes one signed response at time `now`, running any signature check it needs
+    /// inline. See [`Engine::offer`] to run checks elsewhere.
     pub fn submit(&mut self, now: u64, sub: SignedResponse) -> Result<Outcome, Rejection> {
-        let max_bytes = self.config.max_response_bytes;
-        let max_groups = self.config.max_responses_per_task;
+        match self.offer(now, sub) {
+            Offer::Decided(verdict) => verdict,
+            Offer::Check(check) => {
+                let settled = self.settle(check.run());
+                let mut next = settled.next;
+                let mut verdict = settled.verdict;
+                while let Some(check) = next {
+                    let more = self.settle(check.run());
+                    // A follow-up that certifies completes this submission's work too.
+                    if let (Ok(Outcome::Pending), Ok(Outcome::Certified(c))) =
+                        (&verdict, &more.verdict)
+                    {
+                        verdict = Ok(Outcome::Certified(c.clone()));
+                    }
+                    next = more.next;
+                }
+                verdict
+            }
+        }
+    }
+
+    /// Takes one signed response at time `now`: a verdict, or the check it needs
+    /// first. Every [`Check`] returned must come back through [`Engine::settle`]
+    /// (a dropped one leaves its candidates waiting until the task ends).
+    pub fn offer(&mut self, now: u64, sub: SignedResponse) -> Offer {
+        match self.admit(now, sub) {
+            Ok(offer) => offer,
+            Err(rejection) => Offer::Decided(Err(rejection)),
+        }
+    }
+
+    fn admit(&mut self, now: u64, sub: SignedResponse) -> Result<Offer, Rejection> {
+        let config = &self.config;
         let Some(task) = self.open.get_mut(&sub.task_id) else {
             return Err(if self.certified.contains(&sub.task_id) {
                 Rejection::AlreadyCertified(sub.task_id)
@@ -311,124 +591,267 @@ impl Engine {
             .operators
             .index_of(&sub.operator)
             .ok_or(Rejection::UnknownOperator(sub.operator))?;
-        if task.rejected.contains(&index) {
-            return Err(Rejection::BadSignature(sub.operator));
-        }
         if sub.response.is_empty() {
             return Err(Rejection::Malformed("empty response"));
         }
-        if sub.response.len() > max_bytes {
+        if sub.response.len() > config.max_response_bytes {
             return Err(Rejection::Malformed("response too large"));
         }
         let digest = ResponseDigest::of(&sub.response);
-        if let Some(first) = task.signed.get(&index).copied() {
+        if task
+            .refused
+            .contains(&(index, digest, sub.signature.to_bytes()))
+        {
+            return Err(Rejection::BadSignature(sub.operator));
+        }
+        let Some(key) = task.key_of(index) else {
+            return Err(Rejection::UnknownOperator(sub.operator));
+        };
+        let single = |task: &OpenTask, response: Vec<u8>| {
+            let message = task.groups.get(&digest).map_or_else(
+                || task.config.context.message(sub.task_id, &digest),
+                |g| g.message,
+            );
+            Offer::Check(Check {
+                task_id: sub.task_id,
+                digest,
+                message,
+                entries: vec![(index, key, sub.signature)],
+                trigger: Some((index, sub.signature)),
+                scope: Scope::Single,
+                response: Some(response),
+            })
+        };
+        if let Some((first, signature)) = task.credited.get(&index).copied() {
             if first == digest {
-                return Ok(Outcome::Duplicate);
+                // BLS signatures are unique: only the credited one is valid.
+                return if signature == sub.signature {
+                    Ok(Offer::Decided(Ok(Outcome::Duplicate)))
+                } else {
+                    task.refuse(config.max_refused_per_task, index, digest, &sub.signature);
+                    Err(Rejection::BadSignature(sub.operator))
+                };
             }
-            Self::report_equivocation(&mut self.events, task, index, first, digest, &sub);
-            return Err(Rejection::Conflicting {
-                operator: sub.operator,
-                first,
-            });
+            // Either equivocation (valid) or a forgery: only a check tells.
+            return Ok(single(task, sub.response));
         }
-        if !task.groups.contains_key(&digest) && task.groups.len() >= max_groups {
-            return Err(Rejection::TooManyResponses(sub.task_id));
+        let group = task.groups.get(&digest);
+        if let Some((held, _)) = group.and_then(|g| g.candidates.get(&index)) {
+            if *held == sub.signature {
+                return Ok(Offer::Decided(Ok(Outcome::Duplicate)));
+            }
+            // At most one of the two is valid; check the newcomer alone.
+            return Ok(single(task, sub.response));
         }
-        let operator = &task.config.operators.operators()[index];
-        let stake = operator.stake;
+        let over_bound = config.verification == Verification::Eager
+            || task.candidates >= config.max_candidates_per_task
+            || task.candidates_of.get(&index).copied().unwrap_or(0)
+                >= config.max_candidates_per_operator
+            || (group.is_none() && task.unverified_groups() >= config.max_responses_per_task);
+        if over_bound {
+            return Ok(single(task, sub.response));
+        }
+        let stake = task.stake_of(index);
         let context = task.config.context;
-        let eager = self.config.verification == Verification::Eager;
-        if eager {
-            let message = match task.groups.get(&digest) {
-                Some(group) => group.message,
-                None => context.message(sub.task_id, &digest),
-            };
-            if operator
-                .public_key
-                .verify(&Domain::SIGNATURE, &message, &sub.signature)
-                .is_err()
-            {
-                task.rejected.insert(index);
-                self.events.push_back(Event::SignatureRejected {
-                    task_id: sub.task_id,
-                    operator: sub.operator,
-                });
-                return Err(Rejection::BadSignature(sub.operator));
-            }
-        }
         let group = task.groups.entry(digest).or_insert_with(|| Group {
             message: context.message(sub.task_id, &digest),
             response: sub.response,
-            signatures: BTreeMap::new(),
-            stake: 0,
+            valid: BTreeMap::new(),
+            valid_stake: 0,
+            candidates: BTreeMap::new(),
+            candidate_stake: 0,
+            checking: false,
         });
-        group.signatures.insert(index, sub.signature);
-        group.stake += stake;
-        task.signed.insert(index, digest);
-
+        group.candidates.insert(index, (sub.signature, false));
+        group.candidate_stake = group.candidate_stake.saturating_add(stake);
+        let claimed = group.claimed();
+        *task.candidates_of.entry(index).or_insert(0) += 1;
+        task.candidates += 1;
         let total = task.config.operators.total_stake();
-        if !task.config.threshold.is_met(group.stake, total) {
-            return Ok(Outcome::Pending);
+        if !task.config.threshold.is_met(claimed, total) {
+            return Ok(Offer::Decided(Ok(Outcome::Pending)));
         }
-        // Eagerly checked groups hold only valid signatures already.
-        let (dropped, verified) = if eager {
-            (Vec::new(), None)
-        } else {
-            Self::drop_invalid(&mut self.events, task, &digest)
-        };
-        let submitter_dropped = dropped.contains(&index);
-        let certificate = Self::try_certify(task, &digest, verified);
-        if let Some(cert) = certificate {
-            self.finish(sub.task_id, true);
-            self.events
-                .push_back(Event::Certified(Box::new(cert.clone())));
-            if submitter_dropped {
-                return Err(Rejection::BadSignature(sub.operator));
-            }
-            return Ok(Outcome::Certified(Box::new(cert)));
-        }
-        if submitter_dropped {
-            Err(Rejection::BadSignature(sub.operator))
-        } else {
-            Ok(Outcome::Pending)
+        match task.group_check(&digest, Some((index, sub.signature))) {
+            Some(check) => Ok(Offer::Check(check)),
+            // A check of this group is running; its settlement takes this one next.
+            None => Ok(Offer::Decided(Ok(Outcome::Pending))),
         }
     }
 
-    /// Closes every task whose deadline is before `now`, reporting who validly signed
-    /// what.
-    pub fn expire(&mut self, now: u64) -> Vec<ExpiryReport> {
+    /// Applies a finished check: credits the operators whose signatures verified,
+    /// refuses the bad ones, reports equivocations, and certifies when the verified
+    /// stake meets the threshold. Returns the verdict for the submission that waited
+    /// on the check.
+    pub fn settle(&mut self, checked: Checked) -> Settled {
+        let Checked {
+            check,
+            invalid,
+            aggregate,
+        } = checked;
+        let task_id = check.task_id;
+        let trigger = check.trigger;
+        let Some(task) = self.open.get_mut(&task_id) else {
+            let gone = if self.certified.contains(&task_id) {
+                Rejection::AlreadyCertified(task_id)
+            } else {
+                Rejection::UnknownTask(task_id)
+            };
+            return Settled {
+                verdict: Err(gone),
+                next: None,
+            };
+        };
+        let digest = check.digest;
+        if check.scope == Scope::Group {
+            if let Some(group) = task.groups.get_mut(&digest) {
+                group.checking = false;
+            }
+        }
+        let max_refused = self.config.max_refused_per_task;
+        let mut verdict = Ok(Outcome::Pending);
+        let mut response = check.response;
+        let all_valid = invalid.is_empty();
+        let prior_valid = task.groups.get(&digest).map_or(0, |g| g.valid.len());
+        let entries_len = check.entries.len();
+        for (k, (index, _, sig)) in check.entries.into_iter().enumerate() {
+            let is_trigger = trigger == Some((index, sig));
+            if check.scope == Scope::Group {
+                task.drop_candidate(&digest, index, Some(&sig));
+            }
+            if invalid.binary_search(&k).is_ok() {
+                task.refuse(max_refused, index, digest, &sig);
+                self.events.push_back(Event::SignatureRejected {
+                    task_id,
+                    operator: task.id_of(index),
+                });
+                if is_trigger {
+                    verdict = Err(Rejection::BadSignature(task.id_of(index)));
+                }
+                continue;
+            }
+            match task.credited.get(&index).copied() {
+                Some((first, _)) if first == digest => {
+                    if is_trigger {
+                        verdict = Ok(Outcome::Duplicate);
+                    }
+                }
+                Some((first, first_sig)) => {
+                    let operator = task.id_of(index);
+                    self.events
+                        .push_back(Event::Equivocation(Box::new(Equivocation {
+                            task_id,
+                            operator,
+                            first: (first, first_sig),
+                            second: (digest, sig),
+                        })));
+                    if is_trigger {
+                        verdict = Err(Rejection::Conflicting { operator, first });
+                    }
+                }
+                None => {
+                    let stake = task.stake_of(index);
+                    // Another candidate of this operator here cannot be valid too.
+                    if let Some(other) = task.drop_candidate(&digest, index, None) {
+                        task.refuse(max_refused, index, digest, &other);
+                    }
+                    let context = task.config.context;
+                    let group = match task.groups.get_mut(&digest) {
+                        Some(group) => group,
+                        None => {
+                            let Some(bytes) = response.take() else {
+                                continue;
+                            };
+                            task.groups.entry(digest).or_insert(Group {
+                                message: context.message(task_id, &digest),
+                                response: bytes,
+                                valid: BTreeMap::new(),
+                                valid_stake: 0,
+                                candidates: BTreeMap::new(),
+                                candidate_stake: 0,
+                                checking: false,
+                            })
+                        }
+                    };
+                    group.valid.insert(index, sig);
+                    group.valid_stake = group.valid_stake.saturating_add(stake);
+                    task.credited.insert(index, (digest, sig));
+                    // Earlier valid candidates of this operator on other responses
+                    // are now equivocation evidence waiting for their group's check.
+                    self.events
+                        .push_back(Event::Credited(Box::new(SignedResponse {
+                            task_id,
+                            operator: task.id_of(index),
+                            response: task
+                                .groups
+                                .get(&digest)
+                                .map(|g| g.response.clone())
+                                .unwrap_or_default(),
+                            signature: sig,
+                        })));
+                }
+            }
+        }
+        // A fully valid group check that made every verified signature of its group
+        // has summed the certificate's signature already.
+        let verified = aggregate.filter(|_| {
+            all_valid
+                && check.scope == Scope::Group
+                && prior_valid == 0
+                && task.groups.get(&digest).map(|g| g.valid.len()) == Some(entries_len)
+        });
+        if let Some(cert) = task.certificate(&digest, verified) {
+            self.finish(task_id, true);
+            self.events
+                .push_back(Event::Certified(Box::new(cert.clone())));
+            if matches!(verdict, Ok(Outcome::Pending)) {
+                verdict = Ok(Outcome::Certified(Box::new(cert)));
+            }
+            return Settled {
+                verdict,
+                next: None,
+            };
+        }
+        task.prune(&digest);
+        let total = task.config.operators.total_stake();
+        let due = task
+            .groups
+            .get(&digest)
+            .is_some_and(|g| task.config.threshold.is_met(g.claimed(), total));
+        let next = if due {
+            task.group_check(&digest, None)
+        } else {
+            None
+        };
+        Settled { verdict, next }
+    }
+
+    /// Closes every task whose deadline is before `now`. Their candidates still need
+    /// checking before the reports can say who validly signed: run
+    /// [`Expiring::report`] outside the engine's lock.
+    pub fn take_expired(&mut self, now: u64) -> Vec<Expiring> {
         let due: Vec<u64> = self
             .open
             .iter()
             .filter(|(_, t)| t.config.deadline < now)
             .map(|(id, _)| *id)
             .collect();
-        let mut reports = Vec::new();
+        let mut expiring = Vec::new();
         for id in due {
-            let Some(mut task) = self.open.remove(&id) else {
-                continue;
-            };
-            let digests: Vec<ResponseDigest> = task.groups.keys().copied().collect();
-            let mut responses = Vec::new();
-            for digest in digests {
-                Self::drop_invalid(&mut self.events, &mut task, &digest);
-                if let Some(group) = task.groups.get(&digest) {
-                    let ids = group
-                        .signatures
-                        .keys()
-                        .filter_map(|&i| task.config.operators.operators().get(i).map(|o| o.id))
-                        .collect();
-                    responses.push((digest, ids, group.stake));
-                }
+            if let Some(task) = self.open.remove(&id) {
+                self.remember(id);
+                expiring.push(Expiring { task });
             }
-            responses.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
-            let report = ExpiryReport {
-                task_id: id,
-                responses,
-                total_stake: task.config.operators.total_stake(),
-            };
-            self.events.push_back(Event::Expired(report.clone()));
-            self.remember(id);
+        }
+        expiring
+    }
+
+    /// Closes every task whose deadline is before `now`, reporting who validly signed
+    /// what; checks inline (and queues the events). See [`Engine::take_expired`].
+    pub fn expire(&mut self, now: u64) -> Vec<ExpiryReport> {
+        let mut reports = Vec::new();
+        for expiring in self.take_expired(now) {
+            let (report, events) = expiring.report();
+            self.events.extend(events);
             reports.push(report);
         }
         reports
@@ -437,134 +860,6 @@ impl Engine {
     /// Takes the events produced so far, oldest first.
     pub fn drain_events(&mut self) -> Vec<Event> {
         self.events.drain(..).collect()
-    }
-
-    /// Verifies a group's aggregate once; on failure finds, drops and reports the bad
-    /// signatures. Returns the indices dropped, and the aggregate signature when the
-    /// whole group verified at once (so certifying need not sum it again).
-    fn drop_invalid(
-        events: &mut VecDeque<Event>,
-        task: &mut OpenTask,
-        digest: &ResponseDigest,
-    ) -> (Vec<usize>, Option<AggregateSignature>) {
-        let Some(group) = task.groups.get_mut(digest) else {
-            return (Vec::new(), None);
-        };
-        let ops = task.config.operators.operators();
-        let entries: Vec<(usize, bulwark_crypto::PublicKey, Signature)> = group
-            .signatures
-            .iter()
-            .filter_map(|(&i, sig)| ops.get(i).map(|o| (i, o.public_key, *sig)))
-            .collect();
-        if let Some(aggregate) =
-            verified_aggregate(&group.message, entries.iter().map(|(_, pk, sig)| (pk, sig)))
-        {
-            return (Vec::new(), Some(aggregate));
-        }
-        let pairs: Vec<_> = entries.iter().map(|(_, pk, sig)| (*pk, *sig)).collect();
-        let bad: Vec<usize> =
-            batch::find_invalid_same_message(&Domain::SIGNATURE, &group.message, &pairs)
-                .into_iter()
-                .filter_map(|k| entries.get(k).map(|e| e.0))
-                .collect();
-        for &i in &bad {
-            group.signatures.remove(&i);
-            if let Some(op) = ops.get(i) {
-                group.stake -= op.stake;
-                events.push_back(Event::SignatureRejected {
-                    task_id: task.config.task_id,
-                    operator: op.id,
-                });
-            }
-            task.signed.remove(&i);
-            task.rejected.insert(i);
-        }
-        if group.signatures.is_empty() {
-            task.groups.remove(digest);
-        }
-        (bad, None)
-    }
-
-    /// A certificate for `digest` if its (verified) signers meet the threshold;
-    /// `verified` is their aggregate signature when already computed.
-    fn try_certify(
-        task: &OpenTask,
-        digest: &ResponseDigest,
-        verified: Option<AggregateSignature>,
-    ) -> Option<Certificate> {
-        let group = task.groups.get(digest)?;
-        let set = &task.config.operators;
-        if !task.config.threshold.is_met(group.stake, set.total_stake()) {
-            return None;
-        }
-        let aggregate = match verified {
-            Some(aggregate) => aggregate,
-            None => AggregateSignature::aggregate(group.signatures.values()).ok()?,
-        };
-        let signature = aggregate.to_signature().ok()?;
-        let (signers, non_signers) = set.operators().iter().enumerate().fold(
-            (Vec::new(), Vec::new()),
-            |(mut s, mut n), (i, o)| {
-                if group.signatures.contains_key(&i) {
-                    s.push(o.id);
-                } else {
-                    n.push(o.id);
-                }
-                (s, n)
-            },
-        );
-        Some(Certificate {
-            task_id: task.config.task_id,
-            reference_block: task.config.reference_block,
-            response: group.response.clone(),
-            digest: *digest,
-            signers,
-            non_signers,
-            signature,
-            signed_stake: group.stake,
-            total_stake: set.total_stake(),
-        })
-    }
-
-    fn report_equivocation(
-        events: &mut VecDeque<Event>,
-        task: &OpenTask,
-        index: usize,
-        first: ResponseDigest,
-        second: ResponseDigest,
-        sub: &SignedResponse,
-    ) {
-        // Evidence only counts if both signatures are valid: check the new one, and
-        // the stored one (it may not have been verified yet).
-        let Some(op) = task.config.operators.operators().get(index) else {
-            return;
-        };
-        let Some(first_sig) = task
-            .groups
-            .get(&first)
-            .and_then(|g| g.signatures.get(&index))
-        else {
-            return;
-        };
-        let context = task.config.context;
-        let m1 = context.message(sub.task_id, &first);
-        let m2 = context.message(sub.task_id, &second);
-        if op
-            .public_key
-            .verify(&Domain::SIGNATURE, &m1, first_sig)
-            .is_ok()
-            && op
-                .public_key
-                .verify(&Domain::SIGNATURE, &m2, &sub.signature)
-                .is_ok()
-        {
-            events.push_back(Event::Equivocation(Box::new(Equivocation {
-                task_id: sub.task_id,
-                operator: sub.operator,
-                first: (first, *first_sig),
-                second: (second, sub.signature),
-            })));
-        }
     }
 
     fn finish(&mut self, task_id: u64, certified: bool) {
@@ -588,14 +883,88 @@ impl Engine {
     }
 }
 
-/// The aggregate signature of `entries` if it verifies against their summed keys.
-fn verified_aggregate<'a>(
-    message: &[u8; 32],
-    entries: impl Iterator<Item = (&'a bulwark_crypto::PublicKey, &'a Signature)> + Clone,
-) -> Option<AggregateSignature> {
-    let apk = AggregatePublicKey::aggregate(entries.clone().map(|(pk, _)| pk)).ok()?;
-    let asig = AggregateSignature::aggregate(entries.map(|(_, sig)| sig)).ok()?;
-    asig.verify(&Domain::SIGNATURE, message, &apk)
-        .is_ok()
-        .then_some(asig)
+impl Expiring {
+    /// The task.
+    pub fn task_id(&self) -> u64 {
+        self.task.config.task_id
+    }
+
+    /// Checks the candidates still held (pairings: call it outside the engine's
+    /// lock) and reports who validly signed each response, with the events found
+    /// on the way (invalid signatures dropped, the expiry itself).
+    pub fn report(self) -> (ExpiryReport, Vec<Event>) {
+        let task = self.task;
+        let task_id = task.config.task_id;
+        let mut events = Vec::new();
+        let ops = task.config.operators.operators();
+        let id_of = |i: usize| ops.get(i).map_or(OperatorId([0; 20]), |o| o.id);
+        let stake_of = |i: usize| ops.get(i).map_or(0, |o| o.stake);
+        // Each operator's first valid signature: verified before, or found now.
+        let mut bound: HashMap<usize, (ResponseDigest, Signature)> = task.credited.clone();
+        let mut digests: Vec<&ResponseDigest> = task.groups.keys().collect();
+        digests.sort();
+        let mut responses = Vec::new();
+        for digest in digests {
+            let Some(group) = task.groups.get(digest) else {
+                continue;
+            };
+            let mut signers: BTreeMap<usize, u64> =
+                group.valid.keys().map(|&i| (i, stake_of(i))).collect();
+            let entries: Vec<(usize, PublicKey, Signature)> = group
+                .candidates
+                .iter()
+                .filter_map(|(&i, (sig, _))| ops.get(i).map(|o| (i, o.public_key, *sig)))
+                .collect();
+            if !entries.is_empty() {
+                let checked = Check {
+                    task_id,
+                    digest: *digest,
+                    message: group.message,
+                    entries,
+                    trigger: None,
+                    scope: Scope::Group,
+                    response: None,
+                }
+                .run();
+                for (k, (i, _, sig)) in checked.check.entries.iter().enumerate() {
+                    if checked.invalid.binary_search(&k).is_ok() {
+                        events.push(Event::SignatureRejected {
+                            task_id,
+                            operator: id_of(*i),
+                        });
+                        continue;
+                    }
+                    match bound.get(i).copied() {
+                        Some((first, first_sig)) if first != *digest => {
+                            events.push(Event::Equivocation(Box::new(Equivocation {
+                                task_id,
+                                operator: id_of(*i),
+                                first: (first, first_sig),
+                                second: (*digest, *sig),
+                            })));
+                        }
+                        Some(_) => {}
+                        None => {
+                            bound.insert(*i, (*digest, *sig));
+                            signers.insert(*i, stake_of(*i));
+                        }
+                    }
+                }
+            }
+            if signers.is_empty() {
+                continue;
+            }
+            let ids = signers.keys().map(|&i| id_of(i)).collect();
+            let stake = signers.values().fold(0u64, |a, s| a.saturating_add(*s));
+            responses.push((*digest, ids, stake));
+        }
+        responses.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+        let report = ExpiryReport {
+            task_id,
+            responses,
+            total_stake: task.config.operators.total_stake(),
+        };
+        events.push(Event::Expired(report.clone()));
+        (report, events)
+    }
 }

@@ -22,13 +22,13 @@ pub mod task;
 
 pub use certificate::Certificate;
 pub use engine::{
-    Engine, EngineConfig, EngineError, Event, ExpiryReport, Outcome, Rejection, SignedResponse,
-    TaskConfig, Verification,
+    Check, Checked, Engine, EngineConfig, EngineError, Event, Expiring, ExpiryReport, Offer,
+    Outcome, Rejection, Settled, SignedResponse, TaskConfig, Verification,
 };
 pub use message::{ResponseDigest, SigningContext};
 pub use observation::{
-    Observe, Outlier, Proposal, Propose, ReportOutcome, ReportRejection, ReportRound, SignedReport,
-    WeighedReport,
+    Observe, Outlier, Proposal, Propose, ReportCheck, ReportOutcome, ReportRejection, ReportRound,
+    Screened, SignedReport, VerifiedReport, WeighedReport,
 };
 pub use operator::{Operator, OperatorId, OperatorSet};
 pub use quorum::Threshold;

@@ -10,6 +10,19 @@
 //! drives. Reports are signed under [`SigningContext::report_message`], so an
 //! operator's report is evidence of what it claimed to see: the aggregator keeps the
 //! reports of operators it left out.
+//!
+//! # Security
+//! Reports arrive from anyone, in any operator's name.
+//! - A report is kept only after its signature verified against the named member's
+//!   key ([`VerifiedReport`] exists only then), so a forgery binds nothing: the
+//!   operator's own report is taken whenever it arrives. A forged report costs its
+//!   sender one check ([`ReportCheck::run`], which the runtime runs off its locks).
+//! - One report per operator: the same bytes again are a duplicate (no check), other
+//!   bytes once one is kept are refused as conflicting without a check (nothing new is
+//!   bound by that answer). Reports close when the proposal is made.
+//! - [`Propose::check_report`] refuses malformed report bytes before any pairing.
+//! - What an attacker can still do: make the aggregator check one signature per
+//!   forged report until the operator's own arrives.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -141,6 +154,39 @@ pub enum ReportOutcome {
     Duplicate,
 }
 
+/// What [`ReportRound::screen`] found.
+#[derive(Debug)]
+pub enum Screened {
+    /// Exactly this report is already kept.
+    Duplicate,
+    /// New: its signature is to be checked.
+    Check(Box<ReportCheck>),
+}
+
+/// A report whose signature is still to be checked (a pairing).
+#[derive(Debug)]
+pub struct ReportCheck {
+    key: bulwark_crypto::PublicKey,
+    message: [u8; 32],
+    report: SignedReport,
+}
+
+impl ReportCheck {
+    /// Verifies the signature: pure computation, to run off async workers and
+    /// outside the round's lock.
+    pub fn run(self) -> Result<VerifiedReport, ReportRejection> {
+        self.key
+            .verify(&Domain::SIGNATURE, &self.message, &self.report.signature)
+            .map_err(|_| ReportRejection::BadSignature(self.report.operator))?;
+        Ok(VerifiedReport(self.report))
+    }
+}
+
+/// A report whose signature verified against its operator's key in the task's set.
+/// Only [`ReportCheck::run`] makes one.
+#[derive(Debug)]
+pub struct VerifiedReport(SignedReport);
+
 /// Phase one of one task: the verified reports so far and, once made, the proposal.
 #[derive(Debug)]
 pub struct ReportRound {
@@ -173,35 +219,35 @@ impl ReportRound {
 
     /// Takes one report at block `now`, checked by `propose` and by its signature.
     /// The signature is verified on arrival (not batched): reports are few, and a
-    /// kept report must be evidence that stands on its own.
+    /// kept report must be evidence that stands on its own. Runs the pairing inline;
+    /// [`ReportRound::screen`] and [`ReportRound::accept`] run it elsewhere.
     pub fn add(
         &mut self,
         now: u64,
         report: SignedReport,
         propose: &dyn Propose,
     ) -> Result<ReportOutcome, ReportRejection> {
-        if report.task_id != self.task_id {
-            return Err(ReportRejection::UnknownTask(report.task_id));
+        match self.screen(now, report, propose)? {
+            Screened::Duplicate => Ok(ReportOutcome::Duplicate),
+            Screened::Check(check) => self.accept(now, check.run()?),
         }
-        if now > self.deadline {
-            return Err(ReportRejection::TooLate {
-                task_id: self.task_id,
-                deadline: self.deadline,
-            });
+    }
+
+    /// Every check of a report but its signature's (cheap, no pairing): the
+    /// [`ReportCheck`] to run outside whatever lock guards the round, then hand to
+    /// [`ReportRound::accept`].
+    pub fn screen(
+        &self,
+        now: u64,
+        report: SignedReport,
+        propose: &dyn Propose,
+    ) -> Result<Screened, ReportRejection> {
+        if self.settled(now, &report)?.is_some() {
+            return Ok(Screened::Duplicate);
         }
         let Some(member) = self.operators.get(&report.operator) else {
             return Err(ReportRejection::UnknownOperator(report.operator));
         };
-        if let Some(seen) = self.reports.get(&report.operator) {
-            return if seen.report == report.report && seen.signature == report.signature {
-                Ok(ReportOutcome::Duplicate)
-            } else {
-                Err(ReportRejection::Conflicting(report.operator))
-            };
-        }
-        if self.proposal.is_some() {
-            return Err(ReportRejection::Closed(self.task_id));
-        }
         if !propose.check_report(&self.input, &report.report) {
             return Err(ReportRejection::Malformed(format!(
                 "{} bytes that are not a report for this task",
@@ -211,16 +257,63 @@ impl ReportRound {
         let message = self
             .context
             .report_message(self.task_id, &ResponseDigest::of(&report.report));
-        if member
-            .public_key
-            .verify(&Domain::SIGNATURE, &message, &report.signature)
-            .is_err()
-        {
-            return Err(ReportRejection::BadSignature(report.operator));
+        Ok(Screened::Check(Box::new(ReportCheck {
+            key: member.public_key,
+            message,
+            report,
+        })))
+    }
+
+    /// Keeps a report whose signature verified, unless the round moved on while it
+    /// was checked (closed, late, or the same operator's report kept meanwhile).
+    pub fn accept(
+        &mut self,
+        now: u64,
+        verified: VerifiedReport,
+    ) -> Result<ReportOutcome, ReportRejection> {
+        let report = verified.0;
+        if let Some(outcome) = self.settled(now, &report)? {
+            return Ok(outcome);
         }
+        let Some(member) = self.operators.get(&report.operator) else {
+            return Err(ReportRejection::UnknownOperator(report.operator));
+        };
         self.reported_stake = self.reported_stake.saturating_add(member.stake);
         self.reports.insert(report.operator, report);
         Ok(ReportOutcome::Accepted)
+    }
+
+    /// The answer for `report` that needs no signature check: refusals for the
+    /// wrong task, a late or closed round, and what the operator's kept report says
+    /// (the same bytes: a duplicate; others: a conflict, which binds nothing new).
+    fn settled(
+        &self,
+        now: u64,
+        report: &SignedReport,
+    ) -> Result<Option<ReportOutcome>, ReportRejection> {
+        if report.task_id != self.task_id {
+            return Err(ReportRejection::UnknownTask(report.task_id));
+        }
+        if now > self.deadline {
+            return Err(ReportRejection::TooLate {
+                task_id: self.task_id,
+                deadline: self.deadline,
+            });
+        }
+        if self.operators.get(&report.operator).is_none() {
+            return Err(ReportRejection::UnknownOperator(report.operator));
+        }
+        if let Some(seen) = self.reports.get(&report.operator) {
+            return if seen.report == report.report && seen.signature == report.signature {
+                Ok(Some(ReportOutcome::Duplicate))
+            } else {
+                Err(ReportRejection::Conflicting(report.operator))
+            };
+        }
+        if self.proposal.is_some() {
+            return Err(ReportRejection::Closed(self.task_id));
+        }
+        Ok(None)
     }
 
     /// Whether the aggregator should propose now: not yet proposed, the reports hold

@@ -2,6 +2,7 @@
 //! conflicting responses, outsiders, bad signatures, expiry, and a property test over
 //! random operator sets and behaviours.
 
+use bulwark_core::Offer;
 use bulwark_core::engine::Event;
 use bulwark_core::*;
 use bulwark_crypto::{Domain, PublicKey, SecretKey};
@@ -154,7 +155,8 @@ fn certifies_exactly_at_the_threshold_not_one_below() {
 #[test]
 fn duplicates_are_idempotent_and_conflicts_are_evidence() {
     let f = fixture(&[1, 1, 1, 1]);
-    let mut e = f.engine(1, 10_000);
+    // Eager: the first signature is verified (and binds the operator) at once.
+    let mut e = f.engine_with(1, 10_000, Verification::Eager);
     assert_eq!(e.submit(1, f.signed(0, 1, b"a")), Ok(Outcome::Pending));
     assert_eq!(e.submit(1, f.signed(0, 1, b"a")), Ok(Outcome::Duplicate));
     let conflict = e.submit(1, f.signed(0, 1, b"b"));
@@ -167,9 +169,40 @@ fn duplicates_are_idempotent_and_conflicts_are_evidence() {
     );
     let events = e.drain_events();
     assert!(
-        matches!(events.as_slice(), [Event::Equivocation(ev)] if ev.operator == f.ids[0]),
+        events
+            .iter()
+            .any(|ev| matches!(ev, Event::Equivocation(ev) if ev.operator == f.ids[0])),
         "{events:?}"
     );
+    // Another signature on the credited response cannot be valid (BLS signatures are
+    // unique): refused with no check, and the operator stays credited.
+    assert_eq!(
+        e.submit(1, f.forged(0, 1, b"a")),
+        Err(Rejection::BadSignature(f.ids[0]))
+    );
+    assert_eq!(e.submit(1, f.signed(0, 1, b"a")), Ok(Outcome::Duplicate));
+}
+
+#[test]
+fn two_unverified_responses_of_one_operator_are_equivocation_once_checked() {
+    let f = fixture(&[1, 1, 1, 1]);
+    let mut e = f.engine(1, 10_000);
+    assert_eq!(e.submit(1, f.signed(0, 1, b"a")), Ok(Outcome::Pending));
+    assert_eq!(e.submit(1, f.signed(0, 1, b"a")), Ok(Outcome::Duplicate));
+    // Unverified, the first binds nothing: the second is another candidate.
+    assert_eq!(e.submit(1, f.signed(0, 1, b"b")), Ok(Outcome::Pending));
+    let reports = e.expire(101);
+    assert_eq!(reports.len(), 1);
+    let events = e.drain_events();
+    assert!(
+        events
+            .iter()
+            .any(|ev| matches!(ev, Event::Equivocation(ev) if ev.operator == f.ids[0])),
+        "{events:?}"
+    );
+    // The operator counts for its first response only.
+    let stake: u64 = reports[0].responses.iter().map(|r| r.2).sum();
+    assert_eq!(stake, 1);
 }
 
 #[test]
@@ -208,7 +241,8 @@ fn outsiders_late_unknown_and_malformed_are_refused() {
 fn bad_signatures_are_dropped_and_the_certificate_still_lands() {
     let f = fixture(&[1; 10]);
     let mut e = f.engine(7, 6000);
-    // Operators 0 and 1 send bad signatures first; they count until checked.
+    // Submissions in the names of operators 0 and 1 with bad signatures arrive
+    // first; they are candidates until checked.
     assert_eq!(e.submit(1, f.forged(0, 7, b"r")), Ok(Outcome::Pending));
     assert_eq!(e.submit(1, f.forged(1, 7, b"r")), Ok(Outcome::Pending));
     for i in 2..5 {
@@ -226,17 +260,57 @@ fn bad_signatures_are_dropped_and_the_certificate_still_lands() {
         .collect();
     assert_eq!(rejected.len(), 2);
     assert!(rejected.contains(&f.ids[0]) && rejected.contains(&f.ids[1]));
-    // They may not try again.
+    // The same bad bytes again: refused from memory, no check.
     assert_eq!(
-        e.submit(1, f.signed(0, 7, b"r")),
+        e.submit(1, f.forged(0, 7, b"r")),
         Err(Rejection::BadSignature(f.ids[0]))
     );
-    assert_eq!(e.submit(1, f.signed(6, 7, b"r")), Ok(Outcome::Pending));
-    match e.submit(1, f.signed(7, 7, b"r")) {
+    // The operators named by the forgeries still count with their own signatures.
+    assert_eq!(e.submit(1, f.signed(0, 7, b"r")), Ok(Outcome::Pending));
+    match e.submit(1, f.signed(1, 7, b"r")) {
         Ok(Outcome::Certified(cert)) => {
             check(&cert, &f);
             assert_eq!(cert.signed_stake, 6);
-            assert!(!cert.signers.contains(&f.ids[0]));
+            assert!(cert.signers.contains(&f.ids[0]) && cert.signers.contains(&f.ids[1]));
+        }
+        other => panic!("expected a certificate, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_forgery_first_does_not_bind_the_operator() {
+    let f = fixture(&[1; 4]);
+    let mut e = f.engine(2, 10_000);
+    // The forger's candidate is held, then the operator's own signature arrives: the
+    // two cannot both be valid, so the newcomer is checked alone and credited.
+    assert_eq!(e.submit(1, f.forged(0, 2, b"r")), Ok(Outcome::Pending));
+    assert_eq!(e.submit(1, f.signed(0, 2, b"r")), Ok(Outcome::Pending));
+    let events = e.drain_events();
+    assert!(
+        events
+            .iter()
+            .any(|ev| matches!(ev, Event::Credited(s) if s.operator == f.ids[0])),
+        "{events:?}"
+    );
+    // The forgery was dropped without a check; resent, it is refused.
+    assert_eq!(
+        e.submit(1, f.forged(0, 2, b"r")),
+        Err(Rejection::BadSignature(f.ids[0]))
+    );
+    // A forgery on another response: a candidate for the operator's name that fails
+    // its check, never a conflict for the operator.
+    for i in 1..4 {
+        let mut forged = f.forged(i, 2, b"other");
+        forged.signature = f.keys[0].sign(&bulwark_crypto::Domain::SIGNATURE, b"x");
+        let _ = e.submit(1, forged);
+    }
+    for i in 1..3 {
+        assert_eq!(e.submit(1, f.signed(i, 2, b"r")), Ok(Outcome::Pending));
+    }
+    match e.submit(1, f.signed(3, 2, b"r")) {
+        Ok(Outcome::Certified(cert)) => {
+            check(&cert, &f);
+            assert_eq!(cert.signed_stake, 4);
         }
         other => panic!("expected a certificate, got {other:?}"),
     }
@@ -256,12 +330,11 @@ fn eager_verification_refuses_bad_signatures_on_arrival() {
     ));
     assert_eq!(
         e.submit(1, f.signed(0, 3, b"r")),
-        Err(Rejection::BadSignature(f.ids[0])),
-        "a refused operator stays refused for the task"
+        Ok(Outcome::Pending),
+        "a forgery in its name does not refuse the operator"
     );
     assert_eq!(e.submit(1, f.signed(1, 3, b"r")), Ok(Outcome::Pending));
-    assert_eq!(e.submit(1, f.signed(2, 3, b"r")), Ok(Outcome::Pending));
-    match e.submit(1, f.signed(3, 3, b"r")) {
+    match e.submit(1, f.signed(2, 3, b"r")) {
         Ok(Outcome::Certified(cert)) => {
             check(&cert, &f);
             assert_eq!(cert.signed_stake, 3);
@@ -279,6 +352,10 @@ fn the_submitter_learns_its_own_signature_was_bad() {
         Err(Rejection::BadSignature(f.ids[0]))
     );
     assert!(e.is_open(1));
+    assert!(matches!(
+        e.submit(1, f.signed(0, 1, b"r")),
+        Ok(Outcome::Certified(_))
+    ));
 }
 
 #[test]
@@ -330,20 +407,94 @@ fn open_refuses_duplicates_and_bounds() {
 }
 
 #[test]
-fn distinct_responses_per_task_are_bounded() {
+fn unverified_responses_per_task_are_bounded_without_crowding_anyone_out() {
     let f = fixture(&[1; 20]);
     let mut e = f.engine(1, 10_000);
     let max = EngineConfig::default().max_responses_per_task;
     for i in 0..max {
-        e.submit(1, f.signed(i, 1, format!("r{i}").as_bytes()))
-            .expect("within bound");
+        assert_eq!(
+            e.submit(1, f.forged(i, 1, format!("r{i}").as_bytes())),
+            Ok(Outcome::Pending),
+            "held unverified"
+        );
     }
+    // Past the bound a new response is checked on arrival: a forgery is refused,
+    // an operator's own signature is credited.
+    assert_eq!(
+        e.submit(1, f.forged(max, 1, b"one more")),
+        Err(Rejection::BadSignature(f.ids[max]))
+    );
     assert_eq!(
         e.submit(1, f.signed(max, 1, b"one more")),
-        Err(Rejection::TooManyResponses(1))
+        Ok(Outcome::Pending)
     );
-    // An existing response still takes signatures.
-    assert_eq!(e.submit(1, f.signed(max, 1, b"r0")), Ok(Outcome::Pending));
+    // An existing response still takes candidates.
+    assert_eq!(
+        e.submit(1, f.signed(max + 1, 1, b"r0")),
+        Ok(Outcome::Pending)
+    );
+}
+
+#[test]
+fn candidates_per_operator_are_bounded_and_the_operator_still_counts() {
+    let f = fixture(&[1; 3]);
+    let mut e = f.engine(1, 10_000);
+    let per_operator = EngineConfig::default().max_candidates_per_operator;
+    for k in 0..per_operator {
+        assert_eq!(
+            e.submit(1, f.forged(0, 1, format!("junk {k}").as_bytes())),
+            Ok(Outcome::Pending)
+        );
+    }
+    assert_eq!(
+        e.submit(1, f.forged(0, 1, b"junk past the bound")),
+        Err(Rejection::BadSignature(f.ids[0]))
+    );
+    assert_eq!(e.submit(1, f.signed(0, 1, b"r")), Ok(Outcome::Pending));
+    assert_eq!(e.submit(1, f.signed(1, 1, b"r")), Ok(Outcome::Pending));
+    assert!(matches!(
+        e.submit(1, f.signed(2, 1, b"r")),
+        Ok(Outcome::Certified(c)) if c.signed_stake == 3
+    ));
+}
+
+#[test]
+fn deferred_checks_settle_outside_the_engine() {
+    let f = fixture(&[1; 4]);
+    let mut e = f.engine(5, 7500);
+    for i in 0..2 {
+        assert!(matches!(
+            e.offer(1, f.signed(i, 5, b"r")),
+            Offer::Decided(Ok(Outcome::Pending))
+        ));
+    }
+    let Offer::Check(check) = e.offer(1, f.forged(2, 5, b"r")) else {
+        panic!("the threshold is claimed: a check is due");
+    };
+    assert_eq!(check.len(), 3);
+    // While it runs, more candidates arrive; they wait for the settlement.
+    assert!(matches!(
+        e.offer(1, f.signed(3, 5, b"r")),
+        Offer::Decided(Ok(Outcome::Pending))
+    ));
+    let settled = e.settle(check.run());
+    assert_eq!(settled.verdict, Err(Rejection::BadSignature(f.ids[2])));
+    let next = settled
+        .next
+        .expect("the candidate that arrived meanwhile is checked next");
+    assert_eq!(next.len(), 1);
+    let settled = e.settle(next.run());
+    assert!(matches!(settled.verdict, Ok(Outcome::Certified(c)) if c.signed_stake == 3));
+    // A check settled after its task finished changes nothing.
+    let mut e2 = f.engine(6, 2500);
+    let Offer::Check(late) = e2.offer(1, f.signed(0, 6, b"r")) else {
+        panic!("one operator claims 25%");
+    };
+    assert!(e2.expire(101).len() == 1);
+    assert_eq!(
+        e2.settle(late.run()).verdict,
+        Err(Rejection::UnknownTask(6))
+    );
 }
 
 proptest! {
@@ -391,6 +542,73 @@ proptest! {
                 prop_assert!(!threshold.is_met(honest, total), "honest stake met the threshold but no certificate");
                 prop_assert!(!threshold.is_met(other, total), "the other response met the threshold but no certificate");
             }
+        }
+    }
+
+    /// Forgeries in honest operators' names, in any order relative to the honest
+    /// submissions (first included), change nothing: the certificate counts exactly
+    /// the honest stake it would count without them.
+    #[test]
+    fn forgeries_never_change_the_certified_stake(
+        stakes in proptest::collection::vec(1u64..1_000, 1..10),
+        forged_before in proptest::collection::vec(0usize..3, 10),
+        forged_after in proptest::collection::vec(0usize..2, 10),
+        order in proptest::collection::vec(any::<u16>(), 10),
+        honest in proptest::collection::vec(any::<bool>(), 10),
+        bps in 1u16..=10_000,
+        eager in any::<bool>(),
+    ) {
+        let f = fixture(&stakes);
+        let n = stakes.len();
+        let total: u64 = stakes.iter().sum();
+        let threshold = Threshold::new(bps).expect("t");
+        let mode = if eager { Verification::Eager } else { Verification::Optimistic };
+        // The reference run: honest submissions only, in the same order.
+        let mut slots: Vec<usize> = (0..n).collect();
+        slots.sort_by_key(|&i| order[i]);
+        let honest_stake: u64 = (0..n).filter(|&i| honest[i]).map(|i| stakes[i]).sum();
+        // The attacked run: each operator's turn brings forgeries in its name
+        // before (and after) its own submission.
+        let mut e = f.engine_with(1, bps, mode);
+        let mut certified: Option<Box<Certificate>> = None;
+        'run: for &i in &slots {
+            for k in 0..forged_before[i] {
+                let response: &[u8] = if k == 0 { b"same" } else { b"forged response" };
+                match e.submit(1, f.forged(i, 1, response)) {
+                    Ok(Outcome::Certified(c)) => { certified = Some(c); break 'run; }
+                    Ok(_) | Err(Rejection::BadSignature(_)) => {}
+                    Err(other) => prop_assert!(false, "forgery answered {other:?}"),
+                }
+            }
+            if honest[i] {
+                match e.submit(1, f.signed(i, 1, b"same")) {
+                    Ok(Outcome::Certified(c)) => { certified = Some(c); break 'run; }
+                    Ok(Outcome::Pending) => {}
+                    other => prop_assert!(false, "honest operator answered {other:?}"),
+                }
+            }
+            for _ in 0..forged_after[i] {
+                match e.submit(1, f.forged(i, 1, b"same")) {
+                    Ok(Outcome::Certified(c)) => { certified = Some(c); break 'run; }
+                    Ok(_) | Err(Rejection::BadSignature(_)) => {}
+                    Err(other) => prop_assert!(false, "forgery answered {other:?}"),
+                }
+            }
+        }
+        let met = threshold.is_met(honest_stake, total);
+        match certified {
+            Some(cert) => {
+                check(&cert, &f);
+                prop_assert!(met, "certified without the honest stake");
+                for id in &cert.signers {
+                    let i = f.ids.iter().position(|x| x == id).expect("member");
+                    prop_assert!(honest[i], "a forgery was counted");
+                }
+            }
+            None => prop_assert!(!met, "honest stake met the threshold but no certificate"),
+        }
+        for event in e.drain_events() {
+            prop_assert!(!matches!(event, Event::Equivocation(_)), "forgeries made evidence");
         }
     }
 }

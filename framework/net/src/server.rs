@@ -1,6 +1,22 @@
 //! The aggregator's gRPC server: decodes and checks submissions, hands them to a
 //! [`SubmissionSink`] (the aggregator runtime, which drives the engine), and answers
 //! with a status. Serves the gRPC health service alongside.
+//!
+//! # Security
+//! Anyone who can reach the port can call it, with any bytes, as fast as they like.
+//! - Assumed: nothing about the caller. The `operator` field of a request is a claim
+//!   that only a signature check in the engine proves; no answer here binds it.
+//! - Checked here: message size (tonic refuses more than [`MAX_MESSAGE_BYTES`] before
+//!   decoding), field lengths, digest = keccak256(response), the signature a
+//!   subgroup point ([`crate::submission`]); a request that fails any is answered
+//!   `MALFORMED`, never with a panic or a dropped connection.
+//! - Bounded ([`ServerLimits`]): requests in the sink at once (the rest wait, then
+//!   are answered `UNAVAILABLE`, which clients retry), concurrent HTTP/2 streams and
+//!   in-flight requests per connection, and a timeout per request; so a flood costs
+//!   the server a fixed number of sink slots, not unbounded tasks.
+//! - What an attacker can still do: use its share of those slots (honest clients
+//!   then wait or retry), and open many connections (each bounded, their number is
+//!   not: put the port behind a firewall or a proxy for that).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,6 +43,33 @@ pub const SUBMISSIONS_METRIC: &str = "bulwark_aggregator_submissions_total";
 
 /// Counter of reports answered (two-phase tasks), labelled by reply `status`.
 pub const REPORTS_METRIC: &str = "bulwark_aggregator_reports_total";
+
+/// Limits on what one server takes on at once.
+#[derive(Clone, Debug)]
+pub struct ServerLimits {
+    /// Requests handled by the sink at once, across all connections.
+    pub max_in_flight: usize,
+    /// How long a request waits for a slot before it is answered `UNAVAILABLE`.
+    pub queue_timeout: std::time::Duration,
+    /// Concurrent HTTP/2 streams per connection.
+    pub max_concurrent_streams: u32,
+    /// Requests in flight per connection.
+    pub per_connection: usize,
+    /// Longest a request may take end to end.
+    pub request_timeout: std::time::Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            max_in_flight: 256,
+            queue_timeout: std::time::Duration::from_secs(2),
+            max_concurrent_streams: 64,
+            per_connection: 32,
+            request_timeout: std::time::Duration::from_secs(10),
+        }
+    }
+}
 
 /// Where a two-phase task's proposal stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,14 +112,34 @@ pub trait SubmissionSink: Send + Sync + 'static {
 pub struct AggregatorService<S> {
     sink: Arc<S>,
     max_response_bytes: usize,
+    slots: Arc<tokio::sync::Semaphore>,
+    queue_timeout: std::time::Duration,
 }
 
 impl<S: SubmissionSink> AggregatorService<S> {
-    /// A service handing submissions to `sink`.
+    /// A service handing submissions to `sink`, with the default limits.
     pub fn new(sink: Arc<S>, max_response_bytes: usize) -> Self {
+        Self::with_limits(sink, max_response_bytes, &ServerLimits::default())
+    }
+
+    /// A service handing submissions to `sink`, at most `limits.max_in_flight` at once.
+    pub fn with_limits(sink: Arc<S>, max_response_bytes: usize, limits: &ServerLimits) -> Self {
         Self {
             sink,
             max_response_bytes,
+            slots: Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight.max(1))),
+            queue_timeout: limits.queue_timeout,
+        }
+    }
+
+    /// A slot in the sink, or the reply for a request that waited too long for one.
+    async fn slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, SubmitResponseReply> {
+        match tokio::time::timeout(self.queue_timeout, self.slots.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(SubmitResponseReply {
+                status: crate::proto::SubmissionStatus::Unavailable as i32,
+                detail: "the aggregator is busy; retry".into(),
+            }),
         }
     }
 }
@@ -88,7 +151,10 @@ impl<S: SubmissionSink> Aggregator for AggregatorService<S> {
         request: Request<SubmitResponseRequest>,
     ) -> Result<Response<SubmitResponseReply>, Status> {
         let reply = match submission::decode(request.into_inner(), self.max_response_bytes) {
-            Ok(sub) => submission::reply(&self.sink.submit(sub).await),
+            Ok(sub) => match self.slot().await {
+                Ok(_permit) => submission::reply(&self.sink.submit(sub).await),
+                Err(busy) => busy,
+            },
             Err(err) => submission::malformed(&err),
         };
         let status = crate::proto::SubmissionStatus::try_from(reply.status)
@@ -102,7 +168,10 @@ impl<S: SubmissionSink> Aggregator for AggregatorService<S> {
         request: Request<SubmitReportRequest>,
     ) -> Result<Response<SubmitResponseReply>, Status> {
         let reply = match submission::decode_report(request.into_inner(), self.max_response_bytes) {
-            Ok(report) => submission::report_reply(&self.sink.submit_report(report).await),
+            Ok(report) => match self.slot().await {
+                Ok(_permit) => submission::report_reply(&self.sink.submit_report(report).await),
+                Err(busy) => busy,
+            },
             Err(err) => submission::malformed(&err),
         };
         let status = crate::proto::SubmissionStatus::try_from(reply.status)
@@ -138,20 +207,48 @@ impl<S: SubmissionSink> Aggregator for AggregatorService<S> {
     }
 }
 
-/// Serves the aggregator and health services on `listener` until `shutdown` resolves.
+/// Serves the aggregator and health services on `listener` until `shutdown` resolves,
+/// with the default [`ServerLimits`].
 pub async fn serve<S: SubmissionSink>(
     listener: tokio::net::TcpListener,
     sink: Arc<S>,
     max_response_bytes: usize,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
+    serve_with_limits(
+        listener,
+        sink,
+        max_response_bytes,
+        ServerLimits::default(),
+        shutdown,
+    )
+    .await
+}
+
+/// [`serve`] with explicit limits.
+pub async fn serve_with_limits<S: SubmissionSink>(
+    listener: tokio::net::TcpListener,
+    sink: Arc<S>,
+    max_response_bytes: usize,
+    limits: ServerLimits,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<AggregatorServer<AggregatorService<S>>>()
         .await;
-    let service = AggregatorServer::new(AggregatorService::new(sink, max_response_bytes))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let service = AggregatorServer::new(AggregatorService::with_limits(
+        sink,
+        max_response_bytes,
+        &limits,
+    ))
+    .max_decoding_message_size(MAX_MESSAGE_BYTES);
     tonic::transport::Server::builder()
+        .max_concurrent_streams(Some(limits.max_concurrent_streams))
+        .concurrency_limit_per_connection(limits.per_connection)
+        .timeout(limits.request_timeout)
+        .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)))
         .add_service(health_service)
         .add_service(service)
         .serve_with_incoming_shutdown(tokio_stream_listener(listener), shutdown)

@@ -158,9 +158,7 @@ pub fn reply(verdict: &Result<Outcome, Rejection>) -> SubmitResponseReply {
                 Rejection::UnknownOperator(_) => SubmissionStatus::UnknownOperator,
                 Rejection::Conflicting { .. } => SubmissionStatus::Conflicting,
                 Rejection::BadSignature(_) => SubmissionStatus::BadSignature,
-                Rejection::Malformed(_) | Rejection::TooManyResponses(_) => {
-                    SubmissionStatus::Malformed
-                }
+                Rejection::Malformed(_) => SubmissionStatus::Malformed,
             },
             r.to_string(),
         ),

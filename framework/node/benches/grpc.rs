@@ -10,8 +10,12 @@
 //! Optimistic is the real aggregator (one aggregate check per certificate). Eager is the
 //! same aggregator behind a sink that verifies every signature on arrival before
 //! handing it on, in parallel on the server's worker threads: the usual design, and a
-//! fair baseline. Both run in this one process, one after the other, on the same
-//! machine. Prints the figures and the ratio (goal: optimistic at least 20x eager).
+//! fair baseline. Flooded is the real aggregator while an attacker, over 16
+//! connections of its own, sends [`FORGED_PER_HONEST`] submissions in each operator's
+//! name (valid BLS signatures under its own keys, on the right response) ahead of the
+//! operator's own. All run in this one process, one after the other, on the same
+//! machine. Prints the figures and the ratios (goals: optimistic at least 20x eager;
+//! flooded at least half of optimistic).
 //!
 //! `cargo bench -p bulwark-node --bench grpc` (`make bench`); `BULWARK_BENCH_TASKS`
 //! overrides the number of optimistic tasks (default 30; eager runs a quarter).
@@ -39,6 +43,10 @@ const CTX: SigningContext = SigningContext {
     avs: [7; 20],
 };
 const RESPONSE: &[u8] = b"benchmark response";
+/// Forged submissions per honest one in the flooded run.
+const FORGED_PER_HONEST: usize = 10;
+/// The attacker's connections.
+const ATTACKER_CONNECTIONS: usize = 16;
 
 /// The aggregator with a clock on the signature that completed each certificate.
 struct Timed {
@@ -125,6 +133,16 @@ fn operators() -> Operators {
     }
 }
 
+/// A client on its own HTTP/2 connection to `addr`.
+async fn connect(addr: std::net::SocketAddr) -> AggregatorClient<Channel> {
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect");
+    AggregatorClient::new(channel)
+}
+
 struct Run {
     throughput: Vec<f64>,
     latency: Vec<Duration>,
@@ -132,7 +150,7 @@ struct Run {
 
 /// Starts an aggregator (eager or not) behind a gRPC server, connects every operator,
 /// and runs `tasks` tasks through it.
-async fn run(ops: &Operators, eager: bool, tasks: u64) -> Run {
+async fn run(ops: &Operators, eager: bool, forged_per_honest: usize, tasks: u64) -> Run {
     let (aggregator, mut certificates) = Aggregator::new(EngineConfig::default());
     let sink = Arc::new(Timed {
         aggregator: aggregator.clone(),
@@ -157,13 +175,15 @@ async fn run(ops: &Operators, eager: bool, tasks: u64) -> Run {
     ));
     let mut clients = Vec::with_capacity(N);
     for _ in 0..N {
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .expect("endpoint")
-            .connect()
-            .await
-            .expect("connect");
-        clients.push(AggregatorClient::new(channel));
+        clients.push(connect(addr).await);
     }
+    let mut attacker_clients = Vec::new();
+    for _ in 0..ATTACKER_CONNECTIONS.min(forged_per_honest * N) {
+        attacker_clients.push(connect(addr).await);
+    }
+    let attacker_keys: Vec<SecretKey> = (0..forged_per_honest)
+        .map(|j| SecretKey::from_ikm(&[200u8.wrapping_add(j as u8); 32]).expect("ikm"))
+        .collect();
 
     let mut result = Run {
         throughput: Vec::new(),
@@ -200,11 +220,35 @@ async fn run(ops: &Operators, eager: bool, tasks: u64) -> Run {
                 })
             })
             .collect();
+        // The attacker's forgeries, signed before the clock too: each of its keys
+        // signs the task message once, sent in every operator's name.
+        let forgeries: Vec<Vec<u8>> = attacker_keys
+            .iter()
+            .map(|k| k.sign(&Domain::SIGNATURE, &message).to_bytes().to_vec())
+            .collect();
         let started = Instant::now();
         let mut calls = tokio::task::JoinSet::new();
-        for (client, request) in clients.iter().zip(requests) {
+        for (i, (client, request)) in clients.iter().zip(requests).enumerate() {
             let mut client = client.clone();
-            calls.spawn(async move { client.submit_response(request).await });
+            let mut attacker = attacker_clients
+                .get(i % attacker_clients.len().max(1))
+                .cloned();
+            let forged: Vec<SubmitResponseRequest> = forgeries
+                .iter()
+                .map(|sig| SubmitResponseRequest {
+                    signature: sig.clone(),
+                    ..request.clone()
+                })
+                .collect();
+            calls.spawn(async move {
+                // The forgeries in this operator's name arrive ahead of its own.
+                if let Some(attacker) = attacker.as_mut() {
+                    for f in forged {
+                        attacker.submit_response(f).await?;
+                    }
+                }
+                client.submit_response(request).await
+            });
         }
         while let Some(reply) = calls.join_next().await {
             reply.expect("join").expect("reply");
@@ -269,11 +313,19 @@ fn main() {
         println!(
             "aggregator over gRPC on 127.0.0.1, {N} operators (one connection each), threshold 100%"
         );
-        let optimistic = report("optimistic", run(&ops, false, tasks).await);
-        let eager = report("eager", run(&ops, true, tasks.div_ceil(4)).await);
+        let optimistic = report("optimistic", run(&ops, false, 0, tasks).await);
+        let eager = report("eager", run(&ops, true, 0, tasks.div_ceil(4)).await);
+        let flooded = report(
+            "flooded",
+            run(&ops, false, FORGED_PER_HONEST, tasks.div_ceil(10)).await,
+        );
         println!(
             "  throughput ratio optimistic/eager: {:.1}x (goal: at least 20x)",
             optimistic / eager
+        );
+        println!(
+            "  flooded ({FORGED_PER_HONEST} forged per honest submission, {ATTACKER_CONNECTIONS} attacker connections) / optimistic: {:.2} (goal: at least 0.5)",
+            flooded / optimistic
         );
     });
 }

@@ -2,6 +2,22 @@
 //! operator set read from chain at the task's reference block), serves operators'
 //! submissions through the engine, and submits each certificate to the AVS, retrying
 //! until it lands or someone else's does.
+//!
+//! # Security
+//! Submissions and reports come from anyone (see `bulwark_net::server`); tasks and
+//! operator sets come from the chain (see `bulwark_chain::registry`).
+//! - The engine's and the report round's rules hold here: nothing unverified binds an
+//!   operator, a signature is checked at most once, and what is held is bounded.
+//! - Pairings run on tokio's blocking pool and outside every lock: the engine's lock
+//!   and the rounds' lock are held only for bookkeeping, so a flood of checks cannot
+//!   stall the async workers that answer other operators or follow the chain. The
+//!   journal is written outside the engine's lock too.
+//! - The journal holds submissions as received (candidates) and verified reports;
+//!   replayed after a restart, submissions are checked again like new ones, so a
+//!   journal line is never taken as an operator's answer by itself.
+//! - What an attacker can still do: spend about one pairing check per forged
+//!   submission (bounded by the server's in-flight limit), and have its forgeries
+//!   written to the journal as candidates (bounded per task by the engine's caps).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -13,9 +29,9 @@ use alloy::providers::DynProvider;
 use bulwark_chain::certificate::{Submission, build_certificate, submit_response};
 use bulwark_chain::registry::{OperatorSet as ChainSet, operator_set_at};
 use bulwark_core::{
-    Certificate, Engine, EngineConfig, Event, Operator, OperatorId, OperatorSet, Outcome, Propose,
-    Rejection, ReportOutcome, ReportRejection, ReportRound, SignedReport, SignedResponse,
-    SigningContext, TaskConfig, Threshold,
+    Certificate, Check, Engine, EngineConfig, Event, Offer, Operator, OperatorId, OperatorSet,
+    Outcome, Propose, Rejection, ReportOutcome, ReportRejection, ReportRound, Screened,
+    SignedReport, SignedResponse, SigningContext, TaskConfig, Threshold,
 };
 use bulwark_net::server::{ProposalState, SubmissionSink};
 use tokio::sync::mpsc;
@@ -372,12 +388,35 @@ impl Aggregator {
     }
 
     async fn expire(&self, head: u64, outcomes: &mpsc::UnboundedSender<TaskOutcome>) {
-        let (reports, events) = {
+        let (expiring, events) = {
             let mut engine = self.engine();
-            (engine.expire(head), engine.drain_events())
+            (engine.take_expired(head), engine.drain_events())
         };
         for event in events {
             self.note(event);
+        }
+        if expiring.is_empty() {
+            return;
+        }
+        // The candidates still held need a check before the reports can say who
+        // signed: pairings, so off the async workers and outside the engine's lock.
+        let checked = tokio::task::spawn_blocking(move || {
+            expiring.into_iter().map(|e| e.report()).collect::<Vec<_>>()
+        })
+        .await;
+        let checked = match checked {
+            Ok(checked) => checked,
+            Err(err) => {
+                tracing::error!(%err, "expiry checks failed to run");
+                return;
+            }
+        };
+        let mut reports = Vec::with_capacity(checked.len());
+        for (report, events) in checked {
+            for event in events {
+                self.note(event);
+            }
+            reports.push(report);
         }
         for report in reports {
             self.stats.expired.fetch_add(1, Ordering::Relaxed);
@@ -459,8 +498,9 @@ impl Aggregator {
 }
 
 impl Aggregator {
-    /// Runs one submission through the engine; journals it first when accepted and
-    /// `record` is set (not for replays).
+    /// Runs one submission through the engine; journals it when accepted and `record`
+    /// is set (not for replays). Signature checks run on the blocking pool, outside
+    /// the engine's lock; the journal is written outside it too.
     async fn process(
         &self,
         submission: SignedResponse,
@@ -476,26 +516,57 @@ impl Aggregator {
             return Err(rejection);
         }
         let now = self.head.load(Ordering::Relaxed);
-        let (verdict, events) = {
-            let mut engine = self.engine();
-            // Copied only when it may have to be journaled.
-            let journaled = (record && self.journal.is_some()).then(|| submission.clone());
-            let verdict = engine.submit(now, submission);
-            if let Some(journaled) = journaled {
-                if matches!(verdict, Ok(Outcome::Pending) | Ok(Outcome::Certified(_))) {
-                    self.record(journaled.task_id, |j| j.append(&journaled));
-                }
-            }
-            (verdict, engine.drain_events())
+        // Copied only when it may have to be journaled.
+        let journaled = (record && self.journal.is_some()).then(|| submission.clone());
+        let offer = self.engine().offer(now, submission);
+        let verdict = match offer {
+            Offer::Decided(verdict) => verdict,
+            Offer::Check(check) => self.run_checks(check).await,
         };
+        let events = self.engine().drain_events();
         for event in events {
             self.note(event);
+        }
+        if let Some(journaled) = journaled {
+            // A candidate is journaled as received: replayed after a restart it is
+            // checked again, never taken as its operator's answer.
+            if matches!(verdict, Ok(Outcome::Pending) | Ok(Outcome::Certified(_))) {
+                self.record(journaled.task_id, |j| j.append(&journaled));
+            }
         }
         match &verdict {
             Ok(_) => self.stats.accepted.fetch_add(1, Ordering::Relaxed),
             Err(_) => self.stats.rejected.fetch_add(1, Ordering::Relaxed),
         };
         verdict
+    }
+
+    /// Runs `check` and the follow-ups its settlement asks for, each on the blocking
+    /// pool; the verdict is the first settlement's (or a certificate a follow-up made).
+    async fn run_checks(&self, check: Check) -> Result<Outcome, Rejection> {
+        let mut verdict: Option<Result<Outcome, Rejection>> = None;
+        let mut next = Some(check);
+        while let Some(check) = next.take() {
+            let checked = match tokio::task::spawn_blocking(move || check.run()).await {
+                Ok(checked) => checked,
+                Err(err) => {
+                    // Only a panic inside blst could get here; the candidates stay
+                    // held and the expiry check still reports them.
+                    tracing::error!(%err, "a signature check failed to run");
+                    return verdict.unwrap_or(Ok(Outcome::Pending));
+                }
+            };
+            let settled = self.engine().settle(checked);
+            verdict = Some(match (verdict, settled.verdict) {
+                (None, first) => first,
+                (Some(Ok(Outcome::Pending)), Ok(Outcome::Certified(c))) => {
+                    Ok(Outcome::Certified(c))
+                }
+                (Some(earlier), _) => earlier,
+            });
+            next = settled.next;
+        }
+        verdict.unwrap_or(Ok(Outcome::Pending))
     }
 }
 
@@ -528,10 +599,15 @@ impl Aggregator {
             Event::SignatureRejected { task_id, operator } => {
                 self.stats.bad_signatures.fetch_add(1, Ordering::Relaxed);
                 metrics::counter!(names::BAD_SIGNATURES).increment(1);
-                tracing::warn!(task = task_id, %operator, "invalid signature dropped");
+                // Anyone can send bytes in an operator's name: this says nothing
+                // against the operator.
+                tracing::debug!(task = task_id, claimed = %operator, "invalid signature dropped");
             }
             Event::Equivocation(e) => {
                 tracing::warn!(task = e.task_id, operator = %e.operator, "equivocation recorded")
+            }
+            Event::Credited(s) => {
+                tracing::debug!(task = s.task_id, operator = %s.operator, "signature verified")
             }
             Event::Expired(_) => {}
         }
@@ -579,22 +655,44 @@ impl Aggregator {
         }
     }
 
-    /// Takes one report; proposes as soon as the round is ready.
-    fn take_report(&self, report: SignedReport) -> Result<ReportOutcome, ReportRejection> {
+    /// Takes one report; proposes as soon as the round is ready. Its signature is
+    /// checked on the blocking pool, outside the rounds' lock.
+    async fn take_report(&self, report: SignedReport) -> Result<ReportOutcome, ReportRejection> {
         let Some(two_phase) = &self.two_phase else {
             return Err(ReportRejection::UnknownTask(report.task_id));
         };
-        let now = self.head.load(Ordering::Relaxed);
         let task_id = report.task_id;
         let operator = report.operator;
         // Copied only when it may have to be journaled.
         let journaled = self.journal.is_some().then(|| report.clone());
-        let verdict = {
-            let mut rounds = self.rounds();
+        let screened = {
+            let now = self.head.load(Ordering::Relaxed);
+            let rounds = self.rounds();
             let open = rounds
-                .get_mut(&task_id)
+                .get(&task_id)
                 .ok_or(ReportRejection::UnknownTask(task_id))?;
-            open.round.add(now, report, two_phase.proposer.as_ref())
+            open.round.screen(now, report, two_phase.proposer.as_ref())
+        };
+        let verdict = match screened {
+            Ok(Screened::Duplicate) => Ok(ReportOutcome::Duplicate),
+            Ok(Screened::Check(check)) => {
+                match tokio::task::spawn_blocking(move || check.run()).await {
+                    Ok(Ok(verified)) => {
+                        let now = self.head.load(Ordering::Relaxed);
+                        let mut rounds = self.rounds();
+                        match rounds.get_mut(&task_id) {
+                            Some(open) => open.round.accept(now, verified),
+                            None => Err(ReportRejection::UnknownTask(task_id)),
+                        }
+                    }
+                    Ok(Err(rejection)) => Err(rejection),
+                    Err(err) => {
+                        tracing::error!(task = task_id, %err, "a report check failed to run");
+                        Err(ReportRejection::UnknownTask(task_id))
+                    }
+                }
+            }
+            Err(rejection) => Err(rejection),
         };
         match &verdict {
             Ok(ReportOutcome::Accepted) => {
@@ -605,7 +703,9 @@ impl Aggregator {
                 self.advance(task_id);
             }
             Ok(ReportOutcome::Duplicate) => {}
-            Err(err) => tracing::warn!(task = task_id, %operator, %err, "report refused"),
+            Err(err) => {
+                tracing::debug!(task = task_id, claimed = %operator, %err, "report refused")
+            }
         }
         verdict
     }
@@ -702,7 +802,7 @@ impl SubmissionSink for Aggregator {
     }
 
     async fn submit_report(&self, report: SignedReport) -> Result<ReportOutcome, ReportRejection> {
-        self.take_report(report)
+        self.take_report(report).await
     }
 
     async fn proposal(&self, task_id: u64) -> ProposalState {

@@ -1,12 +1,28 @@
 //! Price sources: the public ticker formats of Coinbase, Kraken and Binance, fetched
 //! over HTTP with a timeout, each quote dated (by the exchange when it says, else by
 //! the fetch) so stale ones can be dropped.
+//!
+//! # Security
+//! A source is a server the operator does not control, and may lie or be taken over.
+//! - Checked: the HTTP status, the body's size (at most [`MAX_BODY_BYTES`], read in
+//!   chunks so a huge body is never held), its format (exact field paths, prices
+//!   parsed exactly, no floats), and its age (`max_age`); a source failing any is
+//!   dropped with its reason, never a panic.
+//! - Assumed: fewer than half of an operator's sources lie at once; the median of the
+//!   usable ones is its observation.
+//! - What a lying source can still do: move that operator's median within the range
+//!   of its honest sources, or make it observe nothing (then it neither reports nor
+//!   endorses). The stake-weighted median across operators bounds what a minority of
+//!   operators can move the round by.
 
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
 use crate::price::{Price, PriceError};
+
+/// Largest ticker body read from a source; real ones are a few hundred bytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// An exchange API format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,10 +167,22 @@ impl Source {
         if !response.status().is_success() {
             return Err(SourceError::Status(response.status().as_u16()));
         }
-        let body = response
-            .text()
+        let mut response = response;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|e| SourceError::Http(e.to_string()))?;
+            .map_err(|e| SourceError::Http(e.to_string()))?
+        {
+            if bytes.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(SourceError::Format(format!(
+                    "body larger than {MAX_BODY_BYTES} bytes"
+                )));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let body = String::from_utf8(bytes)
+            .map_err(|_| SourceError::Format("body is not UTF-8".into()))?;
         let now = SystemTime::now();
         let quote = self.parse(&body, now)?;
         let age = now.duration_since(quote.at).unwrap_or_default();
