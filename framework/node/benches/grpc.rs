@@ -31,8 +31,8 @@ use bulwark_core::{
     SignedResponse, SigningContext, TaskConfig, Threshold,
 };
 use bulwark_crypto::{Domain, PublicKey, SecretKey};
-use bulwark_net::proto::SubmitResponseRequest;
 use bulwark_net::proto::aggregator_client::AggregatorClient;
+use bulwark_net::proto::{SubmissionStatus, SubmitResponseRequest};
 use bulwark_net::server::SubmissionSink;
 use bulwark_node::aggregator::Aggregator;
 use tonic::transport::Channel;
@@ -244,14 +244,24 @@ async fn run(ops: &Operators, eager: bool, forged_per_honest: usize, tasks: u64)
                 // The forgeries in this operator's name arrive ahead of its own.
                 if let Some(attacker) = attacker.as_mut() {
                     for f in forged {
-                        attacker.submit_response(f).await?;
+                        // The attacker does not care what it is told.
+                        let _ = attacker.submit_response(f).await;
                     }
                 }
-                client.submit_response(request).await
+                // Like the operator runtime, retry while the aggregator is busy.
+                loop {
+                    let reply = client.submit_response(request.clone()).await?.into_inner();
+                    if reply.status != SubmissionStatus::Unavailable as i32 {
+                        return Ok::<_, tonic::Status>(reply);
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
             });
         }
         while let Some(reply) = calls.join_next().await {
-            reply.expect("join").expect("reply");
+            if let Err(status) = reply.expect("join") {
+                panic!("an honest submission failed: {status}");
+            }
         }
         let cert = certificates.recv().await.expect("certificate");
         assert_eq!(cert.task_id, task_id);
