@@ -133,9 +133,11 @@ impl Journal {
     ) -> std::io::Result<Vec<(OperatorId, Vec<u8>, Signature)>> {
         let reader = std::io::BufReader::new(std::fs::File::open(&self.path)?);
         let mut out = Vec::new();
-        for line in reader.lines() {
+        // Split on bytes, not `lines()`: a line that is not UTF-8 (a torn write) is
+        // one bad line to skip, not an error that loses the whole file.
+        for line in reader.split(b'\n') {
             let line = line?;
-            let Ok(record) = serde_json::from_str::<Record>(&line) else {
+            let Ok(record) = serde_json::from_slice::<Record>(&line) else {
                 tracing::warn!(path = %self.path.display(), "undecodable journal line skipped");
                 continue;
             };
@@ -213,5 +215,23 @@ mod tests {
         assert_eq!(responses[1].signature, endorsement.signature);
         assert_eq!(journal.replay_reports(5).expect("reports").len(), 1);
         assert!(journal.replay(5).expect("responses").is_empty());
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_skipped_not_fatal() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("aggregator.journal");
+        std::fs::write(&path, b"\xff\xfe not utf-8\n").expect("bad line");
+        let mut journal = Journal::open(&path).expect("open");
+        let key = SecretKey::random().expect("key");
+        let response = SignedResponse {
+            task_id: 1,
+            operator: OperatorId([3; 20]),
+            response: vec![4],
+            signature: key.sign(&Domain::SIGNATURE, b"message"),
+        };
+        journal.append(&response).expect("append");
+        let journal = Journal::open(&path).expect("reopen");
+        assert_eq!(journal.replay(1).expect("replays"), vec![response]);
     }
 }
