@@ -238,9 +238,16 @@ pub enum Event {
         /// Whose name the submission claimed.
         operator: OperatorId,
     },
-    /// A signature was verified and the operator credited with its response: from
-    /// here on this is the operator's answer (the runtime may journal it).
-    Credited(Box<SignedResponse>),
+    /// A signature was verified and the operator credited with the response: from
+    /// here on this is the operator's answer.
+    Credited {
+        /// The task.
+        task_id: u64,
+        /// The operator.
+        operator: OperatorId,
+        /// What it signed.
+        digest: ResponseDigest,
+    },
     /// An operator validly signed two different responses to one task: evidence for
     /// slashing.
     Equivocation(Box<Equivocation>),
@@ -295,6 +302,25 @@ pub struct Settled {
     /// A follow-up check the settled one made necessary (candidates that arrived
     /// while it ran now claim the threshold).
     pub next: Option<Check>,
+}
+
+impl Settled {
+    /// The verdict of the submission that waited on the first of a chain of checks
+    /// (each settlement's `next` run in turn), given its verdict so far (`None` at
+    /// the first): the first settlement decides, except that a follow-up which
+    /// certifies completes a pending submission's work too.
+    pub fn verdict_after(
+        &self,
+        earlier: Option<Result<Outcome, Rejection>>,
+    ) -> Result<Outcome, Rejection> {
+        match (earlier, &self.verdict) {
+            (None, first) => first.clone(),
+            (Some(Ok(Outcome::Pending)), Ok(Outcome::Certified(c))) => {
+                Ok(Outcome::Certified(c.clone()))
+            }
+            (Some(earlier), _) => earlier,
+        }
+    }
 }
 
 /// A response and the signatures held for it.
@@ -543,20 +569,14 @@ impl Engine {
         match self.offer(now, sub) {
             Offer::Decided(verdict) => verdict,
             Offer::Check(check) => {
-                let settled = self.settle(check.run());
-                let mut next = settled.next;
-                let mut verdict = settled.verdict;
+                let mut verdict = None;
+                let mut next = Some(check);
                 while let Some(check) = next {
-                    let more = self.settle(check.run());
-                    // A follow-up that certifies completes this submission's work too.
-                    if let (Ok(Outcome::Pending), Ok(Outcome::Certified(c))) =
-                        (&verdict, &more.verdict)
-                    {
-                        verdict = Ok(Outcome::Certified(c.clone()));
-                    }
-                    next = more.next;
+                    let settled = self.settle(check.run());
+                    verdict = Some(settled.verdict_after(verdict));
+                    next = settled.next;
                 }
-                verdict
+                verdict.unwrap_or(Ok(Outcome::Pending))
             }
         }
     }
@@ -777,17 +797,11 @@ impl Engine {
                     task.credited.insert(index, (digest, sig));
                     // Earlier valid candidates of this operator on other responses
                     // are now equivocation evidence waiting for their group's check.
-                    self.events
-                        .push_back(Event::Credited(Box::new(SignedResponse {
-                            task_id,
-                            operator: task.id_of(index),
-                            response: task
-                                .groups
-                                .get(&digest)
-                                .map(|g| g.response.clone())
-                                .unwrap_or_default(),
-                            signature: sig,
-                        })));
+                    self.events.push_back(Event::Credited {
+                        task_id,
+                        operator: task.id_of(index),
+                        digest,
+                    });
                 }
             }
         }

@@ -289,7 +289,7 @@ fn a_forgery_first_does_not_bind_the_operator() {
     assert!(
         events
             .iter()
-            .any(|ev| matches!(ev, Event::Credited(s) if s.operator == f.ids[0])),
+            .any(|ev| matches!(ev, Event::Credited { operator, .. } if *operator == f.ids[0])),
         "{events:?}"
     );
     // The forgery was dropped without a check; resent, it is refused.

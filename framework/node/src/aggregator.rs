@@ -557,13 +557,7 @@ impl Aggregator {
                 }
             };
             let settled = self.engine().settle(checked);
-            verdict = Some(match (verdict, settled.verdict) {
-                (None, first) => first,
-                (Some(Ok(Outcome::Pending)), Ok(Outcome::Certified(c))) => {
-                    Ok(Outcome::Certified(c))
-                }
-                (Some(earlier), _) => earlier,
-            });
+            verdict = Some(settled.verdict_after(verdict));
             next = settled.next;
         }
         verdict.unwrap_or(Ok(Outcome::Pending))
@@ -606,9 +600,9 @@ impl Aggregator {
             Event::Equivocation(e) => {
                 tracing::warn!(task = e.task_id, operator = %e.operator, "equivocation recorded")
             }
-            Event::Credited(s) => {
-                tracing::debug!(task = s.task_id, operator = %s.operator, "signature verified")
-            }
+            Event::Credited {
+                task_id, operator, ..
+            } => tracing::debug!(task = task_id, %operator, "signature verified"),
             Event::Expired(_) => {}
         }
     }
