@@ -116,6 +116,20 @@ fn grpc(corpus: &Corpus) -> Result {
         "one-byte",
         bulwark_net::submission::encode_report(&short).encode_to_vec(),
     )?;
+    // Session openings: a signed one on a challenge of another server (the shape a
+    // real one has), and one with a short challenge.
+    let sessions = bulwark_net::session::Sessions::new(std::time::Duration::from_secs(60))?;
+    let opening = bulwark_net::client::session_request(
+        OperatorId([2; 20]),
+        &key(2)?,
+        sessions.challenge()?.to_vec(),
+    );
+    corpus.write("session", "opening", opening.encode_to_vec())?;
+    let short = bulwark_net::proto::OpenSessionRequest {
+        challenge: vec![7; 12],
+        ..opening
+    };
+    corpus.write("session", "short-challenge", short.encode_to_vec())?;
     Ok(())
 }
 

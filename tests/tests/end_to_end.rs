@@ -26,18 +26,30 @@ async fn ten_operators_certify_with_faults() {
     let operators: Vec<_> = (0..OPERATORS)
         .map(|i| Arc::new(net.operator(i, net.operators[i].key.clone(), &agg.endpoint)))
         .collect();
-    // Operator 8 signs with a key that is not the one it registered.
+    // Someone with a key operator 8 did not register cannot even open its session.
     let impostor = net.operator(
         8,
         SecretKey::from_ikm(&[200; 32]).expect("ikm"),
         &agg.endpoint,
     );
+    // Operator 8 itself signs its responses for another chain: its session opens
+    // (its key is its own), its signatures fail at aggregation.
+    let mut liar = net.operator(8, net.operators[8].key.clone(), &agg.endpoint);
+    liar.context.chain_id += 1;
 
     // Task 0: 80% threshold. Operator 9 is down, operator 8 lies; 0..8 make exactly 80%.
     let task = net.create_task(7, 8000, 30).await;
     assert_eq!(task.task_id, 0);
-    // The impostor goes first so its signature is in the group when it is checked.
-    respond_accepted(&impostor, &task).await;
+    let refused = impostor.respond(&task).await.expect("signs");
+    assert!(
+        matches!(
+            refused.first(),
+            Some(Ok(bulwark_net::proto::SubmissionStatus::BadSignature))
+        ),
+        "{refused:?}"
+    );
+    // The liar goes first so its signature is in the group when it is checked.
+    respond_accepted(&liar, &task).await;
     let honest = (0..8).map(|i| {
         let op = operators[i].clone();
         let task = task.clone();

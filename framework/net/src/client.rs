@@ -1,14 +1,21 @@
-//! The operator's side: submits signed responses to an aggregator, retrying with
-//! exponential backoff while the aggregator is unreachable, and returning its status.
+//! The operator's side: opens a session with an aggregator, submits signed responses
+//! on it, retrying with exponential backoff while the aggregator is unreachable, and
+//! returns its status.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use bulwark_core::{SignedReport, SignedResponse};
+use bulwark_core::{OperatorId, SignedReport, SignedResponse};
+use bulwark_crypto::{Domain, SecretKey};
 
 use tonic::transport::Channel;
 
 use crate::proto::aggregator_client::AggregatorClient;
-use crate::proto::{GetProposalRequest, ProposalStatus, SubmissionStatus, SubmitResponseReply};
+use crate::proto::{
+    GetChallengeRequest, GetProposalRequest, OpenSessionReply, OpenSessionRequest, ProposalStatus,
+    SessionStatus, SubmissionStatus, SubmitResponseReply,
+};
+use crate::session::session_message;
 use crate::submission;
 
 /// Retry policy for one submission.
@@ -50,21 +57,48 @@ pub enum ClientError {
     },
 }
 
+/// The operator a connection opens sessions for.
+struct Identity {
+    operator: OperatorId,
+    key: SecretKey,
+}
+
 /// One aggregator, connected on first use and reused: tonic's channel multiplexes
 /// calls over one HTTP/2 connection and reconnects when it breaks, so a runtime keeps
 /// one per aggregator rather than paying a handshake per call (an observer asks for
-/// proposals every 50–500 ms). Cheap to clone.
-#[derive(Clone, Debug)]
+/// proposals every 50–500 ms). An operator's connection also keeps its session,
+/// opened before the first submission and again whenever the aggregator no longer
+/// knows it (restarted, or the session expired). Cheap to clone; clones share the
+/// session.
+#[derive(Clone)]
 pub struct Connection {
     endpoint: String,
     /// The channel, or why the endpoint is unusable (reported by every call).
     channel: Result<Channel, String>,
+    identity: Option<Arc<Identity>>,
+    /// The open session's token; the lock also makes concurrent first submissions
+    /// open one session between them, not one each.
+    session: Arc<tokio::sync::Mutex<Option<Vec<u8>>>>,
 }
 
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("endpoint", &self.endpoint)
+            .field("operator", &self.identity.as_ref().map(|i| i.operator))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The attempts at opening a session before a submission gives up on it (a
+/// challenge can go stale between asking and answering, e.g. across a restart).
+const SESSION_ATTEMPTS: u32 = 3;
+
 impl Connection {
-    /// A connection to `endpoint` (e.g. `http://127.0.0.1:50051`), made lazily; an
-    /// invalid endpoint is reported by each call as [`ClientError::Endpoint`]. Must be
-    /// called inside a tokio runtime.
+    /// An anonymous connection to `endpoint` (e.g. `http://127.0.0.1:50051`), made
+    /// lazily: it can ask for proposals, and its submissions carry no session (the
+    /// aggregator answers them `UNAUTHENTICATED`). An invalid endpoint is reported by
+    /// each call as [`ClientError::Endpoint`]. Must be called inside a tokio runtime.
     pub fn new(endpoint: &str) -> Self {
         let channel = tonic::transport::Endpoint::from_shared(endpoint.to_string())
             .map(|e| {
@@ -76,7 +110,117 @@ impl Connection {
         Self {
             endpoint: endpoint.to_string(),
             channel,
+            identity: None,
+            session: Arc::new(tokio::sync::Mutex::new(None)),
         }
+    }
+
+    /// A connection of `operator`, whose registered BLS key is `key`: it opens a
+    /// session with the aggregator before its first submission or report.
+    pub fn for_operator(endpoint: &str, operator: OperatorId, key: SecretKey) -> Self {
+        Self {
+            identity: Some(Arc::new(Identity { operator, key })),
+            ..Self::new(endpoint)
+        }
+    }
+
+    /// The operator this connection submits for, if any.
+    pub fn operator(&self) -> Option<OperatorId> {
+        self.identity.as_ref().map(|i| i.operator)
+    }
+
+    /// The open session's token: the one held, or a new one. An anonymous connection
+    /// has none (an empty token). A refusal by the aggregator comes back as the
+    /// status a submission would get for it (unknown operator, bad signature).
+    async fn session(
+        &self,
+        backoff: &Backoff,
+    ) -> Result<Result<Vec<u8>, (SubmissionStatus, String)>, ClientError> {
+        let Some(identity) = &self.identity else {
+            return Ok(Ok(Vec::new()));
+        };
+        let mut held = self.session.lock().await;
+        if let Some(token) = &*held {
+            return Ok(Ok(token.clone()));
+        }
+        let mut last = (SubmissionStatus::Unauthenticated, String::new());
+        let mut delay = backoff.initial;
+        for attempt in 0..SESSION_ATTEMPTS.max(backoff.attempts) {
+            if attempt > 0 {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(backoff.max);
+            }
+            let challenge = match self
+                .call(backoff, |mut client| async move {
+                    client.get_challenge(GetChallengeRequest {}).await
+                })
+                .await?
+            {
+                Ok(reply) => reply.challenge,
+                Err(status) => return Ok(Err((SubmissionStatus::Unspecified, status.to_string()))),
+            };
+            let request = session_request(identity.operator, &identity.key, challenge);
+            let reply = match self
+                .call(backoff, |mut client| {
+                    let request = request.clone();
+                    async move { client.open_session(request).await }
+                })
+                .await?
+            {
+                Ok(reply) => reply,
+                Err(status) => return Ok(Err((SubmissionStatus::Unspecified, status.to_string()))),
+            };
+            let status =
+                SessionStatus::try_from(reply.status).unwrap_or(SessionStatus::Unspecified);
+            match status {
+                SessionStatus::Open => {
+                    *held = Some(reply.token.clone());
+                    return Ok(Ok(reply.token));
+                }
+                SessionStatus::StaleChallenge | SessionStatus::Unavailable => {
+                    last = (SubmissionStatus::Unavailable, reply.detail);
+                }
+                SessionStatus::UnknownOperator => {
+                    return Ok(Err((SubmissionStatus::UnknownOperator, reply.detail)));
+                }
+                SessionStatus::BadSignature => {
+                    return Ok(Err((SubmissionStatus::BadSignature, reply.detail)));
+                }
+                SessionStatus::Malformed | SessionStatus::Unspecified => {
+                    return Ok(Err((SubmissionStatus::Malformed, reply.detail)));
+                }
+            }
+        }
+        Ok(Err(last))
+    }
+
+    /// Sends a request in the operator's name with `send`, on the session; when the
+    /// aggregator no longer knows the session, opens a new one and sends once more.
+    async fn on_session<F, Fut>(
+        &self,
+        backoff: &Backoff,
+        mut send: F,
+    ) -> Result<(SubmissionStatus, String), ClientError>
+    where
+        F: FnMut(Vec<u8>) -> Fut,
+        Fut: std::future::Future<Output = Result<(SubmissionStatus, String), ClientError>>,
+    {
+        let mut answer = (SubmissionStatus::Unauthenticated, String::new());
+        for _ in 0..2 {
+            let token = match self.session(backoff).await? {
+                Ok(token) => token,
+                Err(refused) => return Ok(refused),
+            };
+            answer = send(token.clone()).await?;
+            if answer.0 != SubmissionStatus::Unauthenticated || self.identity.is_none() {
+                break;
+            }
+            let mut held = self.session.lock().await;
+            if held.as_ref() == Some(&token) {
+                *held = None;
+            }
+        }
+        Ok(answer)
     }
 
     /// The endpoint.
@@ -92,16 +236,22 @@ impl Connection {
         backoff: &Backoff,
     ) -> Result<(SubmissionStatus, String), ClientError> {
         let request = submission::encode(sub);
-        let reply = self
-            .call(backoff, |mut client| {
-                let request = request.clone();
-                async move { client.submit_response(request).await }
-            })
-            .await?;
-        Ok(match reply {
-            Ok(reply) => status_of(reply),
-            Err(status) => (SubmissionStatus::Unspecified, status.to_string()),
+        self.on_session(backoff, |session| {
+            let request = crate::proto::SubmitResponseRequest {
+                session,
+                ..request.clone()
+            };
+            async move {
+                let reply = self
+                    .call(backoff, |mut client| {
+                        let request = request.clone();
+                        async move { client.submit_response(request).await }
+                    })
+                    .await?;
+                Ok(answer_of(reply))
+            }
         })
+        .await
     }
 
     /// Submits a two-phase task's report; retried like [`Connection::submit`].
@@ -111,16 +261,22 @@ impl Connection {
         backoff: &Backoff,
     ) -> Result<(SubmissionStatus, String), ClientError> {
         let request = submission::encode_report(report);
-        let reply = self
-            .call(backoff, |mut client| {
-                let request = request.clone();
-                async move { client.submit_report(request).await }
-            })
-            .await?;
-        Ok(match reply {
-            Ok(reply) => status_of(reply),
-            Err(status) => (SubmissionStatus::Unspecified, status.to_string()),
+        self.on_session(backoff, |session| {
+            let request = crate::proto::SubmitReportRequest {
+                session,
+                ..request.clone()
+            };
+            async move {
+                let reply = self
+                    .call(backoff, |mut client| {
+                        let request = request.clone();
+                        async move { client.submit_report(request).await }
+                    })
+                    .await?;
+                Ok(answer_of(reply))
+            }
         })
+        .await
     }
 
     /// Asks for a two-phase task's proposal: its status, the response when ready,
@@ -185,23 +341,29 @@ impl Connection {
     }
 }
 
-/// Submits `sub` to the aggregator at `endpoint` over a connection of its own (see
+/// Submits `sub` to the aggregator at `endpoint` over a connection (and session) of
+/// its own, opened with `key`, the registered key of `sub.operator` (see
 /// [`Connection`] to reuse one).
 pub async fn submit(
     endpoint: &str,
+    key: &SecretKey,
     sub: &SignedResponse,
     backoff: &Backoff,
 ) -> Result<(SubmissionStatus, String), ClientError> {
-    Connection::new(endpoint).submit(sub, backoff).await
+    Connection::for_operator(endpoint, sub.operator, key.clone())
+        .submit(sub, backoff)
+        .await
 }
 
-/// Submits a report to the aggregator at `endpoint` over a connection of its own.
+/// Submits a report to the aggregator at `endpoint` over a connection (and session)
+/// of its own, opened with `key`, the registered key of `report.operator`.
 pub async fn submit_report(
     endpoint: &str,
+    key: &SecretKey,
     report: &SignedReport,
     backoff: &Backoff,
 ) -> Result<(SubmissionStatus, String), ClientError> {
-    Connection::new(endpoint)
+    Connection::for_operator(endpoint, report.operator, key.clone())
         .submit_report(report, backoff)
         .await
 }
@@ -215,6 +377,40 @@ pub async fn proposal(
     Connection::new(endpoint).proposal(task_id, backoff).await
 }
 
+/// The request that opens a session for `operator` on `challenge`, signed with `key`.
+pub fn session_request(
+    operator: OperatorId,
+    key: &SecretKey,
+    challenge: Vec<u8>,
+) -> OpenSessionRequest {
+    let signature = key.sign(&Domain::SIGNATURE, &session_message(&operator, &challenge));
+    OpenSessionRequest {
+        operator: operator.0.to_vec(),
+        challenge,
+        signature: signature.to_bytes().to_vec(),
+    }
+}
+
+/// One attempt at opening a session for `operator` over a raw `client` (tools and
+/// tests that speak the protocol themselves; [`Connection`] does this for
+/// runtimes): asks for a challenge, signs it with `key`, returns the aggregator's
+/// reply.
+pub async fn open_session(
+    client: &mut AggregatorClient<Channel>,
+    operator: OperatorId,
+    key: &SecretKey,
+) -> Result<OpenSessionReply, tonic::Status> {
+    let challenge = client
+        .get_challenge(GetChallengeRequest {})
+        .await?
+        .into_inner()
+        .challenge;
+    Ok(client
+        .open_session(session_request(operator, key, challenge))
+        .await?
+        .into_inner())
+}
+
 /// Whether `status` is the aggregator's answer, rather than the transport's failure
 /// to get one (unavailable, or a broken connection, which tonic reports as `Unknown`
 /// with the transport error as its source).
@@ -224,9 +420,12 @@ fn from_server(status: &tonic::Status) -> bool {
     status.code() != tonic::Code::Unavailable && !transport
 }
 
-fn status_of(reply: SubmitResponseReply) -> (SubmissionStatus, String) {
-    (
-        SubmissionStatus::try_from(reply.status).unwrap_or(SubmissionStatus::Unspecified),
-        reply.detail,
-    )
+fn answer_of(reply: Result<SubmitResponseReply, tonic::Status>) -> (SubmissionStatus, String) {
+    match reply {
+        Ok(reply) => (
+            SubmissionStatus::try_from(reply.status).unwrap_or(SubmissionStatus::Unspecified),
+            reply.detail,
+        ),
+        Err(status) => (SubmissionStatus::Unspecified, status.to_string()),
+    }
 }

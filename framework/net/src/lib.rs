@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod server;
+pub mod session;
 pub mod submission;
 
 /// Code generated from `proto/bulwark/v1`.

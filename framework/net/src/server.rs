@@ -4,33 +4,43 @@
 //!
 //! # Security
 //! Anyone who can reach the port can call it, with any bytes, as fast as they like.
-//! - Assumed: nothing about the caller. The `operator` field of a request is a claim
-//!   that only a signature check in the engine proves; no answer here binds it.
-//! - Checked here: message size (tonic refuses more than [`MAX_MESSAGE_BYTES`] before
+//! - Assumed: nothing about the caller. The `operator` field of a request is a claim:
+//!   it must ride on a session that operator opened by signing a challenge
+//!   ([`crate::session`]), checked first, by a map lookup, so a request in someone
+//!   else's name costs no decoding and no pairing; the request's own signature is
+//!   then proven by the engine, and no answer here binds the operator.
+//! - Checked here: the session, message size (tonic refuses more than [`MAX_MESSAGE_BYTES`] before
 //!   decoding), field lengths, digest = keccak256(response), the signature a
 //!   subgroup point ([`crate::submission`]); a request that fails any is answered
 //!   `MALFORMED`, never with a panic or a dropped connection.
-//! - Bounded ([`ServerLimits`]): requests in the sink at once (the rest wait, then
+//! - Bounded ([`ServerLimits`]): session openings checked at once (each costs a
+//!   pairing, in a lane of its own, so a flood of forged openings never slows
+//!   submissions on open sessions), requests in the sink at once (the rest wait, then
 //!   are answered `UNAVAILABLE`, which clients retry), concurrent HTTP/2 streams and
 //!   in-flight requests per connection, and a timeout per request; so a flood costs
 //!   the server a fixed number of sink slots, not unbounded tasks.
-//! - What an attacker can still do: use its share of those slots (honest clients
-//!   then wait or retry), and open many connections (each bounded, their number is
+//! - What an attacker can still do: hold the session lane busy with forged openings
+//!   (operators without a session then wait or retry; open sessions are untouched);
+//!   as a registered operator, use its own session's share of the sink slots (the
+//!   engine bounds what its bad signatures cost); and open many connections (each bounded, their number is
 //!   not: put the port behind a firewall or a proxy for that).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bulwark_core::{
-    Outcome, Rejection, ReportOutcome, ReportRejection, SignedReport, SignedResponse,
+    OperatorId, Outcome, Rejection, ReportOutcome, ReportRejection, SignedReport, SignedResponse,
 };
+use bulwark_crypto::{Domain, PublicKey, Signature};
 use tonic::{Request, Response, Status};
 
 use crate::proto::aggregator_server::{Aggregator, AggregatorServer};
 use crate::proto::{
-    GetProposalReply, GetProposalRequest, ProposalStatus, SubmitReportRequest, SubmitResponseReply,
-    SubmitResponseRequest,
+    GetChallengeReply, GetChallengeRequest, GetProposalReply, GetProposalRequest, OpenSessionReply,
+    OpenSessionRequest, ProposalStatus, SessionStatus, SubmissionStatus, SubmitReportRequest,
+    SubmitResponseReply, SubmitResponseRequest,
 };
+use crate::session::{ChallengeError, SessionError, Sessions, session_message};
 use crate::submission;
 
 /// Largest gRPC message accepted: a response of `max_response_bytes` plus the fixed
@@ -43,6 +53,20 @@ pub const SUBMISSIONS_METRIC: &str = "bulwark_aggregator_submissions_total";
 
 /// Counter of reports answered (two-phase tasks), labelled by reply `status`.
 pub const REPORTS_METRIC: &str = "bulwark_aggregator_reports_total";
+
+/// Counter of session openings answered, labelled by reply `status`.
+pub const SESSIONS_METRIC: &str = "bulwark_aggregator_sessions_total";
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The transport failed.
+    #[error(transparent)]
+    Transport(#[from] tonic::transport::Error),
+    /// No randomness for the session secret.
+    #[error("no randomness for the session secret: {0}")]
+    Random(#[from] getrandom::Error),
+}
 
 /// Limits on what one server takes on at once.
 #[derive(Clone, Debug)]
@@ -57,6 +81,10 @@ pub struct ServerLimits {
     pub per_connection: usize,
     /// Longest a request may take end to end.
     pub request_timeout: std::time::Duration,
+    /// Session openings checked at once (one pairing each), across all connections.
+    pub session_checks: usize,
+    /// How long a session lasts before its operator must open another.
+    pub session_ttl: std::time::Duration,
 }
 
 impl Default for ServerLimits {
@@ -67,6 +95,8 @@ impl Default for ServerLimits {
             max_concurrent_streams: 64,
             per_connection: 32,
             request_timeout: std::time::Duration::from_secs(10),
+            session_checks: 2,
+            session_ttl: std::time::Duration::from_secs(3600),
         }
     }
 }
@@ -86,6 +116,13 @@ pub enum ProposalState {
 
 /// Where checked submissions go.
 pub trait SubmissionSink: Send + Sync + 'static {
+    /// The registered BLS key of `operator`, which opens its sessions; `None` when the
+    /// sink knows no such operator (yet).
+    fn operator_key(
+        &self,
+        operator: OperatorId,
+    ) -> impl std::future::Future<Output = Option<PublicKey>> + Send;
+
     /// Takes one submission; returns the engine's verdict.
     fn submit(
         &self,
@@ -113,23 +150,36 @@ pub struct AggregatorService<S> {
     sink: Arc<S>,
     max_response_bytes: usize,
     slots: Arc<tokio::sync::Semaphore>,
+    session_slots: Arc<tokio::sync::Semaphore>,
     queue_timeout: std::time::Duration,
+    sessions: Arc<Sessions>,
 }
 
 impl<S: SubmissionSink> AggregatorService<S> {
     /// A service handing submissions to `sink`, with the default limits.
-    pub fn new(sink: Arc<S>, max_response_bytes: usize) -> Self {
+    pub fn new(sink: Arc<S>, max_response_bytes: usize) -> Result<Self, ServeError> {
         Self::with_limits(sink, max_response_bytes, &ServerLimits::default())
     }
 
     /// A service handing submissions to `sink`, at most `limits.max_in_flight` at once.
-    pub fn with_limits(sink: Arc<S>, max_response_bytes: usize, limits: &ServerLimits) -> Self {
-        Self {
+    pub fn with_limits(
+        sink: Arc<S>,
+        max_response_bytes: usize,
+        limits: &ServerLimits,
+    ) -> Result<Self, ServeError> {
+        Ok(Self {
             sink,
             max_response_bytes,
             slots: Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight.max(1))),
+            session_slots: Arc::new(tokio::sync::Semaphore::new(limits.session_checks.max(1))),
             queue_timeout: limits.queue_timeout,
-        }
+            sessions: Arc::new(Sessions::new(limits.session_ttl)?),
+        })
+    }
+
+    /// The service's sessions.
+    pub fn sessions(&self) -> &Arc<Sessions> {
+        &self.sessions
     }
 
     /// A slot in the sink, or the reply for a request that waited too long for one.
@@ -137,28 +187,171 @@ impl<S: SubmissionSink> AggregatorService<S> {
         match tokio::time::timeout(self.queue_timeout, self.slots.acquire()).await {
             Ok(Ok(permit)) => Ok(permit),
             _ => Err(SubmitResponseReply {
-                status: crate::proto::SubmissionStatus::Unavailable as i32,
+                status: SubmissionStatus::Unavailable as i32,
                 detail: "the aggregator is busy; retry".into(),
             }),
         }
+    }
+
+    /// Refuses a request that no open session of `operator` carries.
+    fn authenticate(&self, session: &[u8], operator: &[u8]) -> Result<(), SubmitResponseReply> {
+        if self.sessions.admits(session, operator) {
+            Ok(())
+        } else {
+            Err(SubmitResponseReply {
+                status: SubmissionStatus::Unauthenticated as i32,
+                detail: "no open session of this operator carries the request; open one".into(),
+            })
+        }
+    }
+
+    /// Checks an opening and opens the session: the challenge first (a MAC), then the
+    /// key (a lookup), then, in the session lane, the signature (a pairing).
+    async fn open(&self, request: OpenSessionRequest) -> (SessionStatus, Vec<u8>, String) {
+        let Ok(operator) = <[u8; 20]>::try_from(request.operator.as_slice()) else {
+            return (
+                SessionStatus::Malformed,
+                Vec::new(),
+                format!("operator must be 20 bytes, got {}", request.operator.len()),
+            );
+        };
+        let operator = OperatorId(operator);
+        let challenge = match self.sessions.check_challenge(&request.challenge) {
+            Ok(challenge) => challenge,
+            Err(ChallengeError::Length(_)) => {
+                return (
+                    SessionStatus::Malformed,
+                    Vec::new(),
+                    ChallengeError::Length(request.challenge.len()).to_string(),
+                );
+            }
+            Err(err) => return (SessionStatus::StaleChallenge, Vec::new(), err.to_string()),
+        };
+        let Some(key) = self.sink.operator_key(operator).await else {
+            return (
+                SessionStatus::UnknownOperator,
+                Vec::new(),
+                format!(
+                    "no registered key known for operator 0x{}",
+                    hex(&operator.0)
+                ),
+            );
+        };
+        let Ok(Ok(_slot)) =
+            tokio::time::timeout(self.queue_timeout, self.session_slots.acquire()).await
+        else {
+            return (
+                SessionStatus::Unavailable,
+                Vec::new(),
+                "too many session checks at once; retry".into(),
+            );
+        };
+        let signature = request.signature;
+        let checked = tokio::task::spawn_blocking(move || {
+            let signature = Signature::from_bytes(&signature).map_err(|e| e.to_string())?;
+            key.verify(
+                &Domain::SIGNATURE,
+                &session_message(&operator, &challenge),
+                &signature,
+            )
+            .map_err(|e| e.to_string())
+        })
+        .await;
+        match checked {
+            Ok(Ok(())) => {}
+            Ok(Err(why)) => return (SessionStatus::BadSignature, Vec::new(), why),
+            Err(_) => {
+                return (
+                    SessionStatus::Unavailable,
+                    Vec::new(),
+                    "session check interrupted; retry".into(),
+                );
+            }
+        }
+        match self.sessions.open(operator, challenge) {
+            Ok(token) => (
+                SessionStatus::Open,
+                token.to_vec(),
+                format!("session open for 0x{}", hex(&operator.0)),
+            ),
+            Err(SessionError::Challenge(err)) => {
+                (SessionStatus::StaleChallenge, Vec::new(), err.to_string())
+            }
+            Err(err @ SessionError::Random(_)) => {
+                (SessionStatus::Unavailable, Vec::new(), err.to_string())
+            }
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A short lowercase name for a session status, for metric labels.
+fn session_label(status: SessionStatus) -> &'static str {
+    match status {
+        SessionStatus::Unspecified => "unspecified",
+        SessionStatus::Open => "open",
+        SessionStatus::UnknownOperator => "unknown_operator",
+        SessionStatus::BadSignature => "bad_signature",
+        SessionStatus::StaleChallenge => "stale_challenge",
+        SessionStatus::Malformed => "malformed",
+        SessionStatus::Unavailable => "unavailable",
     }
 }
 
 #[tonic::async_trait]
 impl<S: SubmissionSink> Aggregator for AggregatorService<S> {
+    async fn get_challenge(
+        &self,
+        _request: Request<GetChallengeRequest>,
+    ) -> Result<Response<GetChallengeReply>, Status> {
+        let challenge = self
+            .sessions
+            .challenge()
+            .map_err(|e| Status::unavailable(format!("no randomness for a challenge: {e}")))?;
+        Ok(Response::new(GetChallengeReply {
+            challenge: challenge.to_vec(),
+        }))
+    }
+
+    async fn open_session(
+        &self,
+        request: Request<OpenSessionRequest>,
+    ) -> Result<Response<OpenSessionReply>, Status> {
+        let (status, token, detail) = self.open(request.into_inner()).await;
+        metrics::counter!(SESSIONS_METRIC, "status" => session_label(status)).increment(1);
+        let ttl_seconds = if token.is_empty() {
+            0
+        } else {
+            self.sessions.ttl().as_secs()
+        };
+        Ok(Response::new(OpenSessionReply {
+            status: status as i32,
+            token,
+            ttl_seconds,
+            detail,
+        }))
+    }
+
     async fn submit_response(
         &self,
         request: Request<SubmitResponseRequest>,
     ) -> Result<Response<SubmitResponseReply>, Status> {
-        let reply = match submission::decode(request.into_inner(), self.max_response_bytes) {
-            Ok(sub) => match self.slot().await {
-                Ok(_permit) => submission::reply(&self.sink.submit(sub).await),
-                Err(busy) => busy,
+        let request = request.into_inner();
+        let reply = match self.authenticate(&request.session, &request.operator) {
+            Err(refused) => refused,
+            Ok(()) => match submission::decode(request, self.max_response_bytes) {
+                Ok(sub) => match self.slot().await {
+                    Ok(_permit) => submission::reply(&self.sink.submit(sub).await),
+                    Err(busy) => busy,
+                },
+                Err(err) => submission::malformed(&err),
             },
-            Err(err) => submission::malformed(&err),
         };
-        let status = crate::proto::SubmissionStatus::try_from(reply.status)
-            .unwrap_or(crate::proto::SubmissionStatus::Unspecified);
+        let status =
+            SubmissionStatus::try_from(reply.status).unwrap_or(SubmissionStatus::Unspecified);
         metrics::counter!(SUBMISSIONS_METRIC, "status" => submission::label(status)).increment(1);
         Ok(Response::new(reply))
     }
@@ -167,15 +360,19 @@ impl<S: SubmissionSink> Aggregator for AggregatorService<S> {
         &self,
         request: Request<SubmitReportRequest>,
     ) -> Result<Response<SubmitResponseReply>, Status> {
-        let reply = match submission::decode_report(request.into_inner(), self.max_response_bytes) {
-            Ok(report) => match self.slot().await {
-                Ok(_permit) => submission::report_reply(&self.sink.submit_report(report).await),
-                Err(busy) => busy,
+        let request = request.into_inner();
+        let reply = match self.authenticate(&request.session, &request.operator) {
+            Err(refused) => refused,
+            Ok(()) => match submission::decode_report(request, self.max_response_bytes) {
+                Ok(report) => match self.slot().await {
+                    Ok(_permit) => submission::report_reply(&self.sink.submit_report(report).await),
+                    Err(busy) => busy,
+                },
+                Err(err) => submission::malformed(&err),
             },
-            Err(err) => submission::malformed(&err),
         };
-        let status = crate::proto::SubmissionStatus::try_from(reply.status)
-            .unwrap_or(crate::proto::SubmissionStatus::Unspecified);
+        let status =
+            SubmissionStatus::try_from(reply.status).unwrap_or(SubmissionStatus::Unspecified);
         metrics::counter!(REPORTS_METRIC, "status" => submission::label(status)).increment(1);
         Ok(Response::new(reply))
     }
@@ -214,7 +411,7 @@ pub async fn serve<S: SubmissionSink>(
     sink: Arc<S>,
     max_response_bytes: usize,
     shutdown: impl std::future::Future<Output = ()> + Send,
-) -> Result<(), tonic::transport::Error> {
+) -> Result<(), ServeError> {
     serve_with_limits(
         listener,
         sink,
@@ -232,7 +429,7 @@ pub async fn serve_with_limits<S: SubmissionSink>(
     max_response_bytes: usize,
     limits: ServerLimits,
     shutdown: impl std::future::Future<Output = ()> + Send,
-) -> Result<(), tonic::transport::Error> {
+) -> Result<(), ServeError> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<AggregatorServer<AggregatorService<S>>>()
@@ -241,7 +438,7 @@ pub async fn serve_with_limits<S: SubmissionSink>(
         sink,
         max_response_bytes,
         &limits,
-    ))
+    )?)
     .max_decoding_message_size(MAX_MESSAGE_BYTES);
     tonic::transport::Server::builder()
         .max_concurrent_streams(Some(limits.max_concurrent_streams))
@@ -252,7 +449,8 @@ pub async fn serve_with_limits<S: SubmissionSink>(
         .add_service(health_service)
         .add_service(service)
         .serve_with_incoming_shutdown(tokio_stream_listener(listener), shutdown)
-        .await
+        .await?;
+    Ok(())
 }
 
 fn tokio_stream_listener(

@@ -95,13 +95,14 @@ pub fn decode_report(
     })
 }
 
-/// Encodes a report for the wire.
+/// Encodes a report for the wire, without a session (the client adds its own).
 pub fn encode_report(report: &SignedReport) -> SubmitReportRequest {
     SubmitReportRequest {
         task_id: report.task_id,
         operator: report.operator.0.to_vec(),
         report: report.report.clone(),
         signature: report.signature.to_bytes().to_vec(),
+        session: Vec::new(),
     }
 }
 
@@ -130,7 +131,7 @@ pub fn report_reply(verdict: &Result<ReportOutcome, ReportRejection>) -> SubmitR
     }
 }
 
-/// Encodes a submission for the wire.
+/// Encodes a submission for the wire, without a session (the client adds its own).
 pub fn encode(sub: &SignedResponse) -> SubmitResponseRequest {
     SubmitResponseRequest {
         task_id: sub.task_id,
@@ -138,6 +139,7 @@ pub fn encode(sub: &SignedResponse) -> SubmitResponseRequest {
         response: sub.response.clone(),
         digest: ResponseDigest::of(&sub.response).0.to_vec(),
         signature: sub.signature.to_bytes().to_vec(),
+        session: Vec::new(),
     }
 }
 
@@ -192,5 +194,6 @@ pub fn label(status: SubmissionStatus) -> &'static str {
         SubmissionStatus::AlreadyCertified => "already_certified",
         SubmissionStatus::Conflicting => "conflicting",
         SubmissionStatus::Unavailable => "unavailable",
+        SubmissionStatus::Unauthenticated => "unauthenticated",
     }
 }

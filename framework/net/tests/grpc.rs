@@ -1,15 +1,20 @@
-//! The aggregator protocol over real gRPC on 127.0.0.1: every status, the health
-//! service, and a server that keeps serving after hostile requests.
+//! The aggregator protocol over real gRPC on 127.0.0.1: every status, sessions and
+//! what they refuse, the health service, and a server that keeps serving after
+//! hostile requests.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bulwark_core::*;
-use bulwark_crypto::{Domain, SecretKey};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bulwark_crypto::{Domain, PublicKey, SecretKey};
 use bulwark_net::client::{self, Backoff};
 use bulwark_net::proto::aggregator_client::AggregatorClient;
-use bulwark_net::proto::{SubmissionStatus, SubmitResponseRequest};
-use bulwark_net::server::{self, SubmissionSink};
+use bulwark_net::proto::{
+    GetChallengeRequest, OpenSessionRequest, SessionStatus, SubmissionStatus, SubmitResponseRequest,
+};
+use bulwark_net::server::{self, ServerLimits, SubmissionSink};
 use tokio::sync::Mutex;
 
 const CTX: SigningContext = SigningContext {
@@ -17,12 +22,27 @@ const CTX: SigningContext = SigningContext {
     avs: [5; 20],
 };
 
-struct EngineSink(Mutex<Engine>);
+/// The engine behind the server, counting what reaches it.
+struct EngineSink {
+    engine: Mutex<Engine>,
+    keys: std::collections::HashMap<OperatorId, PublicKey>,
+    /// Submissions that reached the sink (past the server's checks).
+    reached: AtomicUsize,
+}
 
 impl SubmissionSink for EngineSink {
-    async fn submit(&self, submission: SignedResponse) -> Result<Outcome, Rejection> {
-        self.0.lock().await.submit(1, submission)
+    async fn operator_key(&self, operator: OperatorId) -> Option<PublicKey> {
+        self.keys.get(&operator).copied()
     }
+
+    async fn submit(&self, submission: SignedResponse) -> Result<Outcome, Rejection> {
+        self.reached.fetch_add(1, Ordering::SeqCst);
+        self.engine.lock().await.submit(1, submission)
+    }
+}
+
+fn id(i: usize) -> OperatorId {
+    OperatorId([i as u8 + 1; 20])
 }
 
 fn keys() -> Vec<SecretKey> {
@@ -41,12 +61,18 @@ fn signed(keys: &[SecretKey], i: usize, task_id: u64, response: &[u8]) -> Signed
     }
 }
 
-async fn start() -> (
+type Started = (
     String,
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<()>,
     Vec<SecretKey>,
-) {
+);
+
+async fn start() -> Started {
+    start_with(ServerLimits::default()).await.0
+}
+
+async fn start_with(limits: ServerLimits) -> (Started, Arc<EngineSink>) {
     let keys = keys();
     let set = OperatorSet::new(
         keys.iter()
@@ -74,17 +100,40 @@ async fn start() -> (
             context: CTX,
         })
         .expect("open");
-    let sink = Arc::new(EngineSink(Mutex::new(engine)));
+    let sink = Arc::new(EngineSink {
+        engine: Mutex::new(engine),
+        keys: keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (id(i), k.public_key()))
+            .collect(),
+        reached: AtomicUsize::new(0),
+    });
     let (listener, addr) = server::bind_loopback().await.expect("bind");
     let (stop, stopped) = tokio::sync::oneshot::channel();
+    let serving = sink.clone();
     let handle = tokio::spawn(async move {
-        server::serve(listener, sink, 64 * 1024, async {
+        server::serve_with_limits(listener, serving, 64 * 1024, limits, async {
             let _ = stopped.await;
         })
         .await
         .expect("serve");
     });
-    (format!("http://{addr}"), stop, handle, keys)
+    ((format!("http://{addr}"), stop, handle, keys), sink)
+}
+
+/// A session of operator `i`, opened over `raw` with `key`.
+async fn session(
+    raw: &mut AggregatorClient<tonic::transport::Channel>,
+    i: usize,
+    key: &SecretKey,
+) -> Vec<u8> {
+    let reply = client::open_session(raw, id(i), key)
+        .await
+        .expect("answered");
+    assert_eq!(reply.status, SessionStatus::Open as i32, "{}", reply.detail);
+    assert_eq!(reply.token.len(), 32);
+    reply.token
 }
 
 #[tokio::test]
@@ -95,36 +144,37 @@ async fn statuses_over_real_grpc() {
         |r: Result<(SubmissionStatus, String), client::ClientError>| r.expect("reachable").0;
 
     assert_eq!(
-        status(client::submit(&endpoint, &signed(&keys, 0, 7, b"42"), &backoff).await),
+        status(client::submit(&endpoint, &keys[0], &signed(&keys, 0, 7, b"42"), &backoff).await),
         SubmissionStatus::Accepted
     );
     assert_eq!(
-        status(client::submit(&endpoint, &signed(&keys, 0, 7, b"42"), &backoff).await),
+        status(client::submit(&endpoint, &keys[0], &signed(&keys, 0, 7, b"42"), &backoff).await),
         SubmissionStatus::Duplicate
     );
     assert_eq!(
-        status(client::submit(&endpoint, &signed(&keys, 0, 7, b"43"), &backoff).await),
+        status(client::submit(&endpoint, &keys[0], &signed(&keys, 0, 7, b"43"), &backoff).await),
         SubmissionStatus::Conflicting
     );
     assert_eq!(
-        status(client::submit(&endpoint, &signed(&keys, 0, 8, b"42"), &backoff).await),
+        status(client::submit(&endpoint, &keys[0], &signed(&keys, 0, 8, b"42"), &backoff).await),
         SubmissionStatus::UnknownTask
     );
-    // A forgery in operator 2's name costs its sender only: operator 2 still counts.
+    // A forgery in operator 2's name, by the holder of key 3, costs its sender only:
+    // its session does not open, and operator 2 still counts.
     let mut forged = signed(&keys, 2, 7, b"42");
     forged.signature = signed(&keys, 3, 7, b"42").signature;
     assert_eq!(
-        status(client::submit(&endpoint, &forged, &backoff).await),
+        status(client::submit(&endpoint, &keys[3], &forged, &backoff).await),
         SubmissionStatus::BadSignature
     );
     assert_eq!(
-        status(client::submit(&endpoint, &signed(&keys, 2, 7, b"42"), &backoff).await),
+        status(client::submit(&endpoint, &keys[2], &signed(&keys, 2, 7, b"42"), &backoff).await),
         SubmissionStatus::Accepted
     );
     let mut outsider = signed(&keys, 1, 7, b"42");
     outsider.operator = OperatorId([99; 20]);
     assert_eq!(
-        status(client::submit(&endpoint, &outsider, &backoff).await),
+        status(client::submit(&endpoint, &keys[1], &outsider, &backoff).await),
         SubmissionStatus::UnknownOperator
     );
 
@@ -132,37 +182,59 @@ async fn statuses_over_real_grpc() {
     let mut raw = AggregatorClient::connect(endpoint.clone())
         .await
         .expect("connect");
-    let good = bulwark_net::submission::encode(&signed(&keys, 1, 7, b"42"));
-    for bad in [
-        SubmitResponseRequest {
-            operator: vec![1; 19],
-            ..good.clone()
-        },
-        SubmitResponseRequest {
-            digest: vec![0; 32],
-            ..good.clone()
-        },
-        SubmitResponseRequest {
-            signature: vec![0xc0; 48],
-            ..good.clone()
-        },
-        SubmitResponseRequest {
-            signature: vec![1, 2, 3],
-            ..good.clone()
-        },
-        SubmitResponseRequest::default(),
+    let good = SubmitResponseRequest {
+        session: session(&mut raw, 1, &keys[1]).await,
+        ..bulwark_net::submission::encode(&signed(&keys, 1, 7, b"42"))
+    };
+    for (bad, expected) in [
+        (
+            SubmitResponseRequest {
+                digest: vec![0; 32],
+                ..good.clone()
+            },
+            SubmissionStatus::Malformed,
+        ),
+        (
+            SubmitResponseRequest {
+                signature: vec![0xc0; 48],
+                ..good.clone()
+            },
+            SubmissionStatus::Malformed,
+        ),
+        (
+            SubmitResponseRequest {
+                signature: vec![1, 2, 3],
+                ..good.clone()
+            },
+            SubmissionStatus::Malformed,
+        ),
+        (
+            SubmitResponseRequest {
+                response: vec![0; 65 * 1024],
+                ..good.clone()
+            },
+            SubmissionStatus::Malformed,
+        ),
+        // The session is checked first: a request it does not carry is refused
+        // before its fields are looked at.
+        (
+            SubmitResponseRequest {
+                operator: vec![2; 19],
+                ..good.clone()
+            },
+            SubmissionStatus::Unauthenticated,
+        ),
+        (
+            SubmitResponseRequest::default(),
+            SubmissionStatus::Unauthenticated,
+        ),
     ] {
         let reply = raw
             .submit_response(bad)
             .await
             .expect("a status, not a dropped call")
             .into_inner();
-        assert_eq!(
-            reply.status,
-            SubmissionStatus::Malformed as i32,
-            "{}",
-            reply.detail
-        );
+        assert_eq!(reply.status, expected as i32, "{}", reply.detail);
     }
     // Larger than the message limit: refused by gRPC, and the server lives on.
     let huge = SubmitResponseRequest {
@@ -177,16 +249,16 @@ async fn statuses_over_real_grpc() {
     let mut forged = signed(&keys, 1, 7, b"42");
     forged.signature = keys[1].sign(&Domain::SIGNATURE, b"wrong");
     assert_eq!(
-        status(client::submit(&endpoint, &forged, &backoff).await),
+        status(client::submit(&endpoint, &keys[1], &forged, &backoff).await),
         SubmissionStatus::BadSignature
     );
-    let last = client::submit(&endpoint, &signed(&keys, 1, 7, b"42"), &backoff)
+    let last = client::submit(&endpoint, &keys[1], &signed(&keys, 1, 7, b"42"), &backoff)
         .await
         .expect("reachable");
     assert_eq!(last.0, SubmissionStatus::Accepted, "{}", last.1);
     assert!(last.1.contains("certificate"), "{}", last.1);
     assert_eq!(
-        status(client::submit(&endpoint, &signed(&keys, 3, 7, b"42"), &backoff).await),
+        status(client::submit(&endpoint, &keys[3], &signed(&keys, 3, 7, b"42"), &backoff).await),
         SubmissionStatus::AlreadyCertified
     );
 
@@ -226,6 +298,7 @@ async fn client_retries_then_reports_unreachable() {
     };
     let err = client::submit(
         &format!("http://{addr}"),
+        &keys[0],
         &signed(&keys, 0, 7, b"42"),
         &backoff,
     )
@@ -251,7 +324,7 @@ async fn reports_to_a_single_phase_aggregator() {
         report: bytes,
         signature: keys[0].sign(&Domain::SIGNATURE, &message),
     };
-    let (status, detail) = client::submit_report(&endpoint, &report, &backoff)
+    let (status, detail) = client::submit_report(&endpoint, &keys[0], &report, &backoff)
         .await
         .expect("answered");
     assert_eq!(status, SubmissionStatus::UnknownTask, "{detail}");
@@ -265,18 +338,22 @@ async fn reports_to_a_single_phase_aggregator() {
         .await
         .expect("connect");
     let mut request = bulwark_net::submission::encode_report(&report);
-    request.operator.pop();
+    request.session = session(&mut raw, 0, &keys[0]).await;
+    request.signature.pop();
+    let reply = raw
+        .submit_report(request.clone())
+        .await
+        .expect("a reply, not an error")
+        .into_inner();
+    assert_eq!(reply.status, SubmissionStatus::Malformed as i32);
+    assert!(reply.detail.contains("signature"), "{}", reply.detail);
+    request.session.clear();
     let reply = raw
         .submit_report(request)
         .await
         .expect("a reply, not an error")
         .into_inner();
-    assert_eq!(reply.status, SubmissionStatus::Malformed as i32);
-    assert!(
-        reply.detail.contains("operator must be 20 bytes"),
-        "{}",
-        reply.detail
-    );
+    assert_eq!(reply.status, SubmissionStatus::Unauthenticated as i32);
 
     let _ = stop.send(());
     handle.await.expect("server stopped cleanly");
@@ -333,7 +410,7 @@ async fn a_connection_is_reused_and_remade_when_cut() {
     let (endpoint, stop, handle, keys) = start().await;
     let relay = Relay::start(endpoint).await;
     let backoff = Backoff::default();
-    let connection = client::Connection::new(&relay.endpoint);
+    let connection = client::Connection::for_operator(&relay.endpoint, id(0), keys[0].clone());
     for _ in 0..20 {
         let (status, _, _) = connection.proposal(7, &backoff).await.expect("answered");
         assert_eq!(status, bulwark_net::proto::ProposalStatus::UnknownTask);
@@ -343,14 +420,18 @@ async fn a_connection_is_reused_and_remade_when_cut() {
         .await
         .expect("answered");
     assert_eq!(status, SubmissionStatus::Accepted);
-    assert_eq!(relay.accepted(), 1, "21 calls over one connection");
+    assert_eq!(
+        relay.accepted(),
+        1,
+        "20 proposals, the session's challenge and opening, and the submission over one connection"
+    );
 
     relay.cut.send_modify(|n| *n += 1);
     let (status, detail) = connection
-        .submit(&signed(&keys, 1, 7, b"42"), &backoff)
+        .submit(&signed(&keys, 0, 7, b"42"), &backoff)
         .await
         .expect("answered after the cut");
-    assert_eq!(status, SubmissionStatus::Accepted, "{detail}");
+    assert_eq!(status, SubmissionStatus::Duplicate, "{detail}");
     assert_eq!(relay.accepted(), 2, "one new connection after the cut");
 
     // The one-off functions connect per call.
@@ -358,6 +439,311 @@ async fn a_connection_is_reused_and_remade_when_cut() {
         .await
         .expect("answered");
     assert_eq!(relay.accepted(), 3);
+    let _ = stop.send(());
+    handle.await.expect("server");
+}
+
+/// What an attacker without an operator's key sends in its name: no session, a
+/// made-up token, its own session, another operator's, all refused `UNAUTHENTICATED`
+/// without reaching the engine, in a flood over several connections; the operator's
+/// own submission is accepted beside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_without_the_operators_session_never_reach_the_engine() {
+    let ((endpoint, stop, handle, keys), sink) = start_with(ServerLimits::default()).await;
+    let mut raw = AggregatorClient::connect(endpoint.clone())
+        .await
+        .expect("connect");
+    // The attacker holds operator 3's key (a registered operator of its own).
+    let own = session(&mut raw, 3, &keys[3]).await;
+    let forged = |session: Vec<u8>| SubmitResponseRequest {
+        session,
+        ..bulwark_net::submission::encode(&SignedResponse {
+            signature: keys[3].sign(
+                &Domain::SIGNATURE,
+                &CTX.message(7, &ResponseDigest::of(b"42")),
+            ),
+            ..signed(&keys, 0, 7, b"42")
+        })
+    };
+    let mut flood = tokio::task::JoinSet::new();
+    for c in 0..4 {
+        let mut raw = AggregatorClient::connect(endpoint.clone())
+            .await
+            .expect("connect");
+        let requests: Vec<_> = (0..250)
+            .map(|k: usize| match k % 4 {
+                0 => forged(Vec::new()),
+                1 => forged(vec![(k + c) as u8; 32]),
+                2 => forged(own.clone()),
+                _ => forged(vec![0; 31]),
+            })
+            .collect();
+        flood.spawn(async move {
+            for request in requests {
+                let reply = raw
+                    .submit_response(request)
+                    .await
+                    .expect("answered")
+                    .into_inner();
+                assert_eq!(
+                    reply.status,
+                    SubmissionStatus::Unauthenticated as i32,
+                    "{}",
+                    reply.detail
+                );
+            }
+        });
+    }
+    let backoff = Backoff::default();
+    let (status, detail) =
+        client::submit(&endpoint, &keys[0], &signed(&keys, 0, 7, b"42"), &backoff)
+            .await
+            .expect("answered");
+    assert_eq!(status, SubmissionStatus::Accepted, "{detail}");
+    while let Some(done) = flood.join_next().await {
+        done.expect("every forgery answered");
+    }
+    assert_eq!(
+        sink.reached.load(Ordering::SeqCst),
+        1,
+        "only the operator's own submission reached the engine"
+    );
+    let _ = stop.send(());
+    handle.await.expect("server");
+}
+
+/// Openings that must not open a session: another operator's key, a signature on
+/// another challenge, a challenge of another server, tampered, replayed once used,
+/// wrong lengths, an operator the aggregator does not know.
+#[tokio::test]
+async fn forged_stale_and_replayed_openings_are_refused() {
+    let ((endpoint, stop, handle, keys), _) = start_with(ServerLimits::default()).await;
+    let ((other, stop_other, other_handle, _), _) = start_with(ServerLimits::default()).await;
+    let mut raw = AggregatorClient::connect(endpoint.clone())
+        .await
+        .expect("connect");
+    let mut foreign = AggregatorClient::connect(other).await.expect("connect");
+    async fn challenge(raw: &mut AggregatorClient<tonic::transport::Channel>) -> Vec<u8> {
+        let c = raw
+            .get_challenge(GetChallengeRequest {})
+            .await
+            .expect("challenge")
+            .into_inner()
+            .challenge;
+        assert_eq!(c.len(), bulwark_net::session::CHALLENGE_BYTES);
+        c
+    }
+    async fn open(
+        raw: &mut AggregatorClient<tonic::transport::Channel>,
+        request: OpenSessionRequest,
+    ) -> (SessionStatus, Vec<u8>) {
+        let reply = raw
+            .open_session(request)
+            .await
+            .expect("answered")
+            .into_inner();
+        (
+            SessionStatus::try_from(reply.status).expect("a known status"),
+            reply.token,
+        )
+    }
+
+    let c = challenge(&mut raw).await;
+    // Signed by operator 1's key in operator 0's name.
+    let mut wrong_key = client::session_request(id(1), &keys[1], c.clone());
+    wrong_key.operator = id(0).0.to_vec();
+    assert_eq!(
+        open(&mut raw, wrong_key).await.0,
+        SessionStatus::BadSignature
+    );
+    // Operator 0's signature on another challenge.
+    let other_challenge = challenge(&mut raw).await;
+    let mut moved = client::session_request(id(0), &keys[0], other_challenge);
+    moved.challenge = c.clone();
+    assert_eq!(open(&mut raw, moved).await.0, SessionStatus::BadSignature);
+    // A challenge of another server, honestly signed, opens nothing here.
+    let theirs = challenge(&mut foreign).await;
+    assert_eq!(
+        open(&mut raw, client::session_request(id(0), &keys[0], theirs))
+            .await
+            .0,
+        SessionStatus::StaleChallenge
+    );
+    // Tampered.
+    let mut tampered = c.clone();
+    tampered[3] ^= 0x80;
+    assert_eq!(
+        open(&mut raw, client::session_request(id(0), &keys[0], tampered))
+            .await
+            .0,
+        SessionStatus::StaleChallenge
+    );
+    // The honest opening works once, even after the failed tries on its challenge.
+    let honest = client::session_request(id(0), &keys[0], c.clone());
+    let (status, token) = open(&mut raw, honest.clone()).await;
+    assert_eq!(status, SessionStatus::Open);
+    assert_eq!(token.len(), 32);
+    assert_eq!(
+        open(&mut raw, honest).await.0,
+        SessionStatus::StaleChallenge
+    );
+    // Lengths.
+    for request in [
+        OpenSessionRequest::default(),
+        OpenSessionRequest {
+            challenge: vec![0; 47],
+            ..client::session_request(id(0), &keys[0], challenge(&mut raw).await)
+        },
+        OpenSessionRequest {
+            operator: vec![1; 21],
+            ..client::session_request(id(0), &keys[0], challenge(&mut raw).await)
+        },
+    ] {
+        assert_eq!(open(&mut raw, request).await.0, SessionStatus::Malformed);
+    }
+    let mut bad_bytes = client::session_request(id(0), &keys[0], challenge(&mut raw).await);
+    bad_bytes.signature = vec![0xc0; 48];
+    assert_eq!(
+        open(&mut raw, bad_bytes).await.0,
+        SessionStatus::BadSignature
+    );
+    let outsider = SecretKey::from_ikm(&[77; 32]).expect("ikm");
+    let c = challenge(&mut raw).await;
+    assert_eq!(
+        open(
+            &mut raw,
+            client::session_request(OperatorId([99; 20]), &outsider, c)
+        )
+        .await
+        .0,
+        SessionStatus::UnknownOperator
+    );
+    let _ = stop.send(());
+    let _ = stop_other.send(());
+    handle.await.expect("server");
+    other_handle.await.expect("server");
+}
+
+/// A flood of forged openings holds the session lane, never the operators who
+/// already have a session: their submissions are answered meanwhile, and an honest
+/// opening gets through once the flood stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_forged_openings_does_not_stop_open_sessions() {
+    let limits = ServerLimits {
+        session_checks: 1,
+        queue_timeout: Duration::from_millis(200),
+        ..ServerLimits::default()
+    };
+    let ((endpoint, stop, handle, keys), _) = start_with(limits).await;
+    let backoff = Backoff::default();
+    let operator = client::Connection::for_operator(&endpoint, id(0), keys[0].clone());
+    let (status, _) = operator
+        .submit(&signed(&keys, 0, 7, b"42"), &backoff)
+        .await
+        .expect("answered");
+    assert_eq!(status, SubmissionStatus::Accepted);
+
+    let flooding = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let statuses = Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+    let mut flood = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let mut raw = AggregatorClient::connect(endpoint.clone())
+            .await
+            .expect("connect");
+        let (flooding, statuses) = (flooding.clone(), statuses.clone());
+        let forger = SecretKey::from_ikm(&[88; 32]).expect("ikm");
+        flood.spawn(async move {
+            while flooding.load(Ordering::SeqCst) {
+                let c = raw
+                    .get_challenge(GetChallengeRequest {})
+                    .await
+                    .expect("challenge")
+                    .into_inner()
+                    .challenge;
+                let reply = raw
+                    .open_session(client::session_request(id(1), &forger, c))
+                    .await
+                    .expect("answered")
+                    .into_inner();
+                *statuses
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry(reply.status)
+                    .or_insert(0u32) += 1;
+            }
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for response in [&b"42"[..], b"43"] {
+        let started = std::time::Instant::now();
+        let (status, detail) = operator
+            .submit(&signed(&keys, 0, 7, response), &backoff)
+            .await
+            .expect("answered");
+        assert!(
+            matches!(
+                status,
+                SubmissionStatus::Duplicate | SubmissionStatus::Conflicting
+            ),
+            "{status:?} {detail}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "an open session waited on the flood"
+        );
+    }
+    flooding.store(false, Ordering::SeqCst);
+    while let Some(done) = flood.join_next().await {
+        done.expect("flood task");
+    }
+    let statuses = statuses.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert!(
+        statuses.keys().all(|s| [
+            SessionStatus::BadSignature as i32,
+            SessionStatus::Unavailable as i32
+        ]
+        .contains(s)),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains_key(&(SessionStatus::BadSignature as i32)));
+    let (status, detail) =
+        client::submit(&endpoint, &keys[2], &signed(&keys, 2, 7, b"42"), &backoff)
+            .await
+            .expect("answered");
+    assert_eq!(status, SubmissionStatus::Accepted, "{detail}");
+    let _ = stop.send(());
+    handle.await.expect("server");
+}
+
+/// A session the aggregator no longer knows (here: expired) is reopened by the
+/// client on its own, and the submission goes through.
+#[tokio::test]
+async fn an_expired_session_is_reopened_by_the_client() {
+    let limits = ServerLimits {
+        session_ttl: Duration::from_millis(300),
+        ..ServerLimits::default()
+    };
+    let ((endpoint, stop, handle, keys), sink) = start_with(limits).await;
+    let backoff = Backoff::default();
+    let operator = client::Connection::for_operator(&endpoint, id(0), keys[0].clone());
+    let (status, _) = operator
+        .submit(&signed(&keys, 0, 7, b"42"), &backoff)
+        .await
+        .expect("answered");
+    assert_eq!(status, SubmissionStatus::Accepted);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let (status, detail) = operator
+        .submit(&signed(&keys, 0, 7, b"42"), &backoff)
+        .await
+        .expect("answered");
+    assert_eq!(status, SubmissionStatus::Duplicate, "{detail}");
+    assert_eq!(sink.reached.load(Ordering::SeqCst), 2);
+    // An anonymous connection's submissions carry no session.
+    let (status, _) = client::Connection::new(&endpoint)
+        .submit(&signed(&keys, 1, 7, b"42"), &backoff)
+        .await
+        .expect("answered");
+    assert_eq!(status, SubmissionStatus::Unauthenticated);
     let _ = stop.send(());
     handle.await.expect("server");
 }

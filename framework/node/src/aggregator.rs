@@ -15,8 +15,14 @@
 //! - The journal holds submissions as received (candidates) and verified reports;
 //!   replayed after a restart, submissions are checked again like new ones, so a
 //!   journal line is never taken as an operator's answer by itself.
-//! - What an attacker can still do: spend about one pairing check per forged
-//!   submission (bounded by the server's in-flight limit), and have its forgeries
+//! - Sessions: the gRPC server takes a request in an operator's name only on a
+//!   session that operator opened with its key, looked up in the keys of the operator
+//!   sets read here ([`SubmissionSink::operator_key`]); so a forgery reaches the
+//!   engine only on a registered operator's own session (its own bad signatures) or
+//!   a copied token.
+//! - What an attacker can still do: with a session (its own, or a copied token),
+//!   spend about one pairing check per forged submission (bounded by the server's
+//!   in-flight limit and the engine's caps per operator), and have those forgeries
 //!   written to the journal as candidates (bounded per task by the engine's caps).
 
 use std::collections::{BTreeSet, HashMap};
@@ -33,6 +39,7 @@ use bulwark_core::{
     Outcome, Propose, Rejection, ReportOutcome, ReportRejection, ReportRound, Screened,
     SignedReport, SignedResponse, SigningContext, TaskConfig, Threshold,
 };
+use bulwark_crypto::PublicKey;
 use bulwark_net::server::{ProposalState, SubmissionSink};
 use tokio::sync::mpsc;
 
@@ -133,6 +140,9 @@ pub struct Aggregator {
     journal: Option<std::sync::Mutex<Journal>>,
     two_phase: Option<TwoPhase>,
     rounds: std::sync::Mutex<HashMap<u64, OpenRound>>,
+    /// Every operator's key as of the latest operator set read, which opens its
+    /// gRPC sessions.
+    keys: std::sync::RwLock<HashMap<OperatorId, PublicKey>>,
     /// Counters.
     pub stats: Stats,
     /// When the chain last answered (for `/health`).
@@ -172,6 +182,7 @@ impl Aggregator {
                 journal: journal.map(std::sync::Mutex::new),
                 two_phase,
                 rounds: std::sync::Mutex::new(HashMap::new()),
+                keys: Default::default(),
                 stats: Stats::default(),
                 health: Arc::new(Health::default()),
             }),
@@ -277,6 +288,12 @@ impl Aggregator {
         input: &[u8],
     ) -> Result<(), bulwark_core::EngineError> {
         let task_id = config.task_id;
+        let keys: Vec<_> = config
+            .operators
+            .operators()
+            .iter()
+            .map(|o| (o.id, o.public_key))
+            .collect();
         // Phase one is ready before the engine opens, so no operator sees the task
         // open without its report round.
         if self.two_phase.is_some() {
@@ -294,6 +311,10 @@ impl Aggregator {
             self.rounds().remove(&task_id);
             return Err(err);
         }
+        self.keys
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(keys);
         self.tasks().insert(
             task_id,
             OpenTask {
@@ -791,6 +812,14 @@ fn append_evidence(path: &std::path::Path, record: &EvidenceRecord) -> std::io::
 }
 
 impl SubmissionSink for Aggregator {
+    async fn operator_key(&self, operator: OperatorId) -> Option<PublicKey> {
+        self.keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&operator)
+            .copied()
+    }
+
     async fn submit(&self, submission: SignedResponse) -> Result<Outcome, Rejection> {
         self.process(submission, true).await
     }

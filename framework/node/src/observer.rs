@@ -67,11 +67,14 @@ impl<O: Observe> ObserverRuntime<O> {
         aggregators: Vec<String>,
     ) -> Self {
         Self {
+            aggregators: aggregators
+                .iter()
+                .map(|e| Connection::for_operator(e, id, key.clone()))
+                .collect(),
             observe,
             key,
             id,
             context,
-            aggregators: aggregators.iter().map(|e| Connection::new(e)).collect(),
             backoff: Backoff::default(),
             patience: Duration::from_secs(30),
             health: Default::default(),

@@ -42,11 +42,14 @@ impl<T: Task> OperatorRuntime<T> {
         aggregators: Vec<String>,
     ) -> Self {
         Self {
+            aggregators: aggregators
+                .iter()
+                .map(|e| Connection::for_operator(e, id, key.clone()))
+                .collect(),
             task,
             key,
             id,
             context,
-            aggregators: aggregators.iter().map(|e| Connection::new(e)).collect(),
             backoff: Backoff::default(),
             health: Default::default(),
         }
@@ -138,7 +141,10 @@ pub(crate) async fn submit_to_all(
 
 /// Sends with `send` (a submission, a report) until the aggregator has opened the
 /// task, which it may do a poll later than we see the event: up to 20 tries, 100 ms
-/// apart at first, doubling to 1 s. Gives the aggregator's status and detail.
+/// apart at first, doubling to 1 s. Until then it may also not know the operator
+/// (its session cannot open before the aggregator has read an operator set with it),
+/// so "unknown operator" is retried the same way. Gives the aggregator's status and
+/// detail.
 pub(crate) async fn when_open<F, Fut>(
     mut send: F,
 ) -> Result<(SubmissionStatus, String), client::ClientError>
@@ -150,7 +156,10 @@ where
     let mut answer = (SubmissionStatus::UnknownTask, String::new());
     for _ in 0..20 {
         answer = send().await?;
-        if answer.0 != SubmissionStatus::UnknownTask {
+        if !matches!(
+            answer.0,
+            SubmissionStatus::UnknownTask | SubmissionStatus::UnknownOperator
+        ) {
             break;
         }
         tokio::time::sleep(delay).await;

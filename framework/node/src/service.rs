@@ -57,7 +57,7 @@ pub enum ServiceError {
     Journal(String),
     /// The gRPC server failed.
     #[error("gRPC server: {0}")]
-    Server(#[from] tonic::transport::Error),
+    Server(#[from] bulwark_net::server::ServeError),
 }
 
 /// How long without an answer from the chain before `/health` says stale: ten polls,

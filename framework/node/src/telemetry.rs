@@ -24,6 +24,8 @@ pub mod names {
     pub const TASKS_OPENED: &str = "bulwark_aggregator_tasks_opened_total";
     /// Submissions answered by the aggregator's gRPC service, by `status`.
     pub const SUBMISSIONS: &str = bulwark_net::server::SUBMISSIONS_METRIC;
+    /// Session openings answered by the aggregator's gRPC service, by `status`.
+    pub const SESSIONS: &str = bulwark_net::server::SESSIONS_METRIC;
     /// Signatures found invalid at aggregation and dropped.
     pub const BAD_SIGNATURES: &str = "bulwark_aggregator_bad_signatures_total";
     /// Certificates that landed on chain (or found the task already answered).
