@@ -385,24 +385,29 @@ contract CertificateTest is AVSFixture {
     function test_challengeSlashesAndSyncsStake() public {
         (uint256 id, uint32 ref) = newTask();
         avs.respondToTask(id, RESPONSE, certFor(id, ref, noneAbsent()));
+        bytes32 offence = avs.TEST_OFFENCE();
+        bytes memory evidence = abi.encode(offence, abi.encode(ops[2].addr));
+        avs.setSlashFraction(offence, 0.5e18);
         vm.expectRevert(TaskManager.ChallengesUnsupported.selector);
-        avs.challenge(id, abi.encode(ops[2].addr, 0.5e18));
+        avs.challenge(id, evidence);
         avs.allowChallenges(true);
-        avs.challenge(id, abi.encode(ops[2].addr, 0.5e18));
+        avs.challenge(id, evidence);
         assertEq(core.slashableStake(ops[2].addr), 16 ether, "half the operator's stake is gone");
         (OperatorRegistry.OperatorCheckpoint memory cp,) = avs.operatorAt(ops[2].addr, uint32(block.number));
         assertEq(cp.stakeGwei, 16 gwei, "registry follows the slash");
         assertEq(avs.totalStakeGwei(), 304 gwei, "total follows the slash");
-        vm.expectRevert(abi.encodeWithSelector(TaskManager.NotChallengeable.selector, id));
-        avs.challenge(id, abi.encode(ops[2].addr, 0.5e18));
+        vm.expectRevert(abi.encodeWithSelector(TaskManager.AlreadySlashed.selector, id, ops[2].addr, offence));
+        avs.challenge(id, evidence);
     }
 
     function test_challengeWindowCloses() public {
         (uint256 id, uint32 ref) = newTask();
         avs.respondToTask(id, RESPONSE, certFor(id, ref, noneAbsent()));
         avs.allowChallenges(true);
-        vm.roll(block.number + 21);
+        bytes32 offence = avs.TEST_OFFENCE();
+        avs.setSlashFraction(offence, 0.5e18);
+        vm.roll(block.number + 9);
         vm.expectRevert(abi.encodeWithSelector(TaskManager.ChallengeWindowClosed.selector, id));
-        avs.challenge(id, abi.encode(ops[2].addr, 0.5e18));
+        avs.challenge(id, abi.encode(offence, abi.encode(ops[2].addr)));
     }
 }

@@ -66,7 +66,7 @@ contract RestakingCoreTest is AVSFixture {
         assertApproxEq(slashed, 10 ether, 1, "25% of the pool");
         assertApproxEq(core.stakeOf(ALICE), 22.5 ether, 2, "alice lost 25%");
         assertApproxEq(core.stakeOf(BOB), 7.5 ether, 2, "bob lost 25%");
-        assertEq(token.balanceOf(core.BURN_ADDRESS()), slashed, "slashed assets burned");
+        assertEq(token.balanceOf(address(avs)), slashed, "slashed assets go to the AVS, which routes them");
     }
 
     function test_slashingBeyondAllocationIsRefused() public {

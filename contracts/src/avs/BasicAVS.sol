@@ -6,7 +6,7 @@ import {TaskManager} from "./TaskManager.sol";
 
 /// @title BasicAVS
 /// @notice A task manager with no task-specific rules: any input, the certified response
-/// stored as is, no challenges. The devnet deploys it when an AVS brings no contract of
+/// stored as is, no offence of its own (equivocation is slashable, as on every AVS). The devnet deploys it when an AVS brings no contract of
 /// its own, and the Rust chain tests run against it.
 contract BasicAVS is TaskManager {
     mapping(uint256 taskId => bytes) public responseOf;
@@ -23,7 +23,7 @@ contract BasicAVS is TaskManager {
         responseOf[taskId] = response;
     }
 
-    function _verifyChallenge(uint256, bytes calldata) internal pure override returns (address, uint256) {
+    function _verifyChallenge(uint256, bytes32, bytes memory) internal pure override returns (address) {
         revert ChallengesUnsupported();
     }
 }

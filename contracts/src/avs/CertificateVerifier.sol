@@ -18,6 +18,8 @@ import {OperatorRegistry} from "./OperatorRegistry.sol";
 abstract contract CertificateVerifier is OperatorRegistry {
     /// Version tag that starts every signed task response.
     bytes32 public constant MESSAGE_TAG = "bulwark.task-response.v1";
+    /// Version tag that starts every signed report (phase one of a two-phase task).
+    bytes32 public constant REPORT_TAG = "bulwark.task-report.v1";
     uint256 internal constant BPS = 10_000;
 
     struct NonSigner {
@@ -59,6 +61,12 @@ abstract contract CertificateVerifier is OperatorRegistry {
     /// The 32 bytes operators sign for `responseDigest` as the answer to `taskId`.
     function taskResponseMessage(uint256 taskId, bytes32 responseDigest) public view returns (bytes32) {
         return keccak256(abi.encode(MESSAGE_TAG, block.chainid, address(this), taskId, responseDigest));
+    }
+
+    /// The 32 bytes operators sign for a report with keccak digest `reportDigest` on
+    /// `taskId` (the layout of `taskResponseMessage` under `REPORT_TAG`).
+    function taskReportMessage(uint256 taskId, bytes32 reportDigest) public view returns (bytes32) {
+        return keccak256(abi.encode(REPORT_TAG, block.chainid, address(this), taskId, reportDigest));
     }
 
     /// Reverts unless `cert` is a valid certificate on `message` from signers holding at

@@ -2,7 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {BLS} from "../bls/BLS.sol";
-import {IRestakingCore} from "../core/IRestakingCore.sol";
+import {IRestakingCore, IStakeListener} from "../core/IRestakingCore.sol";
 
 /// @title OperatorRegistry
 /// @notice An AVS's operator set: each operator's BLS public key (registered once, with a
@@ -38,7 +38,7 @@ import {IRestakingCore} from "../core/IRestakingCore.sol";
 /// either. The key itself is still public: the binding stops theft of a registration,
 /// not knowledge of the key. The proof also keeps its first job, stopping rogue keys
 /// (`pk_evil - pk_victim`) from entering the aggregate.
-abstract contract OperatorRegistry {
+abstract contract OperatorRegistry is IStakeListener {
     struct OperatorCheckpoint {
         uint32 fromBlock;
         uint32 untilBlock; // 0: still in force
@@ -87,6 +87,7 @@ abstract contract OperatorRegistry {
     error StakeBelowMinimum(uint256 stake, uint256 minimum);
     error StakeTooLarge(uint256 stake);
     error NoCheckpointAt(uint256 blockNumber);
+    error NotCore(address caller);
 
     constructor(IRestakingCore core_, uint256 minimumStake_) {
         core = core_;
@@ -125,6 +126,14 @@ abstract contract OperatorRegistry {
     /// Removes the caller from the set (its key stays reserved to it).
     function deregisterOperator() external {
         _deregister(msg.sender);
+    }
+
+    /// The core's call after `operator`'s stake changed (a slash here or on any other
+    /// AVS): re-reads its stake, so the next certificate weighs what is left. Only the
+    /// core may call; an operator not registered here is ignored.
+    function onStakeChanged(address operator) external {
+        if (msg.sender != address(core)) revert NotCore(msg.sender);
+        if (isRegistered[operator]) _syncStake(operator);
     }
 
     /// Re-reads the stake each operator allocates to this AVS from the restaking core.
@@ -176,6 +185,14 @@ abstract contract OperatorRegistry {
     /// means it was not registered then. Reverts if it had not registered by then.
     function operatorAt(address operator, uint32 blockNumber)
         external
+        view
+        returns (OperatorCheckpoint memory checkpoint, uint256 index)
+    {
+        return _operatorAt(operator, blockNumber);
+    }
+
+    function _operatorAt(address operator, uint32 blockNumber)
+        internal
         view
         returns (OperatorCheckpoint memory checkpoint, uint256 index)
     {

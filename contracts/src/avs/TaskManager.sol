@@ -7,6 +7,7 @@ import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {IRestakingCore} from "../core/IRestakingCore.sol";
 import {CertificateVerifier} from "./CertificateVerifier.sol";
 import {OperatorRegistry} from "./OperatorRegistry.sol";
+import {BLS} from "../bls/BLS.sol";
 
 /// @title TaskManager
 /// @notice The base every Bulwark AVS contract extends: tasks are created with an input,
@@ -16,7 +17,19 @@ import {OperatorRegistry} from "./OperatorRegistry.sol";
 /// registers there, slashes through it, and funds rewards through it.
 ///
 /// Templates override the hooks: `_beforeCreateTask` (validate input),
-/// `_onTaskResponded` (use the result), `_verifyChallenge` (check a slashing proof).
+/// `_onTaskResponded` (use the result), `_verifyChallenge` (check a slashing proof of
+/// an offence of their own).
+///
+/// Slashing: `challenge(taskId, evidence)` takes `abi.encode(bytes32 offence, bytes
+/// proof)`. Equivocation (`EQUIVOCATION`: two valid signatures of one operator on
+/// different responses, or different reports, to one task) is checked here for every
+/// AVS; other offences go to `_verifyChallenge`. Each operator is slashed at most once
+/// per offence and task, by the fraction the AVS set for that offence
+/// (`slashFraction`); the assets go to the challenger (`bountyBps`) and to
+/// `slashDestination` (burned by default). A challenge lands within `challengeWindow`
+/// blocks of the response (or of the deadline, for a task never answered), and never
+/// later than the reference block plus the core's withdrawal delay, while the stake
+/// that signed is still slashable; the window cannot be set longer than that delay.
 abstract contract TaskManager is CertificateVerifier, Ownable {
     using SafeERC20 for IERC20;
 
@@ -40,8 +53,44 @@ abstract contract TaskManager is CertificateVerifier, Ownable {
         uint64 totalStakeGwei;
     }
 
+    /// The proof of an equivocation (the `proof` of `challenge` for `EQUIVOCATION`).
+    /// Self-contained: it names the chain, the AVS and the task, and carries the key
+    /// the operator had registered at the task's reference block.
+    struct Equivocation {
+        uint256 chainId;
+        address avs;
+        uint256 taskId;
+        /// 0: two task responses; 1: two reports (phase one of a two-phase task).
+        uint8 kind;
+        address operator;
+        BLS.G2Point publicKey;
+        bytes32 digestA;
+        BLS.G1Point signatureA;
+        bytes32 digestB;
+        BLS.G1Point signatureB;
+    }
+
+    /// The offence of signing two different responses (or reports) to one task.
+    bytes32 public constant EQUIVOCATION = keccak256("bulwark.offence.equivocation.v1");
+    uint8 public constant KIND_RESPONSE = 0;
+    uint8 public constant KIND_REPORT = 1;
+    /// Where slashed assets go unless the owner names another destination: destroyed.
+    address public constant BURN = 0x000000000000000000000000000000000000dEaD;
+    uint256 internal constant WAD = 1e18;
+
     /// Blocks after a response during which it can be challenged.
     uint32 public immutable challengeWindow;
+    /// The core's withdrawal delay: stake that signed at a reference block is
+    /// slashable at least this many blocks after it.
+    uint32 public immutable slashableBlocks;
+    /// Fraction of the allocation (1e18 = all) slashed per offence; 0: not slashable.
+    mapping(bytes32 offence => uint256 wad) public slashFraction;
+    /// Where slashed assets go, after the challenger's bounty.
+    address public slashDestination = BURN;
+    /// The challenger's share of what its challenge slashes, in basis points.
+    uint16 public bountyBps;
+    /// Whether an operator was slashed for an offence on a task (`offenceKey`).
+    mapping(bytes32 key => bool) public slashedFor;
     uint256 public taskCount;
     mapping(uint256 taskId => Task) internal tasks;
     mapping(address account => bool) public isTaskCreator;
@@ -54,6 +103,17 @@ abstract contract TaskManager is CertificateVerifier, Ownable {
     );
     event TaskExpired(uint256 indexed taskId);
     event TaskChallenged(uint256 indexed taskId, address indexed operator, uint256 wadFraction, uint256 slashed);
+    event OperatorSlashed(
+        uint256 indexed taskId,
+        address indexed operator,
+        bytes32 indexed offence,
+        uint256 wadFraction,
+        uint256 slashed,
+        address challenger,
+        uint256 bounty
+    );
+    event SlashFractionSet(bytes32 indexed offence, uint256 wadFraction);
+    event SlashDestinationSet(address destination, uint16 bountyBps);
     event TaskCreatorSet(address indexed account, bool allowed);
 
     error NotTaskCreator(address account);
@@ -66,6 +126,16 @@ abstract contract TaskManager is CertificateVerifier, Ownable {
     error NotChallengeable(uint256 taskId);
     error ChallengeWindowClosed(uint256 taskId);
     error ChallengesUnsupported();
+    error ChallengeWindowTooLong(uint32 challengeWindow, uint32 withdrawalDelay);
+    error AlreadySlashed(uint256 taskId, address operator, bytes32 offence);
+    error OffenceNotSlashable(bytes32 offence);
+    error InvalidFraction(uint256 wadFraction);
+    error InvalidDestination(address destination, uint16 bountyBps);
+    error WrongContext(uint256 chainId, address avs, uint256 taskId);
+    error NotAnEquivocation();
+    error UnknownKind(uint8 kind);
+    error KeyNotRegisteredAt(address operator, uint32 referenceBlock);
+    error InvalidEquivocationSignature(bytes32 digest);
 
     constructor(
         IRestakingCore core_,
@@ -74,9 +144,31 @@ abstract contract TaskManager is CertificateVerifier, Ownable {
         uint32 referenceWindow_,
         uint32 challengeWindow_
     ) OperatorRegistry(core_, minimumStake_) CertificateVerifier(referenceWindow_) Ownable(owner_) {
+        uint32 delay = core_.withdrawalDelay();
+        if (challengeWindow_ > delay) revert ChallengeWindowTooLong(challengeWindow_, delay);
         challengeWindow = challengeWindow_;
+        slashableBlocks = delay;
         isTaskCreator[owner_] = true;
+        slashFraction[EQUIVOCATION] = 0.1e18;
+        emit SlashFractionSet(EQUIVOCATION, 0.1e18);
         core_.registerAVS();
+    }
+
+    /// Sets the fraction of an operator's allocation slashed for `offence` (0: the
+    /// offence is no longer slashed here).
+    function setSlashFraction(bytes32 offence, uint256 wadFraction) external onlyOwner {
+        if (wadFraction > WAD) revert InvalidFraction(wadFraction);
+        slashFraction[offence] = wadFraction;
+        emit SlashFractionSet(offence, wadFraction);
+    }
+
+    /// Sends slashed assets to `destination` (`BURN` to destroy them), after
+    /// `bountyBps` of each slash to the challenger who proved it.
+    function setSlashDestination(address destination, uint16 bountyBps_) external onlyOwner {
+        if (destination == address(0) || bountyBps_ > BPS) revert InvalidDestination(destination, bountyBps_);
+        slashDestination = destination;
+        bountyBps = bountyBps_;
+        emit SlashDestinationSet(destination, bountyBps_);
     }
 
     /// Allows or revokes `account` to create tasks.
@@ -141,16 +233,83 @@ abstract contract TaskManager is CertificateVerifier, Ownable {
         emit TaskExpired(taskId);
     }
 
-    /// Challenges a response within its window with `evidence`; if the template's
-    /// `_verifyChallenge` accepts it, the operator it names is slashed.
+    /// Proves an offence on `taskId` and slashes its offender. `evidence` is
+    /// `abi.encode(bytes32 offence, bytes proof)`: `EQUIVOCATION` with an
+    /// `Equivocation`, or an offence of the template (`_verifyChallenge`). Anyone may
+    /// call; the caller gets the bounty.
     function challenge(uint256 taskId, bytes calldata evidence) external {
         Task storage task = tasks[taskId];
-        if (task.status != TaskStatus.Responded) revert NotChallengeable(taskId);
-        if (block.number > uint256(task.respondedBlock) + challengeWindow) revert ChallengeWindowClosed(taskId);
-        (address operator, uint256 wadFraction) = _verifyChallenge(taskId, evidence);
-        task.status = TaskStatus.Challenged;
-        uint256 slashed = _slash(operator, wadFraction);
+        if (task.status == TaskStatus.None) revert UnknownTask(taskId);
+        if (block.number > challengeDeadline(taskId)) revert ChallengeWindowClosed(taskId);
+        (bytes32 offence, bytes memory proof) = abi.decode(evidence, (bytes32, bytes));
+        uint256 wadFraction = slashFraction[offence];
+        if (wadFraction == 0) revert OffenceNotSlashable(offence);
+        address operator =
+            offence == EQUIVOCATION ? _verifyEquivocation(taskId, task, proof) : _verifyChallenge(taskId, offence, proof);
+        bytes32 key = offenceKey(taskId, operator, offence);
+        if (slashedFor[key]) revert AlreadySlashed(taskId, operator, offence);
+        slashedFor[key] = true;
+        if (task.status == TaskStatus.Responded) task.status = TaskStatus.Challenged;
+        uint256 slashed = core.slash(operator, wadFraction);
+        uint256 bounty = slashed * bountyBps / BPS;
+        IERC20 asset = core.asset();
+        if (bounty > 0) asset.safeTransfer(msg.sender, bounty);
+        if (slashed > bounty) asset.safeTransfer(slashDestination, slashed - bounty);
         emit TaskChallenged(taskId, operator, wadFraction, slashed);
+        emit OperatorSlashed(taskId, operator, offence, wadFraction, slashed, msg.sender, bounty);
+    }
+
+    /// The last block a challenge on `taskId` can land: `challengeWindow` after its
+    /// response (after its deadline if it has none), capped at its reference block plus
+    /// the core's withdrawal delay, beyond which the stake that signed may be gone.
+    function challengeDeadline(uint256 taskId) public view returns (uint256) {
+        Task storage task = tasks[taskId];
+        if (task.status == TaskStatus.None) revert UnknownTask(taskId);
+        uint256 from = task.respondedBlock != 0 ? task.respondedBlock : task.deadlineBlock;
+        uint256 end = from + challengeWindow;
+        uint256 slashable = uint256(task.referenceBlock) + slashableBlocks;
+        return end < slashable ? end : slashable;
+    }
+
+    /// The key under which a slash of `operator` for `offence` on `taskId` is recorded.
+    function offenceKey(uint256 taskId, address operator, bytes32 offence) public pure returns (bytes32) {
+        return keccak256(abi.encode(taskId, operator, offence));
+    }
+
+    /// Checks an equivocation proof on `taskId`; returns the offender. Exactly what
+    /// bulwark-chain's `Equivocation::verify` accepts, plus the one thing only the chain
+    /// knows: that the key is the one the operator had registered at the reference block.
+    function _verifyEquivocation(uint256 taskId, Task storage task, bytes memory proof)
+        internal
+        view
+        returns (address)
+    {
+        Equivocation memory e = abi.decode(proof, (Equivocation));
+        if (e.chainId != block.chainid || e.avs != address(this) || e.taskId != taskId) {
+            revert WrongContext(e.chainId, e.avs, e.taskId);
+        }
+        if (e.kind > KIND_REPORT) revert UnknownKind(e.kind);
+        if (e.digestA == e.digestB) revert NotAnEquivocation();
+        (OperatorCheckpoint memory checkpoint,) = _operatorAt(e.operator, task.referenceBlock);
+        if (checkpoint.keyTag == bytes16(0) || checkpoint.keyTag != bytes16(BLS.hash(e.publicKey))) {
+            revert KeyNotRegisteredAt(e.operator, task.referenceBlock);
+        }
+        _checkSigned(e.kind, taskId, e.digestA, e.signatureA, e.publicKey);
+        _checkSigned(e.kind, taskId, e.digestB, e.signatureB, e.publicKey);
+        return e.operator;
+    }
+
+    function _checkSigned(
+        uint8 kind,
+        uint256 taskId,
+        bytes32 digest,
+        BLS.G1Point memory signature,
+        BLS.G2Point memory publicKey
+    ) private view {
+        bytes32 message = kind == KIND_RESPONSE ? taskResponseMessage(taskId, digest) : taskReportMessage(taskId, digest);
+        if (!BLS.verify(abi.encodePacked(message), BLS.SIGNATURE_DST, signature, publicKey)) {
+            revert InvalidEquivocationSignature(digest);
+        }
     }
 
     /// Pays `amount` of `token` from the owner as `operator`'s rewards for `epoch`.
@@ -185,17 +344,12 @@ abstract contract TaskManager is CertificateVerifier, Ownable {
     /// Acts on an accepted response (store a price, release a message, ...).
     function _onTaskResponded(uint256 taskId, bytes calldata response) internal virtual {}
 
-    /// Checks a slashing proof against a response; returns whom to slash and by how much
-    /// (1e18 = the whole allocation). Revert to refuse it. Every AVS states its rule,
-    /// even if that is `revert ChallengesUnsupported()`.
-    function _verifyChallenge(uint256 taskId, bytes calldata evidence)
+    /// Checks the proof of a template's own `offence` on `taskId`; returns the operator
+    /// to slash (by `slashFraction[offence]`). Revert to refuse it. Every AVS states its
+    /// rule, even if that is `revert ChallengesUnsupported()`; equivocation never
+    /// reaches here.
+    function _verifyChallenge(uint256 taskId, bytes32 offence, bytes memory proof)
         internal
         virtual
-        returns (address operator, uint256 wadFraction);
-
-    /// Slashes through the restaking core and brings the operator's stake here up to date.
-    function _slash(address operator, uint256 wadFraction) internal returns (uint256 slashed) {
-        slashed = core.slash(operator, wadFraction);
-        if (isRegistered[operator]) _syncStake(operator);
-    }
+        returns (address operator);
 }

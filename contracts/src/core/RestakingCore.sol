@@ -4,7 +4,7 @@ pragma solidity ^0.8.28;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
-import {IRestakingCore} from "./IRestakingCore.sol";
+import {IRestakingCore, IStakeListener} from "./IRestakingCore.sol";
 
 /// @title RestakingCore
 /// @notice The restaking layer of Bulwark's devnet and tests: stakers deposit a liquid
@@ -31,8 +31,11 @@ contract RestakingCore is IRestakingCore, ReentrancyGuard {
     uint256 internal constant ACC_PRECISION = 1e27;
     /// Bounds the per-token loop every share change runs.
     uint256 public constant MAX_REWARD_TOKENS = 8;
-    /// Slashed assets go here: destroyed, not redistributed.
-    address public constant BURN_ADDRESS = 0x000000000000000000000000000000000000dEaD;
+    /// Bounds the AVSs one operator opts into, so a slash tells each at a bounded cost.
+    uint256 public constant MAX_AVS_PER_OPERATOR = 16;
+    /// Gas each AVS gets to hear of a slash (`IStakeListener.onStakeChanged`): enough
+    /// for a registry to re-read the stake and write its checkpoints.
+    uint256 public constant STAKE_HOOK_GAS = 250_000;
 
     IERC20 public immutable asset;
     uint32 public immutable withdrawalDelay;
@@ -76,6 +79,8 @@ contract RestakingCore is IRestakingCore, ReentrancyGuard {
     mapping(address staker => mapping(address operator => mapping(address token => uint256))) internal rewardDebt;
     mapping(address account => mapping(address token => uint256)) public claimableRewards;
     mapping(address avs => mapping(address operator => mapping(uint64 epoch => bool))) public epochFunded;
+    /// Every AVS each operator has opted into, in opt-in order: told of its slashes.
+    mapping(address operator => address[]) internal avsesOf;
 
     event OperatorRegistered(address indexed operator, uint16 commissionBps);
     event CommissionSet(address indexed operator, uint16 commissionBps);
@@ -95,6 +100,9 @@ contract RestakingCore is IRestakingCore, ReentrancyGuard {
         address indexed avs, address indexed operator, address indexed token, uint64 epoch, uint256 amount, uint256 commission
     );
     event RewardsClaimed(address indexed account, address indexed token, uint256 amount);
+    /// An AVS failed to take a stake change (it reverted or ran out of its gas); the
+    /// slash stands, and anyone can bring that AVS's registry up to date.
+    event StakeListenerFailed(address indexed avs, address indexed operator);
 
     error NotOperator(address account);
     error AlreadyOperator(address account);
@@ -112,6 +120,9 @@ contract RestakingCore is IRestakingCore, ReentrancyGuard {
     error NothingAllocated(address operator, address avs);
     error EpochAlreadyFunded(address avs, address operator, uint64 epoch);
     error TooManyRewardTokens(address operator);
+    error TooManyAVSs(address operator);
+    /// Not enough gas was left to tell every AVS of a slash (see `slash`).
+    error InsufficientGasForListeners(uint256 needed, uint256 left);
 
     constructor(IERC20 asset_, uint32 withdrawalDelay_) {
         asset = asset_;
@@ -237,6 +248,10 @@ contract RestakingCore is IRestakingCore, ReentrancyGuard {
         if (bps > BPS) revert InvalidBps(bps);
         Allocation storage a = allocations[msg.sender][avs];
         uint16 current = _effectiveBps(a);
+        if (!a.optedIn) {
+            if (avsesOf[msg.sender].length >= MAX_AVS_PER_OPERATOR) revert TooManyAVSs(msg.sender);
+            avsesOf[msg.sender].push(avs);
+        }
         a.optedIn = true;
         if (bps >= current) {
             a.bps = bps;
@@ -260,8 +275,34 @@ contract RestakingCore is IRestakingCore, ReentrancyGuard {
         Pool storage pool = pools[operator];
         slashed = pool.assets * bps * wadFraction / (BPS * WAD);
         pool.assets -= slashed;
-        if (slashed > 0) asset.safeTransfer(BURN_ADDRESS, slashed);
+        if (slashed > 0) asset.safeTransfer(msg.sender, slashed);
         emit OperatorSlashed(operator, msg.sender, wadFraction, slashed, pool.assets);
+        _tellListeners(operator);
+    }
+
+    /// Tells every AVS `operator` is opted into that its stake changed.
+    ///
+    /// @dev Each gets `STAKE_HOOK_GAS` through a raw call that copies no return data: a
+    /// listener that reverts, loops or returns a huge buffer costs at most its budget,
+    /// and one with no code (anyone can register as an AVS) is a call that succeeds. The
+    /// caller must leave enough gas for every budget, or the slash reverts: otherwise a
+    /// challenger could starve the listeners on purpose and leave the operator's weight
+    /// unchanged elsewhere (the 63/64 rule keeps 1/64 back, hence the margin).
+    function _tellListeners(address operator) internal {
+        address[] storage avses = avsesOf[operator];
+        uint256 n = avses.length;
+        uint256 needed = n * STAKE_HOOK_GAS * 64 / 63 + 10_000;
+        if (gasleft() < needed) revert InsufficientGasForListeners(needed, gasleft());
+        bytes memory data = abi.encodeCall(IStakeListener.onStakeChanged, (operator));
+        for (uint256 i = 0; i < n; i++) {
+            address avs = avses[i];
+            uint256 budget = STAKE_HOOK_GAS;
+            bool ok;
+            assembly ("memory-safe") {
+                ok := call(budget, avs, 0, add(data, 32), mload(data), 0, 0)
+            }
+            if (!ok) emit StakeListenerFailed(avs, operator);
+        }
     }
 
     // ---------------------------------------------------------------- rewards
@@ -312,6 +353,11 @@ contract RestakingCore is IRestakingCore, ReentrancyGuard {
     }
 
     // ---------------------------------------------------------------- views
+
+    /// Every AVS `operator` has opted into (each is told of its slashes).
+    function avsesOfOperator(address operator) external view returns (address[] memory) {
+        return avsesOf[operator];
+    }
 
     /// @inheritdoc IRestakingCore
     function allocatedStake(address operator, address avs) external view returns (uint256) {

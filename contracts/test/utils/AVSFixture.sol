@@ -11,13 +11,15 @@ import {TaskManager} from "../../src/avs/TaskManager.sol";
 import {CertificateVerifier} from "../../src/avs/CertificateVerifier.sol";
 import {OperatorRegistry} from "../../src/avs/OperatorRegistry.sol";
 
-/// The smallest concrete AVS: the base contract with a challenge rule a test can arm.
+/// The smallest concrete AVS: the base contract with a challenge rule a test can arm
+/// (offence `TEST_OFFENCE`, proof `abi.encode(operator)`).
 contract TestAVS is TaskManager {
+    bytes32 public constant TEST_OFFENCE = keccak256("test.offence");
     bytes public lastResponse;
     bool public challengesAllowed;
 
     constructor(IRestakingCore core_, address owner_, uint256 minimumStake_)
-        TaskManager(core_, owner_, minimumStake_, 100, 20)
+        TaskManager(core_, owner_, minimumStake_, 100, 8)
     {}
 
     function allowChallenges(bool allowed) external {
@@ -28,9 +30,9 @@ contract TestAVS is TaskManager {
         lastResponse = response;
     }
 
-    function _verifyChallenge(uint256, bytes calldata evidence) internal view override returns (address, uint256) {
-        if (!challengesAllowed) revert ChallengesUnsupported();
-        return abi.decode(evidence, (address, uint256));
+    function _verifyChallenge(uint256, bytes32 offence, bytes memory proof) internal view override returns (address) {
+        if (!challengesAllowed || offence != TEST_OFFENCE) revert ChallengesUnsupported();
+        return abi.decode(proof, (address));
     }
 }
 

@@ -41,9 +41,9 @@ contract HelloAVS is TaskManager {
         emit Greeted(taskId, string(response));
     }
 
-    /// Greetings are not challengeable here: a wrong one needs a signer list the
-    /// task manager does not keep. The oracle template shows challenges.
-    function _verifyChallenge(uint256, bytes calldata) internal pure override returns (address, uint256) {
+    /// Greetings have no offence of their own (a wrong one needs a signer list the
+    /// task manager does not keep); equivocation is slashable here as on every AVS.
+    function _verifyChallenge(uint256, bytes32, bytes memory) internal pure override returns (address) {
         revert ChallengesUnsupported();
     }
 }

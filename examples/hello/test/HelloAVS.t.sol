@@ -11,7 +11,7 @@ contract HelloAVSTest is AVSFixture {
 
     function setUp() public {
         deployCore();
-        hello = new HelloAVS(core, address(this), 1 ether, 100, 20);
+        hello = new HelloAVS(core, address(this), 1 ether, 100, 10);
         for (uint256 i = 0; i < 4; i++) {
             addOperator(hello, i + 1, 32 ether);
         }
@@ -46,7 +46,12 @@ contract HelloAVSTest is AVSFixture {
         vm.roll(block.number + 1);
         bytes memory answer = "Hi, Ada";
         hello.respondToTask(id, answer, certify(hello, hello.taskResponseMessage(id, keccak256(answer)), ref, noneAbsent()));
+        bytes32 offence = "wrong greeting";
+        bytes memory evidence = abi.encode(offence, abi.encode(address(this)));
+        vm.expectRevert(abi.encodeWithSelector(TaskManager.OffenceNotSlashable.selector, offence));
+        hello.challenge(id, evidence);
+        hello.setSlashFraction(offence, 0.5e18);
         vm.expectRevert(TaskManager.ChallengesUnsupported.selector);
-        hello.challenge(id, "");
+        hello.challenge(id, evidence);
     }
 }

@@ -7,6 +7,7 @@
 //! - [`message`]: the bytes operators sign for a task response;
 //! - [`tasks`]: creating tasks;
 //! - [`revert`]: custom Solidity errors decoded by name for error messages;
+//! - [`slashing`]: equivocation proofs, checked off-chain as on-chain, and challenges;
 //! - [`provider`]: HTTP providers filled alike for runtimes and the devnet;
 //! - [`devnet`]: anvil on a free port with the restaking core and an AVS deployed.
 
@@ -20,6 +21,7 @@ pub mod provider;
 pub mod registration;
 pub mod registry;
 pub mod revert;
+pub mod slashing;
 pub mod tasks;
 
 pub use error::ChainError;

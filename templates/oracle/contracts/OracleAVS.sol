@@ -163,8 +163,9 @@ contract OracleAVS is TaskManager {
     }
 
     /// Wrong endorsements are proven off-chain for now: the aggregator keeps each
-    /// operator's signed report beside the certificate (the slashing work follows).
-    function _verifyChallenge(uint256, bytes calldata) internal pure override returns (address, uint256) {
+    /// operator's signed report beside the certificate (the on-chain proof follows).
+    /// Equivocation is slashable here as on every AVS.
+    function _verifyChallenge(uint256, bytes32, bytes memory) internal pure override returns (address) {
         revert ChallengesUnsupported();
     }
 

@@ -1,0 +1,308 @@
+//! Slashing proofs and challenges: the evidence `TaskManager.challenge` takes, checked
+//! off-chain exactly as the contract checks it, and submitted.
+//!
+//! Evidence is `abi.encode(bytes32 offence, bytes proof)`. Every AVS slashes
+//! [`equivocation_offence`], whose proof is an [`Equivocation`]: two valid signatures of one
+//! operator on different responses (or different reports) to one task.
+//!
+//! # Security
+//! Evidence comes from peers and files: it is decoded with length and point checks
+//! (a signature must be a G1 subgroup point, a key a G2 one) and never trusted
+//! before [`SlashingProof::verify`]. What `verify` cannot see is whether the key is the
+//! one the operator had registered at the task's reference block: the contract checks
+//! that (`KeyNotRegisteredAt`), and [`registered_key_at`] lets a challenger check it
+//! before paying for a transaction. An honest operator signs one response and one
+//! report per task, so no choice of its signed messages makes a proof that verifies
+//! (`tests/slashing_proofs.rs`).
+
+use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy::providers::Provider;
+use alloy::sol_types::SolValue;
+use bulwark_core::{OperatorId, ResponseDigest, SigningContext, SlashingProof};
+use bulwark_crypto::{Domain, PublicKey, Signature};
+
+use crate::ChainError;
+use crate::bindings::BasicAVS;
+use crate::devnet::mined;
+use crate::points;
+
+/// `keccak256("bulwark.offence.equivocation.v1")`: the offence of signing two
+/// different answers to one task (`TaskManager.EQUIVOCATION`).
+pub fn equivocation_offence() -> B256 {
+    keccak256("bulwark.offence.equivocation.v1")
+}
+
+alloy::sol! {
+    /// The ABI of `BLS.G1Point`.
+    struct G1Words { uint256 xHi; uint256 xLo; uint256 yHi; uint256 yLo; }
+    /// The ABI of `BLS.G2Point`.
+    struct G2Words {
+        uint256 x0Hi; uint256 x0Lo; uint256 x1Hi; uint256 x1Lo;
+        uint256 y0Hi; uint256 y0Lo; uint256 y1Hi; uint256 y1Lo;
+    }
+    /// The ABI of `TaskManager.Equivocation`.
+    struct EquivocationAbi {
+        uint256 chainId;
+        address avs;
+        uint256 taskId;
+        uint8 kind;
+        address operator;
+        G2Words publicKey;
+        bytes32 digestA;
+        G1Words signatureA;
+        bytes32 digestB;
+        G1Words signatureB;
+    }
+}
+
+/// What an operator signed twice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignedKind {
+    /// Task responses (`MESSAGE_TAG`), endorsements of two-phase tasks included.
+    Response,
+    /// Reports, phase one of a two-phase task (`REPORT_TAG`).
+    Report,
+}
+
+impl SignedKind {
+    fn code(self) -> u8 {
+        match self {
+            Self::Response => 0,
+            Self::Report => 1,
+        }
+    }
+}
+
+/// Two valid signatures of one operator on different responses (or reports) to one
+/// task: the proof of `TaskManager.EQUIVOCATION`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Equivocation {
+    /// The chain and AVS the signatures were made for.
+    pub context: SigningContext,
+    /// The task.
+    pub task_id: u64,
+    /// Responses or reports.
+    pub kind: SignedKind,
+    /// The offender.
+    pub operator: OperatorId,
+    /// Its key (the one it had registered at the task's reference block).
+    pub public_key: PublicKey,
+    /// One answer and its signature.
+    pub first: (ResponseDigest, Signature),
+    /// Another answer and its signature.
+    pub second: (ResponseDigest, Signature),
+}
+
+/// Why evidence does not decode or does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProofError {
+    /// Not `abi.encode(bytes32, bytes)` of an equivocation.
+    #[error("evidence does not decode: {0}")]
+    Decode(String),
+    /// The evidence names another offence.
+    #[error("evidence is for offence {0}, not equivocation")]
+    OtherOffence(B256),
+    /// A field does not fit its Rust type (a chain id or task id over 64 bits).
+    #[error("{0} out of range")]
+    OutOfRange(&'static str),
+    /// Neither a response nor a report.
+    #[error("unknown kind {0}")]
+    UnknownKind(u8),
+    /// A point is not a valid encoding of a subgroup point.
+    #[error("{0}: {1}")]
+    Point(&'static str, bulwark_crypto::Error),
+    /// Both answers are the same: signing one answer twice is no offence.
+    #[error("both signatures are on the same answer")]
+    NotAnEquivocation,
+    /// A signature is not the key's on its answer.
+    #[error("the signature on {0:?} is not the operator's")]
+    InvalidSignature(ResponseDigest),
+}
+
+impl Equivocation {
+    fn message(&self, digest: &ResponseDigest) -> [u8; 32] {
+        match self.kind {
+            SignedKind::Response => self.context.message(self.task_id, digest),
+            SignedKind::Report => self.context.report_message(self.task_id, digest),
+        }
+    }
+
+    fn abi(&self) -> EquivocationAbi {
+        let g1 = |s: &Signature| {
+            let p = points::g1_point(s);
+            G1Words {
+                xHi: p.xHi,
+                xLo: p.xLo,
+                yHi: p.yHi,
+                yLo: p.yLo,
+            }
+        };
+        let k = points::g2_point(&self.public_key);
+        EquivocationAbi {
+            chainId: U256::from(self.context.chain_id),
+            avs: Address::from(self.context.avs),
+            taskId: U256::from(self.task_id),
+            kind: self.kind.code(),
+            operator: Address::from(self.operator.0),
+            publicKey: G2Words {
+                x0Hi: k.x0Hi,
+                x0Lo: k.x0Lo,
+                x1Hi: k.x1Hi,
+                x1Lo: k.x1Lo,
+                y0Hi: k.y0Hi,
+                y0Lo: k.y0Lo,
+                y1Hi: k.y1Hi,
+                y1Lo: k.y1Lo,
+            },
+            digestA: B256::from(self.first.0.0),
+            signatureA: g1(&self.first.1),
+            digestB: B256::from(self.second.0.0),
+            signatureB: g1(&self.second.1),
+        }
+    }
+}
+
+fn words_to_bytes(words: &[U256]) -> Vec<u8> {
+    words.iter().flat_map(|w| w.to_be_bytes::<32>()).collect()
+}
+
+impl SlashingProof for Equivocation {
+    type Error = ProofError;
+
+    fn offender(&self) -> OperatorId {
+        self.operator
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        (equivocation_offence(), Bytes::from(self.abi().abi_encode())).abi_encode_params()
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, ProofError> {
+        let (offence, proof) = <(B256, Bytes)>::abi_decode_params(bytes)
+            .map_err(|e| ProofError::Decode(e.to_string()))?;
+        if offence != equivocation_offence() {
+            return Err(ProofError::OtherOffence(offence));
+        }
+        let e =
+            EquivocationAbi::abi_decode(&proof).map_err(|e| ProofError::Decode(e.to_string()))?;
+        let kind = match e.kind {
+            0 => SignedKind::Response,
+            1 => SignedKind::Report,
+            other => return Err(ProofError::UnknownKind(other)),
+        };
+        let k = &e.publicKey;
+        let public_key = PublicKey::from_eip2537(&words_to_bytes(&[
+            k.x0Hi, k.x0Lo, k.x1Hi, k.x1Lo, k.y0Hi, k.y0Lo, k.y1Hi, k.y1Lo,
+        ]))
+        .map_err(|err| ProofError::Point("public key", err))?;
+        let g1 = |p: &G1Words, what| {
+            Signature::from_eip2537(&words_to_bytes(&[p.xHi, p.xLo, p.yHi, p.yLo]))
+                .map_err(|err| ProofError::Point(what, err))
+        };
+        Ok(Self {
+            context: SigningContext {
+                chain_id: e
+                    .chainId
+                    .try_into()
+                    .map_err(|_| ProofError::OutOfRange("chain id"))?,
+                avs: e.avs.into_array(),
+            },
+            task_id: e
+                .taskId
+                .try_into()
+                .map_err(|_| ProofError::OutOfRange("task id"))?,
+            kind,
+            operator: OperatorId(e.operator.into_array()),
+            public_key,
+            first: (
+                ResponseDigest(e.digestA.0),
+                g1(&e.signatureA, "first signature")?,
+            ),
+            second: (
+                ResponseDigest(e.digestB.0),
+                g1(&e.signatureB, "second signature")?,
+            ),
+        })
+    }
+
+    fn verify(&self) -> Result<(), ProofError> {
+        if self.first.0 == self.second.0 {
+            return Err(ProofError::NotAnEquivocation);
+        }
+        for (digest, signature) in [&self.first, &self.second] {
+            self.public_key
+                .verify(&Domain::SIGNATURE, &self.message(digest), signature)
+                .map_err(|_| ProofError::InvalidSignature(*digest))?;
+        }
+        Ok(())
+    }
+}
+
+/// The key `operator` had registered with `avs` at `block`, or `None` if it was not
+/// registered then: what the contract holds an equivocation's key against.
+pub async fn registered_key_at<P: Provider + Clone>(
+    provider: &P,
+    avs: Address,
+    operator: Address,
+    block: u32,
+) -> Result<Option<PublicKey>, ChainError> {
+    let contract = BasicAVS::new(avs, provider.clone());
+    let checkpoint = match contract.operatorAt(operator, block).call().await {
+        Ok(found) => found.checkpoint,
+        Err(err) if crate::revert::reason(&err).is_some() => return Ok(None),
+        Err(err) => return Err(err.into()),
+    };
+    if checkpoint.keyTag.is_zero() {
+        return Ok(None);
+    }
+    let key = contract.publicKeyOf(operator).call().await?;
+    points::public_key(&key)
+        .map(Some)
+        .map_err(|source| ChainError::InvalidKey { operator, source })
+}
+
+/// A slash that landed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Slashed {
+    /// The task.
+    pub task_id: u64,
+    /// The offender.
+    pub operator: Address,
+    /// The offence.
+    pub offence: B256,
+    /// The fraction of its allocation slashed (1e18 = all).
+    pub wad_fraction: U256,
+    /// The assets removed.
+    pub amount: U256,
+    /// The challenger's share of them.
+    pub bounty: U256,
+}
+
+/// Submits `evidence` against `task_id` on `avs` and waits for it to land; a refusal
+/// comes back as [`ChainError::Contract`] with the contract's reason
+/// (`AlreadySlashed`, `ChallengeWindowClosed`, ...).
+pub async fn challenge<P: Provider + Clone>(
+    provider: &P,
+    avs: Address,
+    task_id: u64,
+    evidence: &[u8],
+) -> Result<Slashed, ChainError> {
+    let contract = BasicAVS::new(avs, provider.clone());
+    let pending = contract
+        .challenge(U256::from(task_id), Bytes::copy_from_slice(evidence))
+        .send()
+        .await?;
+    let receipt = mined(provider, pending).await?;
+    let hash = receipt.transaction_hash;
+    receipt
+        .decoded_log::<BasicAVS::OperatorSlashed>()
+        .map(|log| Slashed {
+            task_id,
+            operator: log.operator,
+            offence: log.offence,
+            wad_fraction: log.wadFraction,
+            amount: log.slashed,
+            bounty: log.bounty,
+        })
+        .ok_or(ChainError::MissingEvent(hash, "OperatorSlashed"))
+}
