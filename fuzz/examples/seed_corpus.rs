@@ -130,6 +130,35 @@ fn grpc(corpus: &Corpus) -> Result {
         ..opening
     };
     corpus.write("session", "short-challenge", short.encode_to_vec())?;
+    // Slashing evidence: an equivocation of responses, and one of reports.
+    for (name, kind) in [
+        ("responses", bulwark_chain::slashing::SignedKind::Response),
+        ("reports", bulwark_chain::slashing::SignedKind::Report),
+    ] {
+        let k = key(3)?;
+        let sign = |answer: &[u8]| {
+            let digest = ResponseDigest::of(answer);
+            let message = match kind {
+                bulwark_chain::slashing::SignedKind::Response => context().message(7, &digest),
+                bulwark_chain::slashing::SignedKind::Report => context().report_message(7, &digest),
+            };
+            (digest, k.sign(&Domain::SIGNATURE, &message))
+        };
+        let proof = bulwark_chain::slashing::Equivocation {
+            context: context(),
+            task_id: 7,
+            kind,
+            operator: OperatorId([3; 20]),
+            public_key: k.public_key(),
+            first: sign(b"42"),
+            second: sign(b"43"),
+        };
+        corpus.write(
+            "equivocation",
+            name,
+            bulwark_core::SlashingProof::encode(&proof),
+        )?;
+    }
     Ok(())
 }
 
