@@ -7,7 +7,9 @@ import {BLS} from "../src/bls/BLS.sol";
 import {CertificateVerifier} from "../src/avs/CertificateVerifier.sol";
 import {OperatorRegistry} from "../src/avs/OperatorRegistry.sol";
 import {TaskManager} from "../src/avs/TaskManager.sol";
+import {ProofVerifier, SlashingErrors} from "../src/avs/ProofVerifier.sol";
 import {RestakingCore} from "../src/core/RestakingCore.sol";
+import {BasicAVS} from "../src/avs/BasicAVS.sol";
 import {IRestakingCore} from "../src/core/IRestakingCore.sol";
 
 /// An "AVS" whose stake listener misbehaves in every way it can: reverts, burns all
@@ -67,7 +69,7 @@ contract SlashingTest is AVSFixture {
     function equivocation(TaskManager target, uint256 i, uint8 kind, uint256 id, bytes memory a, bytes memory b)
         internal
         view
-        returns (TaskManager.Equivocation memory e)
+        returns (ProofVerifier.Equivocation memory e)
     {
         uint256 sk = ops[i].sk;
         e.chainId = block.chainid;
@@ -82,7 +84,7 @@ contract SlashingTest is AVSFixture {
         e.signatureB = Keys.sign(sk, abi.encodePacked(message(target, kind, id, e.digestB)), BLS.SIGNATURE_DST);
     }
 
-    function evidence(TaskManager.Equivocation memory e) internal view returns (bytes memory) {
+    function evidence(ProofVerifier.Equivocation memory e) internal view returns (bytes memory) {
         return abi.encode(EQ, abi.encode(e));
     }
 
@@ -91,11 +93,17 @@ contract SlashingTest is AVSFixture {
         return cp.stakeGwei;
     }
 
+    function test_anAVSFitsTheCodeSizeLimit() public {
+        BasicAVS basic = new BasicAVS(core, address(this), 1 ether, 100, 8);
+        assertLe(address(basic).code.length, 24_576, "EIP-170: deployable on mainnet");
+        assertLe(address(basic.proofVerifier()).code.length, 24_576, "and its verifier");
+    }
+
     function test_equivocationIsSlashedOncePerOffence() public {
         bytes memory ev;
         (uint256 id, uint32 ref) = newTask(5);
         avs.respondToTask(id, RESPONSE, certify(avs, avs.taskResponseMessage(id, keccak256(RESPONSE)), ref, noneAbsent()));
-        TaskManager.Equivocation memory e = equivocation(avs, 1, 0, id, RESPONSE, OTHER);
+        ProofVerifier.Equivocation memory e = equivocation(avs, 1, 0, id, RESPONSE, OTHER);
         bytes memory proof = evidence(e);
         vm.prank(CHALLENGER);
         avs.challenge(id, proof);
@@ -109,11 +117,11 @@ contract SlashingTest is AVSFixture {
         ev = evidence(e);
         vm.expectRevert(abi.encodeWithSelector(TaskManager.AlreadySlashed.selector, id, ops[1].addr, EQ));
         avs.challenge(id, ev);
-        TaskManager.Equivocation memory swapped = equivocation(avs, 1, 0, id, OTHER, RESPONSE);
+        ProofVerifier.Equivocation memory swapped = equivocation(avs, 1, 0, id, OTHER, RESPONSE);
         ev = evidence(swapped);
         vm.expectRevert(abi.encodeWithSelector(TaskManager.AlreadySlashed.selector, id, ops[1].addr, EQ));
         avs.challenge(id, ev);
-        TaskManager.Equivocation memory reports = equivocation(avs, 1, 1, id, "a", "b");
+        ProofVerifier.Equivocation memory reports = equivocation(avs, 1, 1, id, "a", "b");
         ev = evidence(reports);
         vm.expectRevert(abi.encodeWithSelector(TaskManager.AlreadySlashed.selector, id, ops[1].addr, EQ));
         avs.challenge(id, ev);
@@ -134,45 +142,47 @@ contract SlashingTest is AVSFixture {
     function test_forgedEquivocationsAreRefused() public {
         bytes memory ev;
         (uint256 id, uint32 ref) = newTask(5);
-        TaskManager.Equivocation memory good = equivocation(avs, 1, 0, id, RESPONSE, OTHER);
+        ProofVerifier.Equivocation memory good = equivocation(avs, 1, 0, id, RESPONSE, OTHER);
 
-        TaskManager.Equivocation memory e = equivocation(avs, 1, 0, id, RESPONSE, OTHER);
+        ProofVerifier.Equivocation memory e = equivocation(avs, 1, 0, id, RESPONSE, OTHER);
         e.digestB = e.digestA;
         e.signatureB = e.signatureA;
         ev = evidence(e);
-        vm.expectRevert(TaskManager.NotAnEquivocation.selector);
+        vm.expectRevert(SlashingErrors.NotAnEquivocation.selector);
         avs.challenge(id, ev);
 
         // Operator 1 framed with operator 2's signature on the other response.
         e = equivocation(avs, 1, 0, id, RESPONSE, OTHER);
         e.signatureB = equivocation(avs, 2, 0, id, RESPONSE, OTHER).signatureB;
         ev = evidence(e);
-        vm.expectRevert(abi.encodeWithSelector(TaskManager.InvalidEquivocationSignature.selector, e.digestB));
+        vm.expectRevert(abi.encodeWithSelector(SlashingErrors.InvalidEquivocationSignature.selector, e.digestB));
         avs.challenge(id, ev);
 
         // Operator 2's whole equivocation, presented as operator 1's.
         e = equivocation(avs, 2, 0, id, RESPONSE, OTHER);
         e.operator = ops[1].addr;
         ev = evidence(e);
-        vm.expectRevert(abi.encodeWithSelector(TaskManager.KeyNotRegisteredAt.selector, ops[1].addr, ref));
+        vm.expectRevert(abi.encodeWithSelector(SlashingErrors.KeyNotRegisteredAt.selector, ops[1].addr, ref));
         avs.challenge(id, ev);
 
-        // A key nobody registered, signing both.
+        // A key nobody registered, signing both in operator 1's name.
         e = equivocation(avs, 1, 0, id, RESPONSE, OTHER);
         e.publicKey = Keys.publicKey(999);
+        e.signatureA = Keys.sign(999, abi.encodePacked(avs.taskResponseMessage(id, e.digestA)), BLS.SIGNATURE_DST);
+        e.signatureB = Keys.sign(999, abi.encodePacked(avs.taskResponseMessage(id, e.digestB)), BLS.SIGNATURE_DST);
         ev = evidence(e);
-        vm.expectRevert(abi.encodeWithSelector(TaskManager.KeyNotRegisteredAt.selector, ops[1].addr, ref));
+        vm.expectRevert(abi.encodeWithSelector(SlashingErrors.KeyNotRegisteredAt.selector, ops[1].addr, ref));
         avs.challenge(id, ev);
 
         // A response signature and a report signature are not two answers of one kind.
         e = equivocation(avs, 1, 0, id, RESPONSE, OTHER);
         e.kind = 1;
         ev = evidence(e);
-        vm.expectRevert(abi.encodeWithSelector(TaskManager.InvalidEquivocationSignature.selector, e.digestA));
+        vm.expectRevert(abi.encodeWithSelector(SlashingErrors.InvalidEquivocationSignature.selector, e.digestA));
         avs.challenge(id, ev);
         e.kind = 2;
         ev = evidence(e);
-        vm.expectRevert(abi.encodeWithSelector(TaskManager.UnknownKind.selector, uint8(2)));
+        vm.expectRevert(abi.encodeWithSelector(SlashingErrors.UnknownKind.selector, uint8(2)));
         avs.challenge(id, ev);
 
         avs.challenge(id, evidence(good));
@@ -181,27 +191,27 @@ contract SlashingTest is AVSFixture {
     function test_equivocationsOutOfContextAreRefused() public {
         bytes memory ev;
         (uint256 id,) = newTask(5);
-        TaskManager.Equivocation memory good = equivocation(avs, 1, 0, id, RESPONSE, OTHER);
-        TaskManager.Equivocation memory e;
+        ProofVerifier.Equivocation memory good = equivocation(avs, 1, 0, id, RESPONSE, OTHER);
+        ProofVerifier.Equivocation memory e;
         // Another task, AVS or chain named, or signatures made for another task.
         e = equivocation(avs, 1, 0, id, RESPONSE, OTHER);
         e.taskId = id + 1;
         ev = evidence(e);
-        vm.expectRevert(abi.encodeWithSelector(TaskManager.WrongContext.selector, block.chainid, address(avs), id + 1));
+        vm.expectRevert(abi.encodeWithSelector(SlashingErrors.WrongContext.selector, block.chainid, address(avs), id + 1));
         avs.challenge(id, ev);
         e = equivocation(avs, 1, 0, id, RESPONSE, OTHER);
         e.chainId = 1;
         ev = evidence(e);
-        vm.expectRevert(abi.encodeWithSelector(TaskManager.WrongContext.selector, 1, address(avs), id));
+        vm.expectRevert(abi.encodeWithSelector(SlashingErrors.WrongContext.selector, 1, address(avs), id));
         avs.challenge(id, ev);
         (uint256 next,) = newTask(5);
         ev = evidence(good);
-        vm.expectRevert(abi.encodeWithSelector(TaskManager.WrongContext.selector, block.chainid, address(avs), id));
+        vm.expectRevert(abi.encodeWithSelector(SlashingErrors.WrongContext.selector, block.chainid, address(avs), id));
         avs.challenge(next, ev);
         e = equivocation(avs, 1, 0, next, RESPONSE, OTHER);
         e.taskId = id;
         ev = evidence(e);
-        vm.expectRevert(abi.encodeWithSelector(TaskManager.InvalidEquivocationSignature.selector, e.digestA));
+        vm.expectRevert(abi.encodeWithSelector(SlashingErrors.InvalidEquivocationSignature.selector, e.digestA));
         avs.challenge(id, ev);
 
         // Garbage, an unknown task, an offence this AVS does not slash.
@@ -223,7 +233,7 @@ contract SlashingTest is AVSFixture {
         bytes memory ev;
         (uint256 id,) = newTask(5);
         Op memory late = addOperator(avs, 42, 32 ether);
-        TaskManager.Equivocation memory e = equivocation(avs, ops.length - 1, 0, id, RESPONSE, OTHER);
+        ProofVerifier.Equivocation memory e = equivocation(avs, ops.length - 1, 0, id, RESPONSE, OTHER);
         ev = evidence(e);
         uint32 ref = avs.getTask(id).referenceBlock;
         vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.NoCheckpointAt.selector, ref));

@@ -3,6 +3,7 @@ pragma solidity ^0.8.28;
 
 import {BLS} from "../bls/BLS.sol";
 import {OperatorRegistry} from "./OperatorRegistry.sol";
+import {signedMessage} from "./ProofVerifier.sol";
 
 /// @title CertificateVerifier
 /// @notice Checks a stake-weighted BLS certificate: the signers held at least a
@@ -60,13 +61,13 @@ abstract contract CertificateVerifier is OperatorRegistry {
 
     /// The 32 bytes operators sign for `responseDigest` as the answer to `taskId`.
     function taskResponseMessage(uint256 taskId, bytes32 responseDigest) public view returns (bytes32) {
-        return keccak256(abi.encode(MESSAGE_TAG, block.chainid, address(this), taskId, responseDigest));
+        return signedMessage(MESSAGE_TAG, address(this), taskId, responseDigest);
     }
 
     /// The 32 bytes operators sign for a report with keccak digest `reportDigest` on
     /// `taskId` (the layout of `taskResponseMessage` under `REPORT_TAG`).
     function taskReportMessage(uint256 taskId, bytes32 reportDigest) public view returns (bytes32) {
-        return keccak256(abi.encode(REPORT_TAG, block.chainid, address(this), taskId, reportDigest));
+        return signedMessage(REPORT_TAG, address(this), taskId, reportDigest);
     }
 
     /// Reverts unless `cert` is a valid certificate on `message` from signers holding at

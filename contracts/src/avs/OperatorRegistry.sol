@@ -3,6 +3,7 @@ pragma solidity ^0.8.28;
 
 import {BLS} from "../bls/BLS.sol";
 import {IRestakingCore, IStakeListener} from "../core/IRestakingCore.sol";
+import {ProofVerifier} from "./ProofVerifier.sol";
 
 /// @title OperatorRegistry
 /// @notice An AVS's operator set: each operator's BLS public key (registered once, with a
@@ -57,6 +58,9 @@ abstract contract OperatorRegistry is IStakeListener {
     bytes32 public constant POSSESSION_TAG = "bulwark.possession.v1";
 
     IRestakingCore public immutable core;
+    /// This AVS's own verifier of proofs of possession and slashing proofs (deployed
+    /// by the constructor, so its code does not count against this contract's size).
+    ProofVerifier public immutable proofVerifier;
     /// Least allocated stake (in asset units) an operator needs to register.
     uint256 public minimumStake;
 
@@ -92,6 +96,7 @@ abstract contract OperatorRegistry is IStakeListener {
     constructor(IRestakingCore core_, uint256 minimumStake_) {
         core = core_;
         minimumStake = minimumStake_;
+        proofVerifier = new ProofVerifier();
     }
 
     /// Registers the caller, a restaking operator with enough stake allocated to this
@@ -107,7 +112,9 @@ abstract contract OperatorRegistry is IStakeListener {
         if (owner != address(0) && owner != msg.sender) revert KeyAlreadyRegistered(keyHash, owner);
         if (owner == address(0)) {
             if (!BLS.isZero(operatorKeys[msg.sender])) revert KeyMismatch(msg.sender);
-            if (!BLS.verifyPossession(pk, proof, possessionBinding(msg.sender))) revert InvalidProofOfPossession();
+            if (!proofVerifier.verifyPossession(publicKey, proof, possessionBinding(msg.sender))) {
+                revert InvalidProofOfPossession();
+            }
             keyOwner[keyHash] = msg.sender;
             operatorKeys[msg.sender] = pk;
             everRegistered.push(msg.sender);
@@ -155,7 +162,7 @@ abstract contract OperatorRegistry is IStakeListener {
     /// The whole message `operator`'s proof of possession for `publicKey` signs: the
     /// compressed key, then `possessionBinding(operator)`. For off-chain cross-checks.
     function possessionMessage(BLS.G2Point calldata publicKey, address operator) external view returns (bytes memory) {
-        return bytes.concat(BLS.compress(publicKey), possessionBinding(operator));
+        return proofVerifier.possessionMessage(publicKey, possessionBinding(operator));
     }
 
     /// The key `operator` registered (all zero if never).

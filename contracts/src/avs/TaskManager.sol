@@ -7,7 +7,7 @@ import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {IRestakingCore} from "../core/IRestakingCore.sol";
 import {CertificateVerifier} from "./CertificateVerifier.sol";
 import {OperatorRegistry} from "./OperatorRegistry.sol";
-import {BLS} from "../bls/BLS.sol";
+import {SlashingErrors} from "./ProofVerifier.sol";
 
 /// @title TaskManager
 /// @notice The base every Bulwark AVS contract extends: tasks are created with an input,
@@ -22,15 +22,16 @@ import {BLS} from "../bls/BLS.sol";
 ///
 /// Slashing: `challenge(taskId, evidence)` takes `abi.encode(bytes32 offence, bytes
 /// proof)`. Equivocation (`EQUIVOCATION`: two valid signatures of one operator on
-/// different responses, or different reports, to one task) is checked here for every
-/// AVS; other offences go to `_verifyChallenge`. Each operator is slashed at most once
+/// different responses, or different reports, to one task; the proof is a
+/// `ProofVerifier.Equivocation`) is checked for every AVS; other offences go to
+/// `_verifyChallenge`. Each operator is slashed at most once
 /// per offence and task, by the fraction the AVS set for that offence
 /// (`slashFraction`); the assets go to the challenger (`bountyBps`) and to
 /// `slashDestination` (burned by default). A challenge lands within `challengeWindow`
 /// blocks of the response (or of the deadline, for a task never answered), and never
 /// later than the reference block plus the core's withdrawal delay, while the stake
 /// that signed is still slashable; the window cannot be set longer than that delay.
-abstract contract TaskManager is CertificateVerifier, Ownable {
+abstract contract TaskManager is CertificateVerifier, SlashingErrors, Ownable {
     using SafeERC20 for IERC20;
 
     enum TaskStatus {
@@ -53,27 +54,8 @@ abstract contract TaskManager is CertificateVerifier, Ownable {
         uint64 totalStakeGwei;
     }
 
-    /// The proof of an equivocation (the `proof` of `challenge` for `EQUIVOCATION`).
-    /// Self-contained: it names the chain, the AVS and the task, and carries the key
-    /// the operator had registered at the task's reference block.
-    struct Equivocation {
-        uint256 chainId;
-        address avs;
-        uint256 taskId;
-        /// 0: two task responses; 1: two reports (phase one of a two-phase task).
-        uint8 kind;
-        address operator;
-        BLS.G2Point publicKey;
-        bytes32 digestA;
-        BLS.G1Point signatureA;
-        bytes32 digestB;
-        BLS.G1Point signatureB;
-    }
-
     /// The offence of signing two different responses (or reports) to one task.
     bytes32 public constant EQUIVOCATION = keccak256("bulwark.offence.equivocation.v1");
-    uint8 public constant KIND_RESPONSE = 0;
-    uint8 public constant KIND_REPORT = 1;
     /// Where slashed assets go unless the owner names another destination: destroyed.
     address public constant BURN = 0x000000000000000000000000000000000000dEaD;
     uint256 internal constant WAD = 1e18;
@@ -131,11 +113,6 @@ abstract contract TaskManager is CertificateVerifier, Ownable {
     error OffenceNotSlashable(bytes32 offence);
     error InvalidFraction(uint256 wadFraction);
     error InvalidDestination(address destination, uint16 bountyBps);
-    error WrongContext(uint256 chainId, address avs, uint256 taskId);
-    error NotAnEquivocation();
-    error UnknownKind(uint8 kind);
-    error KeyNotRegisteredAt(address operator, uint32 referenceBlock);
-    error InvalidEquivocationSignature(bytes32 digest);
 
     constructor(
         IRestakingCore core_,
@@ -276,39 +253,25 @@ abstract contract TaskManager is CertificateVerifier, Ownable {
         return keccak256(abi.encode(taskId, operator, offence));
     }
 
-    /// Checks an equivocation proof on `taskId`; returns the offender. Exactly what
-    /// bulwark-chain's `Equivocation::verify` accepts, plus the one thing only the chain
-    /// knows: that the key is the one the operator had registered at the reference block.
+    /// Checks an equivocation proof on `taskId` (in `proofVerifier`); returns the
+    /// offender. Exactly what bulwark-chain's `Equivocation::verify` accepts, plus the
+    /// one thing only the chain knows: that the key is the one the operator had
+    /// registered at the reference block.
     function _verifyEquivocation(uint256 taskId, Task storage task, bytes memory proof)
         internal
         view
-        returns (address)
+        returns (address operator)
     {
-        Equivocation memory e = abi.decode(proof, (Equivocation));
-        if (e.chainId != block.chainid || e.avs != address(this) || e.taskId != taskId) {
-            revert WrongContext(e.chainId, e.avs, e.taskId);
-        }
-        if (e.kind > KIND_REPORT) revert UnknownKind(e.kind);
-        if (e.digestA == e.digestB) revert NotAnEquivocation();
-        (OperatorCheckpoint memory checkpoint,) = _operatorAt(e.operator, task.referenceBlock);
-        if (checkpoint.keyTag == bytes16(0) || checkpoint.keyTag != bytes16(BLS.hash(e.publicKey))) {
-            revert KeyNotRegisteredAt(e.operator, task.referenceBlock);
-        }
-        _checkSigned(e.kind, taskId, e.digestA, e.signatureA, e.publicKey);
-        _checkSigned(e.kind, taskId, e.digestB, e.signatureB, e.publicKey);
-        return e.operator;
+        bytes32 keyHash;
+        (operator, keyHash) = proofVerifier.verifyEquivocation(proof, taskId);
+        _requireKeyAt(operator, keyHash, task.referenceBlock);
     }
 
-    function _checkSigned(
-        uint8 kind,
-        uint256 taskId,
-        bytes32 digest,
-        BLS.G1Point memory signature,
-        BLS.G2Point memory publicKey
-    ) private view {
-        bytes32 message = kind == KIND_RESPONSE ? taskResponseMessage(taskId, digest) : taskReportMessage(taskId, digest);
-        if (!BLS.verify(abi.encodePacked(message), BLS.SIGNATURE_DST, signature, publicKey)) {
-            revert InvalidEquivocationSignature(digest);
+    /// Reverts unless `keyHash` is the key `operator` had registered at `referenceBlock`.
+    function _requireKeyAt(address operator, bytes32 keyHash, uint32 referenceBlock) internal view {
+        (OperatorCheckpoint memory checkpoint,) = _operatorAt(operator, referenceBlock);
+        if (checkpoint.keyTag == bytes16(0) || checkpoint.keyTag != bytes16(keyHash)) {
+            revert KeyNotRegisteredAt(operator, referenceBlock);
         }
     }
 

@@ -40,6 +40,10 @@ contract HelloAVSTest is AVSFixture {
         hello.createTask(new bytes(64), 6000, 10);
     }
 
+    function test_helloFitsTheCodeSizeLimit() public view {
+        assertLe(address(hello).code.length, 24_576, "EIP-170: deployable on mainnet");
+    }
+
     function test_challengesAreRefused() public {
         uint256 id = hello.createTask("Ada", 6000, 10);
         uint32 ref = uint32(block.number - 1);

@@ -48,6 +48,27 @@ pub fn g1_point(signature: &Signature) -> BLS::G1Point {
     }
 }
 
+/// A signature as the four words of its EIP-2537 encoding: the ABI of `BLS.G1Point`,
+/// and of `uint256[4]`, which slashing proofs use.
+pub fn g1_words(signature: &Signature) -> [U256; 4] {
+    words::<4>(&signature.to_eip2537())
+}
+
+/// A key as the eight words of its EIP-2537 encoding (`BLS.G2Point`, `uint256[8]`).
+pub fn g2_words(key: &PublicKey) -> [U256; 8] {
+    words::<8>(&key.to_eip2537())
+}
+
+/// Decodes and validates (subgroup included) a signature from its four words.
+pub fn signature_from_words(words: &[U256; 4]) -> Result<Signature, bulwark_crypto::Error> {
+    Signature::from_eip2537(&bytes_of(words))
+}
+
+/// Decodes and validates (subgroup included) a key from its eight words.
+pub fn public_key_from_words(words: &[U256; 8]) -> Result<PublicKey, bulwark_crypto::Error> {
+    PublicKey::from_eip2537(&bytes_of(words))
+}
+
 /// The EIP-2537 bytes of a contract G2 struct.
 pub fn g2_bytes(p: &BLS::G2Point) -> Vec<u8> {
     bytes_of(&[

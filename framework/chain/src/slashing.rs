@@ -33,25 +33,19 @@ pub fn equivocation_offence() -> B256 {
 }
 
 alloy::sol! {
-    /// The ABI of `BLS.G1Point`.
-    struct G1Words { uint256 xHi; uint256 xLo; uint256 yHi; uint256 yLo; }
-    /// The ABI of `BLS.G2Point`.
-    struct G2Words {
-        uint256 x0Hi; uint256 x0Lo; uint256 x1Hi; uint256 x1Lo;
-        uint256 y0Hi; uint256 y0Lo; uint256 y1Hi; uint256 y1Lo;
-    }
-    /// The ABI of `TaskManager.Equivocation`.
+    /// The ABI of `ProofVerifier.Equivocation` (a `BLS.G1Point` is four words, a
+    /// `BLS.G2Point` eight: their ABI is that of `uint256[4]` and `uint256[8]`).
     struct EquivocationAbi {
         uint256 chainId;
         address avs;
         uint256 taskId;
         uint8 kind;
         address operator;
-        G2Words publicKey;
+        uint256[8] publicKey;
         bytes32 digestA;
-        G1Words signatureA;
+        uint256[4] signatureA;
         bytes32 digestB;
-        G1Words signatureB;
+        uint256[4] signatureB;
     }
 }
 
@@ -128,42 +122,19 @@ impl Equivocation {
     }
 
     fn abi(&self) -> EquivocationAbi {
-        let g1 = |s: &Signature| {
-            let p = points::g1_point(s);
-            G1Words {
-                xHi: p.xHi,
-                xLo: p.xLo,
-                yHi: p.yHi,
-                yLo: p.yLo,
-            }
-        };
-        let k = points::g2_point(&self.public_key);
         EquivocationAbi {
             chainId: U256::from(self.context.chain_id),
             avs: Address::from(self.context.avs),
             taskId: U256::from(self.task_id),
             kind: self.kind.code(),
             operator: Address::from(self.operator.0),
-            publicKey: G2Words {
-                x0Hi: k.x0Hi,
-                x0Lo: k.x0Lo,
-                x1Hi: k.x1Hi,
-                x1Lo: k.x1Lo,
-                y0Hi: k.y0Hi,
-                y0Lo: k.y0Lo,
-                y1Hi: k.y1Hi,
-                y1Lo: k.y1Lo,
-            },
+            publicKey: points::g2_words(&self.public_key),
             digestA: B256::from(self.first.0.0),
-            signatureA: g1(&self.first.1),
+            signatureA: points::g1_words(&self.first.1),
             digestB: B256::from(self.second.0.0),
-            signatureB: g1(&self.second.1),
+            signatureB: points::g1_words(&self.second.1),
         }
     }
-}
-
-fn words_to_bytes(words: &[U256]) -> Vec<u8> {
-    words.iter().flat_map(|w| w.to_be_bytes::<32>()).collect()
 }
 
 impl SlashingProof for Equivocation {
@@ -190,14 +161,10 @@ impl SlashingProof for Equivocation {
             1 => SignedKind::Report,
             other => return Err(ProofError::UnknownKind(other)),
         };
-        let k = &e.publicKey;
-        let public_key = PublicKey::from_eip2537(&words_to_bytes(&[
-            k.x0Hi, k.x0Lo, k.x1Hi, k.x1Lo, k.y0Hi, k.y0Lo, k.y1Hi, k.y1Lo,
-        ]))
-        .map_err(|err| ProofError::Point("public key", err))?;
-        let g1 = |p: &G1Words, what| {
-            Signature::from_eip2537(&words_to_bytes(&[p.xHi, p.xLo, p.yHi, p.yLo]))
-                .map_err(|err| ProofError::Point(what, err))
+        let public_key = points::public_key_from_words(&e.publicKey)
+            .map_err(|err| ProofError::Point("public key", err))?;
+        let g1 = |words: &[U256; 4], what| {
+            points::signature_from_words(words).map_err(|err| ProofError::Point(what, err))
         };
         Ok(Self {
             context: SigningContext {

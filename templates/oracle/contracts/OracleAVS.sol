@@ -3,6 +3,7 @@ pragma solidity ^0.8.28;
 
 import {IRestakingCore} from "@bulwark/core/IRestakingCore.sol";
 import {TaskManager} from "@bulwark/avs/TaskManager.sol";
+import {OracleErrors, OracleProofVerifier} from "./OracleProofVerifier.sol";
 
 /// @title OracleAVS
 /// @notice Price feeds secured by restaked stake. Each round is a task whose input names
@@ -10,7 +11,16 @@ import {TaskManager} from "@bulwark/avs/TaskManager.sol";
 /// stake-weighted median, operators endorse it when it lies within their tolerance,
 /// and the endorsements land here as one certificate. Consumers read `latestRound`
 /// (or `latestFreshRound`, which refuses stale data).
-contract OracleAVS is TaskManager {
+///
+/// Slashing: besides equivocation (every AVS), `FAR_ENDORSEMENT`: an operator
+/// endorsed, for a round, a value farther from the value of its own signed report of
+/// that round than the feed's `endorsementToleranceBps` (both messages signed by it,
+/// so nobody else's data can make an honest operator slashable). Operators read the
+/// tolerance here and never endorse beyond it.
+contract OracleAVS is TaskManager, OracleErrors {
+    /// The offence of endorsing a value beyond the tolerance from one's own report.
+    bytes32 public constant FAR_ENDORSEMENT = keccak256("bulwark.offence.oracle.far-endorsement.v1");
+
     struct Feed {
         /// Seconds after which a new round is due even if the price did not move.
         uint32 heartbeat;
@@ -41,10 +51,26 @@ contract OracleAVS is TaskManager {
     mapping(bytes32 feed => Feed) public feeds;
     mapping(bytes32 feed => mapping(uint64 roundId => Round)) internal rounds;
     bytes32[] public feedIds;
+    /// How far an operator may endorse from its own report, per feed.
+    struct Tolerance {
+        /// Basis points of the reported value, rounded up; 0: not checked.
+        uint16 current;
+        /// The value before the last change, which still holds for tasks created
+        /// before it (their operators may have read it).
+        uint16 previous;
+        /// Block of the last change.
+        uint32 changedAt;
+    }
+
+    mapping(bytes32 feed => Tolerance) public endorsementTolerance;
+    /// Decodes and checks `FAR_ENDORSEMENT` proofs (deployed by the constructor, so
+    /// its code does not count against this contract's size).
+    OracleProofVerifier public immutable oracleProofVerifier;
 
     event FeedConfigured(bytes32 indexed feed, uint32 heartbeat, uint16 deviationBps, uint8 decimals);
     event RoundRequested(bytes32 indexed feed, uint64 indexed roundId, uint256 taskId);
     event RoundUpdated(bytes32 indexed feed, uint64 indexed roundId, uint256 value, uint64 observedAt);
+    event EndorsementToleranceSet(bytes32 indexed feed, uint16 toleranceBps);
 
     error UnknownFeed(bytes32 feed);
     error RoundPending(bytes32 feed, uint256 taskId);
@@ -53,6 +79,10 @@ contract OracleAVS is TaskManager {
     error InvalidAnswer(uint256 taskId);
     error NoRound(bytes32 feed);
     error StaleRound(bytes32 feed, uint64 observedAt, uint256 maxAge);
+    error InvalidTolerance(uint16 toleranceBps);
+    error ToleranceChangedRecently(bytes32 feed, uint256 nextChangeBlock);
+    error ToleranceNotSet(bytes32 feed);
+    error WithinTolerance(uint256 deviationBps, uint16 toleranceBps);
 
     constructor(
         IRestakingCore core_,
@@ -60,7 +90,36 @@ contract OracleAVS is TaskManager {
         uint256 minimumStake_,
         uint32 referenceWindow_,
         uint32 challengeWindow_
-    ) TaskManager(core_, owner_, minimumStake_, referenceWindow_, challengeWindow_) {}
+    ) TaskManager(core_, owner_, minimumStake_, referenceWindow_, challengeWindow_) {
+        oracleProofVerifier = new OracleProofVerifier();
+        slashFraction[FAR_ENDORSEMENT] = 0.05e18;
+        emit SlashFractionSet(FAR_ENDORSEMENT, 0.05e18);
+    }
+
+    /// Sets how far from its own report an operator may endorse for `feed` (0: not
+    /// checked). Operators read it when they observe a round. A task created before
+    /// the change is held to the looser of the two values, and a change may follow
+    /// the last only after `slashableBlocks`, so no round's operators can be caught
+    /// between two changes they never saw.
+    function setEndorsementTolerance(bytes32 feed, uint16 toleranceBps) external onlyOwner {
+        if (!feeds[feed].exists) revert UnknownFeed(feed);
+        if (toleranceBps > BPS) revert InvalidTolerance(toleranceBps);
+        Tolerance storage t = endorsementTolerance[feed];
+        if (t.changedAt != 0 && block.number < uint256(t.changedAt) + slashableBlocks) {
+            revert ToleranceChangedRecently(feed, uint256(t.changedAt) + slashableBlocks);
+        }
+        (t.previous, t.current, t.changedAt) = (t.current, toleranceBps, uint32(block.number));
+        emit EndorsementToleranceSet(feed, toleranceBps);
+    }
+
+    /// The tolerance `feed`'s endorsements are held to in a task with reference block
+    /// `referenceBlock` (see `setEndorsementTolerance`).
+    function toleranceFor(bytes32 feed, uint32 referenceBlock) public view returns (uint16) {
+        Tolerance storage t = endorsementTolerance[feed];
+        if (referenceBlock >= t.changedAt) return t.current;
+        if (t.current == 0 || t.previous == 0) return 0;
+        return t.current > t.previous ? t.current : t.previous;
+    }
 
     /// Adds or reconfigures a feed.
     function configureFeed(bytes32 feed, uint32 heartbeat, uint16 deviationBps, uint8 decimals) external onlyOwner {
@@ -162,11 +221,25 @@ contract OracleAVS is TaskManager {
         emit RoundUpdated(feed, roundId, value, observedAt);
     }
 
-    /// Wrong endorsements are proven off-chain for now: the aggregator keeps each
-    /// operator's signed report beside the certificate (the on-chain proof follows).
-    /// Equivocation is slashable here as on every AVS.
-    function _verifyChallenge(uint256, bytes32, bytes memory) internal pure override returns (address) {
-        revert ChallengesUnsupported();
+    /// `FAR_ENDORSEMENT`: the proof checked by `oracleProofVerifier` (exactly what
+    /// oracle-avs's `FarEndorsement::verify` accepts), held to the tolerance of the
+    /// round's feed and to the key the operator had registered at the reference block.
+    function _verifyChallenge(uint256 taskId, bytes32 offence, bytes memory proof)
+        internal
+        view
+        override
+        returns (address operator)
+    {
+        if (offence != FAR_ENDORSEMENT) revert ChallengesUnsupported();
+        bytes32 keyHash;
+        bytes32 feed;
+        uint256 deviation;
+        (operator, keyHash, feed, deviation) = oracleProofVerifier.verify(proof, taskId);
+        uint32 referenceBlock = tasks[taskId].referenceBlock;
+        uint16 tolerance = toleranceFor(feed, referenceBlock);
+        if (tolerance == 0) revert ToleranceNotSet(feed);
+        if (deviation <= tolerance) revert WithinTolerance(deviation, tolerance);
+        _requireKeyAt(operator, keyHash, referenceBlock);
     }
 
     /// A round is pending while its task is open and before its deadline.

@@ -12,6 +12,8 @@
 //! - [`config`]: the `[avs]` settings of the runtime configs;
 //! - [`status`]: the feeds and latest rounds, for `bulwark status`;
 //! - [`service`]: the operator and aggregator (with keeper) runtimes from their configs;
+//! - [`slashing`]: the oracle's own offence, an endorsement beyond the tolerance from
+//!   the operator's own report (`FarEndorsement`), checked as `OracleAVS` checks it;
 //! - [`price`], [`source`], [`median`]: exact prices, exchange formats, the
 //!   stake-weighted median;
 //! - [`price_server`]: the devnet's local exchange, with switches to make a source
@@ -27,6 +29,7 @@ pub mod price;
 pub mod price_server;
 pub mod round;
 pub mod service;
+pub mod slashing;
 pub mod source;
 pub mod status;
 

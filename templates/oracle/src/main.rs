@@ -217,6 +217,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     .await
                     .with_context(|| format!("configuring {name}"))?;
                 bulwark_chain::devnet::mined(&provider, sent).await?;
+                // Operators endorse within 1% (tolerance_bps below); beyond that an
+                // endorsement is slashable.
+                let sent = contract
+                    .setEndorsementTolerance(id, 100)
+                    .send()
+                    .await
+                    .with_context(|| format!("setting the tolerance of {name}"))?;
+                bulwark_chain::devnet::mined(&provider, sent).await?;
                 feeds.push(FeedConfig {
                     name: name.into(),
                     sources: sources_at(&price_server, name),

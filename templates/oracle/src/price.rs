@@ -43,14 +43,19 @@ impl Price {
         Ok(Price(value))
     }
 
-    /// |self − other| in basis points of `self` (rounded up, so a tolerance check
-    /// never passes by rounding).
+    /// |self − other| in basis points of `self`, rounded up (so a tolerance check never
+    /// passes by rounding) and exact: computed in 256 bits, as `OracleAVS` computes it,
+    /// since an operator endorses by this figure and is slashed by the contract's. A
+    /// product that saturated would let a huge price endorse a tiny one. Above
+    /// `u128::MAX` (only when `self` is tiny) it saturates, which refuses anything.
     pub fn deviation_bps(self, other: Price) -> u128 {
         if self.0 == 0 {
             return u128::MAX;
         }
-        let diff = self.0.abs_diff(other.0);
-        (diff.saturating_mul(10_000)).div_ceil(self.0)
+        let diff = alloy::primitives::U256::from(self.0.abs_diff(other.0));
+        let bps = (diff * alloy::primitives::U256::from(10_000u64))
+            .div_ceil(alloy::primitives::U256::from(self.0));
+        u128::try_from(bps).unwrap_or(u128::MAX)
     }
 
     /// From a float, for the local price server only (never for signed values).
@@ -73,6 +78,23 @@ impl fmt::Display for Price {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A huge own price no longer saturates into a small deviation: 2^127 against 1
+    /// is ~10,000 bps, not 2.
+    #[test]
+    fn deviation_is_exact_for_huge_prices() {
+        let huge = Price(1u128 << 127);
+        assert_eq!(huge.deviation_bps(Price(1)), 10_000);
+        assert!(Price(1).deviation_bps(huge) > 10_000);
+        assert_eq!(
+            Price(300_000_000_000).deviation_bps(Price(303_000_000_000)),
+            100
+        );
+        assert_eq!(
+            Price(300_000_000_000).deviation_bps(Price(303_000_000_001)),
+            101
+        );
+    }
     use proptest::prelude::*;
 
     #[test]

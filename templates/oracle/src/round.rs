@@ -126,16 +126,26 @@ pub enum ObserveError {
     /// Too few sources answered.
     #[error(transparent)]
     Sources(#[from] TooFewSources),
+    /// The feed's tolerance on chain could not be read, and none was read before: the
+    /// operator does not report what it might endorse beyond it.
+    #[error("cannot read the feed's tolerance on chain: {0}")]
+    Tolerance(String),
 }
 
 /// The operator's side: reads the feed's sources, reports their median, and endorses
-/// a proposal within `tolerance_bps` of it.
+/// a proposal within `tolerance_bps` of it, and never beyond the tolerance the AVS
+/// holds the feed to on chain (read at each observation, see [`Oracle::with_chain`]):
+/// an endorsement beyond that is slashable (`crate::slashing`).
 pub struct Oracle {
     feeds: HashMap<B256, FeedConfig>,
     client: reqwest::Client,
     tolerance_bps: u128,
     max_quote_age: Duration,
     min_sources: usize,
+    /// Where to read each feed's on-chain tolerance, if anywhere.
+    chain: Option<(alloy::providers::DynProvider, alloy::primitives::Address)>,
+    /// The last on-chain tolerance read per feed (0: not checked on chain).
+    on_chain: std::sync::Mutex<HashMap<B256, u16>>,
 }
 
 impl Oracle {
@@ -157,7 +167,53 @@ impl Oracle {
             tolerance_bps: u128::from(config.tolerance_bps),
             max_quote_age: Duration::from_secs(config.max_quote_age_s),
             min_sources: config.min_sources,
+            chain: None,
+            on_chain: Default::default(),
         })
+    }
+
+    /// Reads each feed's endorsement tolerance from `OracleAVS` at `avs` before every
+    /// observation, and endorses within the smaller of it and the local tolerance.
+    pub fn with_chain(
+        mut self,
+        provider: alloy::providers::DynProvider,
+        avs: alloy::primitives::Address,
+    ) -> Self {
+        self.chain = Some((provider, avs));
+        self
+    }
+
+    /// Refreshes `feed`'s on-chain tolerance. A failed read keeps the last value; with
+    /// none, the observation is refused (better no report than a slashable
+    /// endorsement).
+    pub async fn refresh_tolerance(&self, feed: &B256) -> Result<(), ObserveError> {
+        let Some((provider, avs)) = &self.chain else {
+            return Ok(());
+        };
+        match crate::slashing::current_tolerance(provider, *avs, *feed).await {
+            Ok(bps) => {
+                self.tolerances().insert(*feed, bps);
+                Ok(())
+            }
+            Err(err) if self.tolerances().contains_key(feed) => {
+                tracing::warn!(feed = %feed_name(feed), %err, "tolerance not refreshed; keeping the last one read");
+                Ok(())
+            }
+            Err(err) => Err(ObserveError::Tolerance(err.to_string())),
+        }
+    }
+
+    fn tolerances(&self) -> std::sync::MutexGuard<'_, HashMap<B256, u16>> {
+        self.on_chain.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How far from its own observation this operator endorses for `feed`: the local
+    /// tolerance, capped by the on-chain one when that is set.
+    pub fn endorsement_limit(&self, feed: &B256) -> u128 {
+        match self.tolerances().get(feed) {
+            Some(&bps) if bps > 0 => self.tolerance_bps.min(u128::from(bps)),
+            _ => self.tolerance_bps,
+        }
     }
 
     /// Observes `feed` now: the median of its usable sources.
@@ -190,6 +246,7 @@ impl Observe for Oracle {
     }
 
     async fn observe(&self, input: &RoundInput) -> Result<Observation, ObserveError> {
+        self.refresh_tolerance(&input.feed).await?;
         self.observe_feed(&input.feed).await
     }
 
@@ -211,7 +268,11 @@ impl Observe for Oracle {
         };
         answer.answers(input)
             && answer.observed_at <= observation.at.saturating_add(60)
-            && median::endorses(observation.price, answer.price, self.tolerance_bps)
+            && median::endorses(
+                observation.price,
+                answer.price,
+                self.endorsement_limit(&input.feed),
+            )
     }
 }
 

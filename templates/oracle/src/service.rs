@@ -33,7 +33,10 @@ pub async fn run_operator(
     config: OperatorConfig,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), OracleServiceError> {
-    let oracle = Oracle::new(&OracleConfig::from_table(&config.avs)?)?;
+    let provider = bulwark_chain::provider::connect(&config.chain.rpc_url, None)
+        .map_err(ServiceError::from)?;
+    let oracle = Oracle::new(&OracleConfig::from_table(&config.avs)?)?
+        .with_chain(provider, config.chain.avs);
     run_observer(config, oracle, shutdown).await?;
     Ok(())
 }
