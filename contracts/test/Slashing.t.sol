@@ -375,6 +375,31 @@ contract SlashingTest is AVSFixture {
         avs.challenge(id, ev);
     }
 
+    /// Stake that starts to leave stops counting at once, and stays slashable until it
+    /// has left: a decrease queued before a task cannot carry its old weight into it.
+    function test_leavingStakeStopsCountingAtOnceAndStaysSlashable() public {
+        // Operator 1 lowers its allocation to half: weighed at half from this block.
+        vm.prank(ops[1].addr);
+        core.allocate(address(avs), 5000);
+        assertEq(stakeGwei(avs, ops[1].addr), 16 gwei, "the registry weighs half at once");
+        vm.roll(block.number + DELAY - 2);
+        (uint256 id,) = newTask(5);
+        // The decrease takes effect; the task's weight (half) is still slashable.
+        vm.roll(block.number + 2);
+        avs.challenge(id, evidence(equivocation(avs, 1, 0, id, RESPONSE, OTHER)));
+        assertApproxEq(core.slashableStake(ops[1].addr), 30.4 ether, 1, "10% of the half allocation");
+
+        // A staker of operator 2 queues its whole stake: the weight is gone at once,
+        // the stake stays slashable until the withdrawal completes.
+        uint256 half = core.sharesOf(ops[2].addr) / 2;
+        vm.prank(ops[2].addr);
+        core.queueWithdrawal(half);
+        assertEq(stakeGwei(avs, ops[2].addr), 16 gwei, "half queued: half the weight");
+        (id,) = newTask(5);
+        avs.challenge(id, evidence(equivocation(avs, 2, 0, id, RESPONSE, OTHER)));
+        assertApproxEq(core.slashableStake(ops[2].addr), 28.8 ether, 1, "10% of all, queued included");
+    }
+
     function test_onlyTheCoreTellsRegistriesOfStakeChanges() public {
         vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.NotCore.selector, address(this)));
         avs.onStakeChanged(ops[0].addr);

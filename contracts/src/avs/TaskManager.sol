@@ -227,11 +227,15 @@ abstract contract TaskManager is CertificateVerifier, SlashingErrors, Ownable {
         if (slashedFor[key]) revert AlreadySlashed(taskId, operator, offence);
         slashedFor[key] = true;
         if (task.status == TaskStatus.Responded) task.status = TaskStatus.Challenged;
-        uint256 slashed = core.slash(operator, wadFraction);
-        uint256 bounty = slashed * bountyBps / BPS;
         IERC20 asset = core.asset();
+        uint256 before = asset.balanceOf(address(this));
+        uint256 slashed = core.slash(operator, wadFraction);
+        // What arrived, not what was announced: a token that rounds transfers down
+        // (some liquid staking tokens do) must not make the slash revert.
+        uint256 received = asset.balanceOf(address(this)) - before;
+        uint256 bounty = received * bountyBps / BPS;
         if (bounty > 0) asset.safeTransfer(msg.sender, bounty);
-        if (slashed > bounty) asset.safeTransfer(slashDestination, slashed - bounty);
+        if (received > bounty) asset.safeTransfer(slashDestination, received - bounty);
         emit TaskChallenged(taskId, operator, wadFraction, slashed);
         emit OperatorSlashed(taskId, operator, offence, wadFraction, slashed, msg.sender, bounty);
     }

@@ -263,6 +263,9 @@ contract RestakingCore is IRestakingCore, ReentrancyGuard {
             a.pendingBps = bps;
             a.effectiveBlock = uint32(block.number) + withdrawalDelay;
             emit AllocationSet(msg.sender, avs, bps, a.effectiveBlock);
+            // The AVS weighs the lower allocation from now on (`allocatedStake`), while
+            // the higher one stays slashable until it takes effect: tell it now.
+            _tellListeners(msg.sender);
         }
     }
 
@@ -360,8 +363,16 @@ contract RestakingCore is IRestakingCore, ReentrancyGuard {
     }
 
     /// @inheritdoc IRestakingCore
+    /// @dev The weight an AVS may count: active stake (queued withdrawals excluded)
+    /// times the allocation, a pending decrease counted at once. What is slashable
+    /// (`slash`) is never less until the stake has left: queued withdrawals stay in the
+    /// pool and a decrease takes effect `withdrawalDelay` blocks later, so every
+    /// certificate's weight stays slashable for a withdrawal delay after its
+    /// reference block.
     function allocatedStake(address operator, address avs) external view returns (uint256) {
-        return activeStake(operator) * _effectiveBps(allocations[operator][avs]) / BPS;
+        Allocation storage a = allocations[operator][avs];
+        uint16 weightBps = a.effectiveBlock != 0 ? a.pendingBps : a.bps;
+        return activeStake(operator) * weightBps / BPS;
     }
 
     /// Assets of `operator`'s pool that are not queued for withdrawal: what it offers AVSs.
@@ -426,6 +437,9 @@ contract RestakingCore is IRestakingCore, ReentrancyGuard {
             })
         );
         emit WithdrawalQueued(id, staker, operator, shares, uint32(block.number));
+        // The operator's weight drops now (queued shares are not active stake), while
+        // they stay slashable until completed: tell its AVSs now.
+        if (operator != address(0)) _tellListeners(operator);
     }
 
     function _effectiveBps(Allocation storage a) internal view returns (uint16) {

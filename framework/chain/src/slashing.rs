@@ -12,8 +12,9 @@
 //! one the operator had registered at the task's reference block: the contract checks
 //! that (`KeyNotRegisteredAt`), and [`registered_key_at`] lets a challenger check it
 //! before paying for a transaction. An honest operator signs one response and one
-//! report per task, so no choice of its signed messages makes a proof that verifies
-//! (`tests/slashing_proofs.rs`).
+//! report per task, restarts included (its slashing-protection record,
+//! `bulwark_node::protection`), so no choice of its signed messages makes a proof that
+//! verifies (`tests/slashing_proofs.rs`).
 
 use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy::providers::Provider;
@@ -166,7 +167,7 @@ impl SlashingProof for Equivocation {
         let g1 = |words: &[U256; 4], what| {
             points::signature_from_words(words).map_err(|err| ProofError::Point(what, err))
         };
-        Ok(Self {
+        let proof = Self {
             context: SigningContext {
                 chain_id: e
                     .chainId
@@ -189,7 +190,13 @@ impl SlashingProof for Equivocation {
                 ResponseDigest(e.digestB.0),
                 g1(&e.signatureB, "second signature")?,
             ),
-        })
+        };
+        // One encoding per proof: Solidity's abi.decode refuses dirty high bits in a
+        // `uint8` or `address` word, which alloy's decoder ignores.
+        if proof.encode() != bytes {
+            return Err(ProofError::Decode("not the canonical encoding".into()));
+        }
+        Ok(proof)
     }
 
     fn verify(&self) -> Result<(), ProofError> {

@@ -128,6 +128,14 @@ fn malformed_evidence_is_refused_with_a_reason() {
         Equivocation::decode(&task),
         Err(ProofError::OutOfRange("task id"))
     );
+    // Dirty high bytes of the operator's address word: Solidity's abi.decode refuses
+    // them, so must we (one encoding per proof).
+    let mut dirty = good.clone();
+    dirty[word(4)] = 1;
+    assert!(matches!(
+        Equivocation::decode(&dirty),
+        Err(ProofError::Decode(_))
+    ));
     let mut key_point = good.clone();
     key_point[word(5) + 31] ^= 1;
     assert!(matches!(

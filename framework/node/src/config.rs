@@ -189,6 +189,22 @@ pub struct OperatorSection {
     pub password: SecretSource,
     /// Aggregator endpoints, `http://host:port`; every response goes to each.
     pub aggregators: Vec<String>,
+    /// The slashing-protection record (a redb file: what the operator signed per
+    /// task, so it never signs two answers to one, restarts included). Relative paths:
+    /// to the config file. Default: beside the keystore, `<keystore>.protection.redb`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slashing_protection: Option<PathBuf>,
+}
+
+impl OperatorSection {
+    /// Where the slashing-protection record is kept.
+    pub fn protection_path(&self) -> PathBuf {
+        self.slashing_protection.clone().unwrap_or_else(|| {
+            let mut name = self.keystore.clone().into_os_string();
+            name.push(".protection.redb");
+            PathBuf::from(name)
+        })
+    }
 }
 
 /// The whole operator configuration.
@@ -216,6 +232,9 @@ impl OperatorConfig {
         let dir = path.parent().unwrap_or(Path::new("."));
         config.operator.keystore = dir.join(&config.operator.keystore);
         config.operator.password.rebase(dir);
+        if let Some(path) = &mut config.operator.slashing_protection {
+            *path = dir.join(&*path);
+        }
         config.validate()?;
         Ok(config)
     }
@@ -360,6 +379,7 @@ impl OperatorConfig {
                 keystore,
                 password: SecretSource::File(password),
                 aggregators: vec![format!("http://{aggregator}")],
+                slashing_protection: None,
             },
             telemetry: TelemetryConfig {
                 listen: Some(telemetry),

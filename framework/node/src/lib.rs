@@ -8,6 +8,8 @@
 //!   submits to aggregators;
 //! - [`observer`]: the operator side of two-phase tasks (report, then endorse the
 //!   aggregator's proposal within tolerance);
+//! - [`protection`]: slashing protection, so an operator never signs two answers to
+//!   one task, restarts included;
 //! - [`config`]: the TOML files the runtimes read;
 //! - [`telemetry`]: logs, Prometheus metrics and the `/health` endpoint;
 //! - [`service`]: a whole runtime from its config, for an AVS binary's `main`;
@@ -21,6 +23,7 @@ pub mod journal;
 pub mod listening;
 pub mod observer;
 pub mod operator;
+pub mod protection;
 pub mod service;
 pub mod supervise;
 pub mod telemetry;

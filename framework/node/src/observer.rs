@@ -17,7 +17,9 @@ use bulwark_net::proto::{ProposalStatus, SubmissionStatus};
 
 use crate::follow::NewTask;
 use crate::operator::{count_answer, follow_tasks, submit_to_all, when_open};
+use crate::protection::{Protection, Signed};
 use crate::telemetry::{Health, names};
+use bulwark_chain::slashing::SignedKind;
 
 /// What one task came to, for callers that watch (tests).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,6 +56,9 @@ pub struct ObserverRuntime<O: Observe> {
     pub patience: Duration,
     /// When the chain last answered (for `/health`).
     pub health: Arc<Health>,
+    /// What it signed per task, so it never signs two reports or two endorsements
+    /// for one.
+    pub protection: Arc<Protection>,
 }
 
 impl<O: Observe> ObserverRuntime<O> {
@@ -78,7 +83,14 @@ impl<O: Observe> ObserverRuntime<O> {
             backoff: Backoff::default(),
             patience: Duration::from_secs(30),
             health: Default::default(),
+            protection: Arc::new(crate::operator::in_memory_protection()),
         }
+    }
+
+    /// The same operator with `protection` (a file, so it survives restarts).
+    pub fn with_protection(mut self, protection: Arc<Protection>) -> Self {
+        self.protection = protection;
+        self
     }
 
     /// Observes, reports, and endorses the proposal for one task.
@@ -101,15 +113,20 @@ impl<O: Observe> ObserverRuntime<O> {
                     return Endorsement::NotObserved;
                 }
             };
-        let report = self.observe.encode_report(&input, &observation);
-        let message = self
-            .context
-            .report_message(task_id, &ResponseDigest::of(&report));
+        let fresh_report = self.observe.encode_report(&input, &observation);
+        let Some(report) = self.sign_once(task_id, SignedKind::Report, &fresh_report) else {
+            return Endorsement::NotObserved;
+        };
+        // The report on record is not this observation (signed before a restart): an
+        // endorsement judged against this observation could lie beyond the tolerance
+        // from the report on record, which is slashable. Only an endorsement signed
+        // back then may be sent (again).
+        let stale = report.payload != fresh_report;
         let signed = SignedReport {
             task_id,
             operator: self.id,
-            report,
-            signature: self.key.sign(&Domain::SIGNATURE, &message),
+            report: report.payload,
+            signature: report.signature,
         };
         let mut reported = false;
         for aggregator in &self.aggregators {
@@ -131,6 +148,31 @@ impl<O: Observe> ObserverRuntime<O> {
         if !reported {
             return Endorsement::ReportRefused;
         }
+        if stale {
+            return match self
+                .protection
+                .signed(&self.context, task_id, SignedKind::Response)
+            {
+                Ok(Some(previous)) => {
+                    let endorsement = SignedResponse {
+                        task_id,
+                        operator: self.id,
+                        response: previous.payload,
+                        signature: previous.signature,
+                    };
+                    let statuses =
+                        submit_to_all(&self.aggregators, &endorsement, &self.backoff).await;
+                    Endorsement::Endorsed(statuses.into_iter().map(Result::ok).collect())
+                }
+                _ => {
+                    tracing::warn!(
+                        task = task_id,
+                        "reported before with another observation; not endorsing now"
+                    );
+                    Endorsement::Declined
+                }
+            };
+        }
         let Some(proposal) = self.await_proposal(task_id).await else {
             return Endorsement::NoProposal;
         };
@@ -142,17 +184,47 @@ impl<O: Observe> ObserverRuntime<O> {
             );
             return Endorsement::Declined;
         }
-        let message = self
-            .context
-            .message(task_id, &ResponseDigest::of(&proposal));
+        let Some(endorsed) = self.sign_once(task_id, SignedKind::Response, &proposal) else {
+            return Endorsement::Declined;
+        };
         let endorsement = SignedResponse {
             task_id,
             operator: self.id,
-            response: proposal,
-            signature: self.key.sign(&Domain::SIGNATURE, &message),
+            response: endorsed.payload,
+            signature: endorsed.signature,
         };
         let statuses = submit_to_all(&self.aggregators, &endorsement, &self.backoff).await;
         Endorsement::Endorsed(statuses.into_iter().map(Result::ok).collect())
+    }
+
+    /// Signs `payload` as this operator's `kind` for `task_id`, or gives back what it
+    /// signed for them before (slashing protection); `None` when protection is
+    /// unavailable (then nothing is signed).
+    fn sign_once(&self, task_id: u64, kind: SignedKind, payload: &[u8]) -> Option<Signed> {
+        let message = |digest: &ResponseDigest| match kind {
+            SignedKind::Response => self.context.message(task_id, digest),
+            SignedKind::Report => self.context.report_message(task_id, digest),
+        };
+        match self
+            .protection
+            .sign_once(&self.context, task_id, kind, payload, |digest| {
+                self.key.sign(&Domain::SIGNATURE, &message(digest))
+            }) {
+            Ok(signed) => {
+                if !signed.fresh && signed.payload != payload {
+                    tracing::warn!(
+                        task = task_id,
+                        ?kind,
+                        "signed something else for this task before; sending that again"
+                    );
+                }
+                Some(signed)
+            }
+            Err(err) => {
+                tracing::error!(task = task_id, %err, "slashing protection unavailable; not signing");
+                None
+            }
+        }
     }
 
     /// The first proposal any aggregator has, polling until `patience` runs out.

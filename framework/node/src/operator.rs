@@ -5,12 +5,14 @@ use std::time::Duration;
 
 use alloy::primitives::Address;
 use alloy::providers::DynProvider;
-use bulwark_core::{OperatorId, ResponseDigest, SignedResponse, SigningContext, Task};
+use bulwark_chain::slashing::SignedKind;
+use bulwark_core::{OperatorId, SignedResponse, SigningContext, Task};
 use bulwark_crypto::{Domain, SecretKey};
 use bulwark_net::client::{self, Backoff, Connection};
 use bulwark_net::proto::SubmissionStatus;
 
 use crate::follow::{NewTask, TaskFollower};
+use crate::protection::Protection;
 use crate::telemetry::{Health, names};
 
 /// An operator serving one AVS.
@@ -29,11 +31,15 @@ pub struct OperatorRuntime<T: Task> {
     pub backoff: Backoff,
     /// When the chain last answered (for `/health`).
     pub health: std::sync::Arc<Health>,
+    /// What it signed per task, so it never signs two responses to one.
+    pub protection: std::sync::Arc<Protection>,
 }
 
 impl<T: Task> OperatorRuntime<T> {
     /// An operator with the default retry policy, for the aggregators at
-    /// `aggregators` (`http://host:port`); inside a tokio runtime.
+    /// `aggregators` (`http://host:port`), with slashing protection in memory (see
+    /// [`OperatorRuntime::with_protection`] to keep it across restarts); inside a
+    /// tokio runtime.
     pub fn new(
         task: T,
         key: SecretKey,
@@ -52,7 +58,14 @@ impl<T: Task> OperatorRuntime<T> {
             context,
             backoff: Backoff::default(),
             health: Default::default(),
+            protection: std::sync::Arc::new(in_memory_protection()),
         }
+    }
+
+    /// The same operator with `protection` (a file, so it survives restarts).
+    pub fn with_protection(mut self, protection: std::sync::Arc<Protection>) -> Self {
+        self.protection = protection;
+        self
     }
 
     /// Executes, signs and submits one task; returns each aggregator's status (or the
@@ -78,14 +91,35 @@ impl<T: Task> OperatorRuntime<T> {
             }
         };
         let response = self.task.encode_output(&output);
-        let message = self
-            .context
-            .message(task.task_id, &ResponseDigest::of(&response));
+        let signed = match self.protection.sign_once(
+            &self.context,
+            task.task_id,
+            SignedKind::Response,
+            &response,
+            |digest| {
+                self.key.sign(
+                    &Domain::SIGNATURE,
+                    &self.context.message(task.task_id, digest),
+                )
+            },
+        ) {
+            Ok(signed) => signed,
+            Err(err) => {
+                tracing::error!(task = task.task_id, %err, "slashing protection unavailable; not signing");
+                return None;
+            }
+        };
+        if !signed.fresh && signed.payload != response {
+            tracing::warn!(
+                task = task.task_id,
+                "this task was answered before with another response; sending that one again"
+            );
+        }
         let submission = SignedResponse {
             task_id: task.task_id,
             operator: self.id,
-            response,
-            signature: self.key.sign(&Domain::SIGNATURE, &message),
+            response: signed.payload,
+            signature: signed.signature,
         };
         Some(submit_to_all(&self.aggregators, &submission, &self.backoff).await)
     }
@@ -200,7 +234,9 @@ pub(crate) async fn follow_tasks(
             _ = ticker.tick() => match follower.poll().await {
                 Ok((head, tasks)) => {
                     health.chain_ok(head);
-                    for task in tasks {
+                    // A task past its deadline can no longer be answered: signing
+                    // for it (again, after a restart) could only add risk.
+                    for task in tasks.into_iter().filter(|t| u64::from(t.deadline_block) >= head) {
                         on_task(task);
                     }
                 }
@@ -210,5 +246,14 @@ pub(crate) async fn follow_tasks(
                 }
             },
         }
+    }
+}
+
+/// Slashing protection in memory. Creating an in-memory redb database fails only if
+/// the allocator does, which aborts anyway.
+pub(crate) fn in_memory_protection() -> Protection {
+    match Protection::in_memory() {
+        Ok(protection) => protection,
+        Err(err) => panic!("an in-memory database cannot fail to open: {err}"),
     }
 }

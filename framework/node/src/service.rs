@@ -55,6 +55,9 @@ pub enum ServiceError {
     /// The journal could not be opened.
     #[error("journal: {0}")]
     Journal(String),
+    /// The slashing-protection record could not be opened.
+    #[error("slashing protection: {0}")]
+    Protection(String),
     /// The gRPC server failed.
     #[error("gRPC server: {0}")]
     Server(#[from] bulwark_net::server::ServeError),
@@ -267,13 +270,10 @@ pub async fn run_operator<T: Task>(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServiceError> {
     serve_operator(&config, shutdown, |parts, stop| {
-        let runtime = Arc::new(OperatorRuntime::new(
-            task,
-            parts.key,
-            parts.id,
-            parts.context,
-            parts.aggregators,
-        ));
+        let runtime = Arc::new(
+            OperatorRuntime::new(task, parts.key, parts.id, parts.context, parts.aggregators)
+                .with_protection(parts.protection),
+        );
         let health = runtime.health.clone();
         let work = runtime.run(parts.provider, parts.from_block, parts.poll, stop);
         (health, work)
@@ -289,13 +289,16 @@ pub async fn run_observer<O: Observe>(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServiceError> {
     serve_operator(&config, shutdown, |parts, stop| {
-        let runtime = Arc::new(ObserverRuntime::new(
-            observe,
-            parts.key,
-            parts.id,
-            parts.context,
-            parts.aggregators,
-        ));
+        let runtime = Arc::new(
+            ObserverRuntime::new(
+                observe,
+                parts.key,
+                parts.id,
+                parts.context,
+                parts.aggregators,
+            )
+            .with_protection(parts.protection),
+        );
         let health = runtime.health.clone();
         let work = runtime.run(parts.provider, parts.from_block, parts.poll, stop);
         (health, work)
@@ -306,6 +309,7 @@ pub async fn run_observer<O: Observe>(
 /// What every operator runtime is built from.
 struct OperatorParts {
     key: bulwark_crypto::SecretKey,
+    protection: Arc<crate::protection::Protection>,
     id: OperatorId,
     context: SigningContext,
     aggregators: Vec<String>,
@@ -329,6 +333,11 @@ where
     W: Future<Output = ()> + Send + 'static,
 {
     let key = operator_key(config)?;
+    let protection_path = config.operator.protection_path();
+    let protection = Arc::new(
+        crate::protection::Protection::open(&protection_path)
+            .map_err(|e| ServiceError::Protection(format!("{}: {e}", protection_path.display())))?,
+    );
     let provider = bulwark_chain::provider::connect(&config.chain.rpc_url, None)?;
     let chain = chain_source(&config.chain, &provider).await?;
     tracing::info!(
@@ -343,6 +352,7 @@ where
     let (health, work) = start(
         OperatorParts {
             key,
+            protection,
             id: OperatorId(config.operator.address.into_array()),
             context: chain.context,
             aggregators: config.operator.aggregators.clone(),

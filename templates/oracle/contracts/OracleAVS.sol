@@ -208,6 +208,9 @@ contract OracleAVS is TaskManager, OracleErrors {
         Feed storage f = feeds[feed];
         if (f.pendingTaskPlusOne != taskId + 1 || roundId != f.latestRound + 1) revert InvalidAnswer(taskId);
         if (observedAt > block.timestamp) revert InvalidAnswer(taskId);
+        // Only values an operator's endorsement of can be judged (FAR_ENDORSEMENT):
+        // no zero, nothing beyond 128 bits.
+        if (value == 0 || value > type(uint128).max) revert InvalidAnswer(taskId);
         Task storage task = tasks[taskId];
         rounds[feed][roundId] = Round({
             value: value,

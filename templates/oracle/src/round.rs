@@ -183,9 +183,9 @@ impl Oracle {
         self
     }
 
-    /// Refreshes `feed`'s on-chain tolerance. A failed read keeps the last value; with
-    /// none, the observation is refused (better no report than a slashable
-    /// endorsement).
+    /// Refreshes `feed`'s on-chain tolerance. A failed read refuses the observation
+    /// (better no report than an endorsement judged by a tolerance the AVS has
+    /// lowered since: that would be slashable), and forgets the last value read.
     pub async fn refresh_tolerance(&self, feed: &B256) -> Result<(), ObserveError> {
         let Some((provider, avs)) = &self.chain else {
             return Ok(());
@@ -195,11 +195,10 @@ impl Oracle {
                 self.tolerances().insert(*feed, bps);
                 Ok(())
             }
-            Err(err) if self.tolerances().contains_key(feed) => {
-                tracing::warn!(feed = %feed_name(feed), %err, "tolerance not refreshed; keeping the last one read");
-                Ok(())
+            Err(err) => {
+                self.tolerances().remove(feed);
+                Err(ObserveError::Tolerance(err.to_string()))
             }
-            Err(err) => Err(ObserveError::Tolerance(err.to_string())),
         }
     }
 

@@ -128,7 +128,7 @@ impl FarEndorsement {
             .map_err(|e| OracleProofError::Decode(e.to_string()))?;
         let public_key = points::public_key_from_words(&e.publicKey)
             .map_err(|err| OracleProofError::Point("public key", err))?;
-        Ok(Self {
+        let proof = Self {
             context: SigningContext {
                 chain_id: e
                     .chainId
@@ -152,7 +152,15 @@ impl FarEndorsement {
                 signature(&e.endorsementSignature, "endorsement signature")?,
             ),
             tolerance_bps,
-        })
+        };
+        // One encoding per proof, as Solidity's abi.decode (which refuses dirty high
+        // bits in an address word) sees it.
+        if proof.encode() != bytes {
+            return Err(OracleProofError::Decode(
+                "not the canonical encoding".into(),
+            ));
+        }
+        Ok(proof)
     }
 }
 
@@ -187,6 +195,9 @@ impl SlashingProof for FarEndorsement {
         }
         if report.price.0 == 0 {
             return Err(OracleProofError::NotAnAnswer("report"));
+        }
+        if endorsed.price.0 == 0 {
+            return Err(OracleProofError::NotAnAnswer("endorsement"));
         }
         // Exact, rounded up, as `OracleProofVerifier.deviationBps`.
         let deviation_bps = report.price.deviation_bps(endorsed.price);

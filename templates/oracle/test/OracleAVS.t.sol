@@ -100,6 +100,14 @@ contract OracleAVSTest is AVSFixture {
         cert = certify(oracle, oracle.taskResponseMessage(id, keccak256(future)), ref, noneAbsent());
         vm.expectRevert(abi.encodeWithSelector(OracleAVS.InvalidAnswer.selector, id));
         oracle.respondToTask(id, future, cert);
+        // Values no endorsement of could be judged (zero, beyond 128 bits) are refused.
+        uint256[2] memory unjudgeable = [uint256(0), uint256(type(uint128).max) + 1];
+        for (uint256 i = 0; i < 2; i++) {
+            bytes memory value = answer(1, unjudgeable[i], uint64(block.timestamp));
+            cert = certify(oracle, oracle.taskResponseMessage(id, keccak256(value)), ref, noneAbsent());
+            vm.expectRevert(abi.encodeWithSelector(OracleAVS.InvalidAnswer.selector, id));
+            oracle.respondToTask(id, value, cert);
+        }
     }
 
     function test_onlyTheOwnerConfiguresFeeds() public {
