@@ -45,6 +45,9 @@ pub enum ClientError {
     /// The endpoint is not a valid URI.
     #[error("invalid aggregator endpoint {0}: {1}")]
     Endpoint(String, String),
+    /// The aggregator answered the call with an error status.
+    #[error("aggregator refused: {0}")]
+    Refused(String),
     /// Every attempt failed to reach the aggregator.
     #[error("aggregator {endpoint} unreachable after {attempts} attempts: {last}")]
     Unreachable {
@@ -299,6 +302,22 @@ impl Connection {
             ),
             Err(status) => (ProposalStatus::Unspecified, Vec::new(), status.to_string()),
         })
+    }
+
+    /// The aggregator's evidence stream (`StreamEvidence`) after sequence `after`.
+    pub async fn evidence(
+        &self,
+        after: u64,
+        backoff: &Backoff,
+    ) -> Result<tonic::Streaming<crate::proto::Evidence>, ClientError> {
+        let reply = self
+            .call(backoff, |mut client| async move {
+                client
+                    .stream_evidence(crate::proto::StreamEvidenceRequest { after })
+                    .await
+            })
+            .await?;
+        reply.map_err(|status| ClientError::Refused(status.to_string()))
     }
 
     /// Runs one call, retrying with `backoff` while the aggregator is unreachable,

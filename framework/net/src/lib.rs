@@ -5,6 +5,7 @@
 //! status; [`client`] retries while the aggregator is unreachable.
 
 pub mod client;
+pub mod evidence;
 pub mod server;
 pub mod session;
 pub mod submission;

@@ -19,6 +19,8 @@
 //!   are answered `UNAVAILABLE`, which clients retry), concurrent HTTP/2 streams and
 //!   in-flight requests per connection, and a timeout per request; so a flood costs
 //!   the server a fixed number of sink slots, not unbounded tasks.
+//! - Evidence streams ([`crate::evidence`]) need no session (evidence is public and
+//!   checked by whoever uses it); at most [`MAX_EVIDENCE_STREAMS`] at once.
 //! - What an attacker can still do: hold the session lane busy with forged openings
 //!   (operators without a session then wait or retry; open sessions are untouched);
 //!   as a registered operator, use its own session's share of the sink slots (the
@@ -34,11 +36,12 @@ use bulwark_core::{
 use bulwark_crypto::{Domain, PublicKey, Signature};
 use tonic::{Request, Response, Status};
 
+use crate::evidence::EvidenceLog;
 use crate::proto::aggregator_server::{Aggregator, AggregatorServer};
 use crate::proto::{
-    GetChallengeReply, GetChallengeRequest, GetProposalReply, GetProposalRequest, OpenSessionReply,
-    OpenSessionRequest, ProposalStatus, SessionStatus, SubmissionStatus, SubmitReportRequest,
-    SubmitResponseReply, SubmitResponseRequest,
+    Evidence, GetChallengeReply, GetChallengeRequest, GetProposalReply, GetProposalRequest,
+    OpenSessionReply, OpenSessionRequest, ProposalStatus, SessionStatus, StreamEvidenceRequest,
+    SubmissionStatus, SubmitReportRequest, SubmitResponseReply, SubmitResponseRequest,
 };
 use crate::session::{ChallengeError, SessionError, Sessions, session_message};
 use crate::submission;
@@ -143,6 +146,11 @@ pub trait SubmissionSink: Send + Sync + 'static {
         let _ = task_id;
         async { ProposalState::UnknownTask }
     }
+
+    /// The evidence this sink keeps for challengers, if any.
+    fn evidence(&self) -> Option<Arc<EvidenceLog>> {
+        None
+    }
 }
 
 /// The tonic service over a sink.
@@ -153,7 +161,11 @@ pub struct AggregatorService<S> {
     session_slots: Arc<tokio::sync::Semaphore>,
     queue_timeout: std::time::Duration,
     sessions: Arc<Sessions>,
+    evidence_streams: Arc<tokio::sync::Semaphore>,
 }
+
+/// Evidence streams served at once; more are refused (`RESOURCE_EXHAUSTED`).
+pub const MAX_EVIDENCE_STREAMS: usize = 16;
 
 impl<S: SubmissionSink> AggregatorService<S> {
     /// A service handing submissions to `sink`, with the default limits.
@@ -174,6 +186,7 @@ impl<S: SubmissionSink> AggregatorService<S> {
             session_slots: Arc::new(tokio::sync::Semaphore::new(limits.session_checks.max(1))),
             queue_timeout: limits.queue_timeout,
             sessions: Arc::new(Sessions::new(limits.session_ttl)?),
+            evidence_streams: Arc::new(tokio::sync::Semaphore::new(MAX_EVIDENCE_STREAMS)),
         })
     }
 
@@ -375,6 +388,55 @@ impl<S: SubmissionSink> Aggregator for AggregatorService<S> {
             SubmissionStatus::try_from(reply.status).unwrap_or(SubmissionStatus::Unspecified);
         metrics::counter!(REPORTS_METRIC, "status" => submission::label(status)).increment(1);
         Ok(Response::new(reply))
+    }
+
+    type StreamEvidenceStream = tokio_stream::wrappers::ReceiverStream<Result<Evidence, Status>>;
+
+    async fn stream_evidence(
+        &self,
+        request: Request<StreamEvidenceRequest>,
+    ) -> Result<Response<Self::StreamEvidenceStream>, Status> {
+        let log = self
+            .sink
+            .evidence()
+            .ok_or_else(|| Status::unimplemented("this aggregator keeps no evidence"))?;
+        let permit = self
+            .evidence_streams
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Status::resource_exhausted("too many evidence streams; retry later"))?;
+        let mut after = request.into_inner().after;
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        tokio::spawn(async move {
+            let _permit = permit;
+            let mut changes = log.subscribe();
+            let run = log.run().to_vec();
+            loop {
+                // Marked seen before reading, so a push in between wakes us below.
+                changes.borrow_and_update();
+                for item in log.since(after) {
+                    after = item.sequence;
+                    let message = Evidence {
+                        sequence: item.sequence,
+                        task_id: item.task_id,
+                        offence: item.offence.to_vec(),
+                        operator: item.operator.to_vec(),
+                        evidence: item.evidence,
+                        run: run.clone(),
+                    };
+                    if tx.send(Ok(message)).await.is_err() {
+                        return;
+                    }
+                }
+                tokio::select! {
+                    changed = changes.changed() => if changed.is_err() { return },
+                    _ = tx.closed() => return,
+                }
+            }
+        });
+        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
+            rx,
+        )))
     }
 
     async fn get_proposal(

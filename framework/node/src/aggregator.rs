@@ -34,12 +34,15 @@ use alloy::primitives::{Address, U256};
 use alloy::providers::DynProvider;
 use bulwark_chain::certificate::{Submission, build_certificate, submit_response};
 use bulwark_chain::registry::{OperatorSet as ChainSet, operator_set_at};
+use bulwark_chain::slashing::{Equivocation, SignedKind, equivocation_offence};
+use bulwark_core::SlashingProof;
 use bulwark_core::{
     Certificate, Check, Engine, EngineConfig, Event, Offer, Operator, OperatorId, OperatorSet,
     Outcome, Propose, Rejection, ReportOutcome, ReportRejection, ReportRound, Screened,
     SignedReport, SignedResponse, SigningContext, TaskConfig, Threshold,
 };
 use bulwark_crypto::PublicKey;
+use bulwark_net::evidence::EvidenceLog;
 use bulwark_net::server::{ProposalState, SubmissionSink};
 use tokio::sync::mpsc;
 
@@ -125,6 +128,7 @@ pub enum TaskOutcome {
 /// when it opened and was certified (for the latency metrics).
 struct OpenTask {
     set: ChainSet,
+    context: SigningContext,
     opened: Instant,
     certified: Option<Instant>,
 }
@@ -143,6 +147,8 @@ pub struct Aggregator {
     /// Every operator's key as of the latest operator set read, which opens its
     /// gRPC sessions.
     keys: std::sync::RwLock<HashMap<OperatorId, PublicKey>>,
+    /// Proofs of the offences seen, for challengers (`StreamEvidence`).
+    evidence: Arc<EvidenceLog>,
     /// Counters.
     pub stats: Stats,
     /// When the chain last answered (for `/health`).
@@ -183,6 +189,7 @@ impl Aggregator {
                 two_phase,
                 rounds: std::sync::Mutex::new(HashMap::new()),
                 keys: Default::default(),
+                evidence: Arc::new(EvidenceLog::new()),
                 stats: Stats::default(),
                 health: Arc::new(Health::default()),
             }),
@@ -288,6 +295,7 @@ impl Aggregator {
         input: &[u8],
     ) -> Result<(), bulwark_core::EngineError> {
         let task_id = config.task_id;
+        let context = config.context;
         let keys: Vec<_> = config
             .operators
             .operators()
@@ -319,6 +327,7 @@ impl Aggregator {
             task_id,
             OpenTask {
                 set,
+                context,
                 opened: Instant::now(),
                 certified: None,
             },
@@ -618,14 +627,57 @@ impl Aggregator {
                 // against the operator.
                 tracing::debug!(task = task_id, claimed = %operator, "invalid signature dropped");
             }
-            Event::Equivocation(e) => {
-                tracing::warn!(task = e.task_id, operator = %e.operator, "equivocation recorded")
-            }
+            Event::Equivocation(e) => self.prove_equivocation(&e),
             Event::Credited {
                 task_id, operator, ..
             } => tracing::debug!(task = task_id, %operator, "signature verified"),
             Event::Expired(_) => {}
         }
+    }
+}
+
+impl Aggregator {
+    /// Turns an equivocation the engine saw (two verified signatures) into the proof
+    /// `TaskManager.challenge` takes, and offers it to challengers.
+    fn prove_equivocation(&self, e: &bulwark_core::engine::Equivocation) {
+        let proof = self.tasks().get(&e.task_id).and_then(|task| {
+            let entry = task
+                .set
+                .operators
+                .iter()
+                .find(|o| o.address.into_array() == e.operator.0)?;
+            Some(Equivocation {
+                context: task.context,
+                task_id: e.task_id,
+                kind: SignedKind::Response,
+                operator: e.operator,
+                public_key: entry.public_key,
+                first: e.first,
+                second: e.second,
+            })
+        });
+        let Some(proof) = proof else {
+            tracing::warn!(task = e.task_id, operator = %e.operator, "equivocation on a task no longer open; no proof kept");
+            return;
+        };
+        // The engine verified both signatures; checked again as a challenger will.
+        if let Err(err) = proof.verify() {
+            tracing::error!(task = e.task_id, operator = %e.operator, %err, "equivocation does not prove; dropped");
+            return;
+        }
+        let sequence = self.evidence.push(
+            e.task_id,
+            equivocation_offence().0,
+            e.operator.0,
+            proof.encode(),
+        );
+        metrics::counter!(names::EVIDENCE, "offence" => "equivocation").increment(1);
+        tracing::warn!(task = e.task_id, operator = %e.operator, sequence, "equivocation proven; offered to challengers");
+    }
+
+    /// The evidence kept for challengers.
+    pub fn evidence(&self) -> &Arc<EvidenceLog> {
+        &self.evidence
     }
 }
 
@@ -830,5 +882,9 @@ impl SubmissionSink for Aggregator {
 
     async fn proposal(&self, task_id: u64) -> ProposalState {
         self.advance(task_id)
+    }
+
+    fn evidence(&self) -> Option<Arc<EvidenceLog>> {
+        Some(self.evidence.clone())
     }
 }

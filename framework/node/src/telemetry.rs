@@ -26,6 +26,8 @@ pub mod names {
     pub const SUBMISSIONS: &str = bulwark_net::server::SUBMISSIONS_METRIC;
     /// Session openings answered by the aggregator's gRPC service, by `status`.
     pub const SESSIONS: &str = bulwark_net::server::SESSIONS_METRIC;
+    /// Proofs of offences offered to challengers, by `offence`.
+    pub const EVIDENCE: &str = "bulwark_aggregator_evidence_total";
     /// Signatures found invalid at aggregation and dropped.
     pub const BAD_SIGNATURES: &str = "bulwark_aggregator_bad_signatures_total";
     /// Certificates that landed on chain (or found the task already answered).
