@@ -60,7 +60,25 @@ impl RunningAggregator {
         from_block: u64,
         journal: Option<Journal>,
     ) -> Self {
-        let (aggregator, certs) = Aggregator::with_journal(EngineConfig::default(), journal);
+        Self::start_with(
+            provider,
+            context,
+            from_block,
+            journal,
+            EngineConfig::default(),
+        )
+        .await
+    }
+
+    /// [`RunningAggregator::start`] with an engine configuration of its own.
+    pub async fn start_with(
+        provider: DynProvider,
+        context: SigningContext,
+        from_block: u64,
+        journal: Option<Journal>,
+        engine: EngineConfig,
+    ) -> Self {
+        let (aggregator, certs) = Aggregator::with_journal(engine, journal);
         let (listener, addr) = bulwark_net::server::bind_loopback().await.expect("bind");
         let (stop, stop_rx) = watch::channel(false);
         let server = {

@@ -52,6 +52,9 @@ enum Command {
     /// Aggregator actions.
     #[command(subcommand)]
     Aggregator(AggregatorCommand),
+    /// Challenger actions: prove aggregators' evidence on chain.
+    #[command(subcommand)]
+    Challenger(ChallengerCommand),
     /// Staker actions: deposit, delegate, withdraw.
     #[command(subcommand)]
     Staker(StakerCommand),
@@ -250,6 +253,18 @@ enum AggregatorCommand {
 }
 
 #[derive(Subcommand)]
+enum ChallengerCommand {
+    /// Follow aggregators' evidence and challenge on chain with every proof that
+    /// holds, until interrupted (a framework runtime: works for any AVS's
+    /// equivocations, against any RPC URL).
+    Run {
+        /// The challenger's TOML config (`[chain]`, `[challenger]`, `[telemetry]`).
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum TaskCommand {
     /// Create a task and print its id.
     Create {
@@ -364,6 +379,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Operator(cmd) => run_operator(cmd).await,
         Command::Aggregator(AggregatorCommand::Run { project, config }) => {
             exec_runtime(&project, "aggregator", &config).await
+        }
+        Command::Challenger(ChallengerCommand::Run { config }) => {
+            let config = bulwark_node::config::ChallengerConfig::load(&config)?;
+            bulwark_node::telemetry::init_tracing(&config.telemetry.log);
+            bulwark_node::service::run_challenger(config, bulwark_node::service::shutdown_signal())
+                .await?;
+            Ok(())
         }
         Command::Staker(cmd) => run_staker(cmd).await,
         Command::Task(TaskCommand::Create {

@@ -162,6 +162,9 @@ pub struct AggregatorService<S> {
     queue_timeout: std::time::Duration,
     sessions: Arc<Sessions>,
     evidence_streams: Arc<tokio::sync::Semaphore>,
+    /// Turns true when the server shuts down: open evidence streams end then, or a
+    /// graceful shutdown would wait for challengers to hang up.
+    closing: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Evidence streams served at once; more are refused (`RESOURCE_EXHAUSTED`).
@@ -187,7 +190,14 @@ impl<S: SubmissionSink> AggregatorService<S> {
             queue_timeout: limits.queue_timeout,
             sessions: Arc::new(Sessions::new(limits.session_ttl)?),
             evidence_streams: Arc::new(tokio::sync::Semaphore::new(MAX_EVIDENCE_STREAMS)),
+            closing: tokio::sync::watch::channel(false).1,
         })
+    }
+
+    /// Ends open evidence streams when `closing` turns true.
+    pub fn closing_on(mut self, closing: tokio::sync::watch::Receiver<bool>) -> Self {
+        self.closing = closing;
+        self
     }
 
     /// The service's sessions.
@@ -407,6 +417,7 @@ impl<S: SubmissionSink> Aggregator for AggregatorService<S> {
             .map_err(|_| Status::resource_exhausted("too many evidence streams; retry later"))?;
         let mut after = request.into_inner().after;
         let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let mut closing = self.closing.clone();
         tokio::spawn(async move {
             let _permit = permit;
             let mut changes = log.subscribe();
@@ -428,9 +439,13 @@ impl<S: SubmissionSink> Aggregator for AggregatorService<S> {
                         return;
                     }
                 }
+                let closed = async {
+                    let _ = closing.wait_for(|c| *c).await;
+                };
                 tokio::select! {
                     changed = changes.changed() => if changed.is_err() { return },
                     _ = tx.closed() => return,
+                    _ = closed => return,
                 }
             }
         });
@@ -496,12 +511,15 @@ pub async fn serve_with_limits<S: SubmissionSink>(
     health_reporter
         .set_serving::<AggregatorServer<AggregatorService<S>>>()
         .await;
-    let service = AggregatorServer::new(AggregatorService::with_limits(
-        sink,
-        max_response_bytes,
-        &limits,
-    )?)
+    let (close, closing) = tokio::sync::watch::channel(false);
+    let service = AggregatorServer::new(
+        AggregatorService::with_limits(sink, max_response_bytes, &limits)?.closing_on(closing),
+    )
     .max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let shutdown = async move {
+        shutdown.await;
+        let _ = close.send(true);
+    };
     tonic::transport::Server::builder()
         .max_concurrent_streams(Some(limits.max_concurrent_streams))
         .concurrency_limit_per_connection(limits.per_connection)

@@ -255,6 +255,65 @@ impl OperatorConfig {
     }
 }
 
+/// A challenger's own settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengerSection {
+    /// The key of the account that sends challenges (and receives the bounties).
+    pub key: SecretSource,
+    /// Aggregator endpoints, `http://host:port`, whose evidence to follow.
+    pub aggregators: Vec<String>,
+    /// The state file (redb): what was done with each offence, and where each
+    /// aggregator's stream stood (relative paths: to the config file).
+    pub state: PathBuf,
+}
+
+/// The whole challenger configuration.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengerConfig {
+    /// Chain and AVS.
+    pub chain: ChainConfig,
+    /// The challenger.
+    pub challenger: ChallengerSection,
+    /// Logs and metrics.
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
+}
+
+impl ChallengerConfig {
+    /// Reads and checks a challenger config; relative paths in it are taken relative
+    /// to the file's folder.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let mut config: Self = load_toml(path)?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        config.challenger.key.rebase(dir);
+        config.challenger.state = dir.join(&config.challenger.state);
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that parse but cannot work.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.chain.validate()?;
+        if self.challenger.aggregators.is_empty() {
+            return Err(ConfigError::Invalid {
+                field: "challenger.aggregators",
+                reason: "at least one aggregator endpoint is needed".into(),
+            });
+        }
+        for endpoint in &self.challenger.aggregators {
+            check_url("challenger.aggregators", endpoint)?;
+        }
+        Ok(())
+    }
+
+    /// The config as TOML.
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string(self)
+    }
+}
+
 /// An aggregator's own settings.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

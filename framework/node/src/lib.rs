@@ -4,6 +4,8 @@
 //! - [`aggregator`]: opens engine tasks from chain events, serves submissions, and
 //!   submits each certificate (treating "already answered" as done);
 //! - [`journal`]: accepted submissions on disk, replayed after a restart;
+//! - [`challenger`]: follows aggregators' evidence and challenges on chain with what
+//!   holds, remembering what it did across restarts;
 //! - [`operator`]: executes each task with the AVS's [`bulwark_core::Task`], signs, and
 //!   submits to aggregators;
 //! - [`observer`]: the operator side of two-phase tasks (report, then endorse the
@@ -17,6 +19,7 @@
 //! - [`listening`]: how a runtime on port 0 tells its supervisor where it listens.
 
 pub mod aggregator;
+pub mod challenger;
 pub mod config;
 pub mod follow;
 pub mod journal;

@@ -16,13 +16,16 @@ use bulwark_crypto::keystore::Keystore;
 use tokio::sync::{mpsc, watch};
 
 use crate::aggregator::{Aggregator, TaskOutcome, TwoPhase};
-use crate::config::{AggregatorConfig, ChainConfig, ConfigError, OperatorConfig, TelemetryConfig};
+use crate::challenger::Challenger;
+use crate::config::{
+    AggregatorConfig, ChainConfig, ChallengerConfig, ConfigError, OperatorConfig, TelemetryConfig,
+};
 use crate::follow::ChainSource;
 use crate::journal::Journal;
 use crate::listening::Listening;
 use crate::observer::ObserverRuntime;
 use crate::operator::OperatorRuntime;
-use crate::telemetry::{self, Health};
+use crate::telemetry::{self, Health, names};
 
 /// Why a runtime could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +61,9 @@ pub enum ServiceError {
     /// The slashing-protection record could not be opened.
     #[error("slashing protection: {0}")]
     Protection(String),
+    /// The challenger could not start.
+    #[error("challenger: {0}")]
+    Challenger(String),
     /// The gRPC server failed.
     #[error("gRPC server: {0}")]
     Server(#[from] bulwark_net::server::ServeError),
@@ -244,6 +250,85 @@ async fn run_aggregator_with(
         Err(err) => tracing::error!(%err, "gRPC server task failed"),
     }
     tracing::info!("aggregator stopped");
+    Ok(())
+}
+
+/// Runs a challenger until `shutdown` resolves: follows each aggregator's evidence
+/// and challenges on chain with what holds (see [`crate::challenger`]).
+pub async fn run_challenger(
+    config: ChallengerConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServiceError> {
+    let key = config.challenger.key.read("challenger.key")?;
+    let signer = bulwark_chain::provider::signer(&key)?;
+    tracing::info!(challenger = %signer.address(), avs = %config.chain.avs, "challenger starting");
+    let provider = bulwark_chain::provider::connect(
+        &config.chain.rpc_url,
+        Some(EthereumWallet::from(signer)),
+    )?;
+    let challenger = Arc::new(
+        Challenger::open(provider.clone(), config.chain.avs, &config.challenger.state)
+            .await
+            .map_err(|e| ServiceError::Challenger(e.to_string()))?,
+    );
+    let (stop_tx, stop) = watch::channel(false);
+    let metrics = start_telemetry(
+        &config.telemetry,
+        challenger.health.clone(),
+        "challenger",
+        health_age(&config.chain),
+        &stop,
+    )
+    .await?;
+    Listening {
+        grpc: None,
+        http: metrics.as_ref().map(|(_, addr)| *addr),
+    }
+    .announce()
+    .map_err(ServiceError::Announce)?;
+    let mut work = tokio::task::JoinSet::new();
+    for endpoint in config.challenger.aggregators.clone() {
+        let (challenger, mut stop) = (challenger.clone(), stop.clone());
+        work.spawn(async move {
+            let stopped = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            if let Err(err) = challenger.follow(&endpoint, stopped).await {
+                tracing::error!(endpoint, %err, "stopped following this aggregator");
+            }
+        });
+    }
+    // The chain head, for /health, between challenges.
+    {
+        let (health, mut stop, poll) =
+            (challenger.health.clone(), stop.clone(), config.chain.poll());
+        work.spawn(async move {
+            let mut ticker = tokio::time::interval(poll);
+            loop {
+                let stopped = async {
+                    let _ = stop.wait_for(|s| *s).await;
+                };
+                tokio::select! {
+                    _ = stopped => return,
+                    _ = ticker.tick() => match provider.get_block_number().await {
+                        Ok(head) => health.chain_ok(head),
+                        Err(err) => {
+                            metrics::counter!(names::CHAIN_ERRORS).increment(1);
+                            tracing::warn!(%err, "chain poll failed; retrying");
+                        }
+                    },
+                }
+            }
+        });
+    }
+    shutdown.await;
+    tracing::info!("challenger stopping");
+    let _ = stop_tx.send(true);
+    while work.join_next().await.is_some() {}
+    if let Some((metrics, _)) = metrics {
+        let _ = metrics.await;
+    }
+    tracing::info!("challenger stopped");
     Ok(())
 }
 

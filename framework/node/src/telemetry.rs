@@ -26,6 +26,9 @@ pub mod names {
     pub const SUBMISSIONS: &str = bulwark_net::server::SUBMISSIONS_METRIC;
     /// Session openings answered by the aggregator's gRPC service, by `status`.
     pub const SESSIONS: &str = bulwark_net::server::SESSIONS_METRIC;
+    /// Evidence a challenger handled, by `result` (landed, known, already_used, late,
+    /// invalid, unsupported, failed).
+    pub const CHALLENGER_EVIDENCE: &str = "bulwark_challenger_evidence_total";
     /// Proofs of offences offered to challengers, by `offence`.
     pub const EVIDENCE: &str = "bulwark_aggregator_evidence_total";
     /// Signatures found invalid at aggregation and dropped.

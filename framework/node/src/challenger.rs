@@ -1,0 +1,380 @@
+//! The challenger: takes evidence from aggregators (`StreamEvidence`), checks it
+//! off-chain as the contract will, and submits the challenges that can still land,
+//! remembering across restarts what it submitted and where each stream stood.
+//!
+//! Several challengers may watch the same aggregators: a proof another one used first
+//! is refused on chain (`AlreadySlashed`), counted, and never retried.
+//!
+//! # Security
+//! Evidence comes from aggregators, which may lie; nothing is sent to the chain before
+//! the proof verifies off-chain, names this chain and AVS, and carries the key the
+//! operator had registered at the task's reference block. A proof that fails costs
+//! the challenger nothing but the check; an aggregator that floods garbage costs it
+//! one decode and one pairing check per item (its stream is one of a few). The state
+//! file (redb) is the challenger's own: deleting it only makes it check again what it
+//! already checked.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::primitives::{Address, B256, U256, keccak256};
+use alloy::providers::{DynProvider, Provider};
+use alloy::sol_types::SolValue;
+use bulwark_chain::ChainError;
+use bulwark_chain::bindings::BasicAVS::{self, BasicAVSErrors};
+use bulwark_chain::slashing::{Equivocation, challenge, equivocation_offence, registered_key_at};
+use bulwark_core::{SigningContext, SlashingProof};
+use bulwark_net::client::{Backoff, Connection};
+use redb::{Database, TableDefinition};
+
+use crate::telemetry::{Health, names};
+
+/// offence key (32) -> outcome label.
+const OUTCOMES: TableDefinition<&[u8], &str> = TableDefinition::new("outcomes");
+/// aggregator endpoint -> run (16) || last sequence handled (8).
+const CURSORS: TableDefinition<&str, &[u8]> = TableDefinition::new("cursors");
+
+/// What became of one piece of evidence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Handled {
+    /// The challenge landed: the operator was slashed.
+    Landed(bulwark_chain::slashing::Slashed),
+    /// This challenger dealt with this offence before.
+    Known,
+    /// Someone else's challenge for it landed first.
+    AlreadyUsed,
+    /// Its challenge window has closed.
+    Late,
+    /// The proof does not hold (or is not this chain's and AVS's), and why.
+    Invalid(String),
+    /// An offence this challenger cannot check.
+    Unsupported(B256),
+    /// The chain could not be reached; to be tried again.
+    Failed(String),
+}
+
+impl Handled {
+    /// A short label, for metrics and the state file.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Handled::Landed(_) => "landed",
+            Handled::Known => "known",
+            Handled::AlreadyUsed => "already_used",
+            Handled::Late => "late",
+            Handled::Invalid(_) => "invalid",
+            Handled::Unsupported(_) => "unsupported",
+            Handled::Failed(_) => "failed",
+        }
+    }
+}
+
+/// Why the challenger could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ChallengerError {
+    /// The state file could not be opened, read or written.
+    #[error("challenger state: {0}")]
+    State(String),
+    /// The chain could not be reached.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+}
+
+macro_rules! state_errors {
+    ($($t:ty),*) => {$(
+        impl From<$t> for ChallengerError {
+            fn from(err: $t) -> Self {
+                Self::State(err.to_string())
+            }
+        }
+    )*};
+}
+state_errors!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// Where one aggregator's stream stood.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cursor {
+    /// The aggregator's run.
+    pub run: [u8; 16],
+    /// The last sequence number handled in it.
+    pub after: u64,
+}
+
+/// A challenger for one AVS.
+pub struct Challenger {
+    provider: DynProvider,
+    avs: Address,
+    context: SigningContext,
+    db: Database,
+    /// When the chain last answered (for `/health`).
+    pub health: Arc<Health>,
+}
+
+impl std::fmt::Debug for Challenger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Challenger")
+            .field("avs", &self.avs)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `TaskManager.offenceKey(taskId, operator, offence)`.
+fn offence_key(task_id: u64, operator: Address, offence: B256) -> B256 {
+    keccak256((U256::from(task_id), operator, offence).abi_encode_params())
+}
+
+impl Challenger {
+    /// A challenger sending its transactions with `provider` (which holds its key) to
+    /// `avs`, keeping its state in `state`.
+    pub async fn open(
+        provider: DynProvider,
+        avs: Address,
+        state: &Path,
+    ) -> Result<Self, ChallengerError> {
+        if let Some(dir) = state.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| ChallengerError::State(e.to_string()))?;
+        }
+        let db = Database::create(state)?;
+        let chain_id = provider.get_chain_id().await.map_err(ChainError::from)?;
+        Ok(Self {
+            provider,
+            avs,
+            context: SigningContext {
+                chain_id,
+                avs: avs.into_array(),
+            },
+            db,
+            health: Default::default(),
+        })
+    }
+
+    /// Where `endpoint`'s stream stood.
+    pub fn cursor(&self, endpoint: &str) -> Result<Cursor, ChallengerError> {
+        let tx = self.db.begin_read()?;
+        let table = match tx.open_table(CURSORS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Cursor::default()),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(v) = table.get(endpoint)? else {
+            return Ok(Cursor::default());
+        };
+        let bytes = v.value();
+        let (run, after) = bytes
+            .split_at_checked(16)
+            .filter(|(_, a)| a.len() == 8)
+            .ok_or_else(|| ChallengerError::State(format!("damaged cursor for {endpoint}")))?;
+        let mut r = [0u8; 16];
+        r.copy_from_slice(run);
+        let mut a = [0u8; 8];
+        a.copy_from_slice(after);
+        Ok(Cursor {
+            run: r,
+            after: u64::from_be_bytes(a),
+        })
+    }
+
+    fn set_cursor(&self, endpoint: &str, cursor: Cursor) -> Result<(), ChallengerError> {
+        let mut value = cursor.run.to_vec();
+        value.extend_from_slice(&cursor.after.to_be_bytes());
+        let tx = self.db.begin_write()?;
+        tx.open_table(CURSORS)?.insert(endpoint, value.as_slice())?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn outcome(&self, key: B256) -> Result<Option<String>, ChallengerError> {
+        let tx = self.db.begin_read()?;
+        let table = match tx.open_table(OUTCOMES) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(table.get(key.as_slice())?.map(|v| v.value().to_string()))
+    }
+
+    fn record(&self, key: B256, outcome: &Handled) -> Result<(), ChallengerError> {
+        let tx = self.db.begin_write()?;
+        tx.open_table(OUTCOMES)?
+            .insert(key.as_slice(), outcome.label())?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Checks `evidence` for `task_id` and challenges with it if it can still land.
+    pub async fn handle(&self, task_id: u64, evidence: &[u8]) -> Handled {
+        let handled = self.check_and_challenge(task_id, evidence).await;
+        metrics::counter!(names::CHALLENGER_EVIDENCE, "result" => handled.label()).increment(1);
+        match &handled {
+            Handled::Landed(s) => {
+                tracing::warn!(task = task_id, operator = %s.operator, amount = %s.amount, "slashed")
+            }
+            Handled::Invalid(why) => tracing::warn!(task = task_id, why, "evidence refused"),
+            Handled::Failed(why) => {
+                tracing::warn!(task = task_id, why, "challenge failed; will retry")
+            }
+            other => tracing::info!(task = task_id, outcome = other.label(), "evidence handled"),
+        }
+        handled
+    }
+
+    async fn check_and_challenge(&self, task_id: u64, evidence: &[u8]) -> Handled {
+        let Some(offence) = evidence.get(..32).map(B256::from_slice) else {
+            return Handled::Invalid("shorter than an offence id".into());
+        };
+        if offence != equivocation_offence() {
+            return Handled::Unsupported(offence);
+        }
+        let proof = match Equivocation::decode(evidence) {
+            Ok(proof) => proof,
+            Err(err) => return Handled::Invalid(err.to_string()),
+        };
+        if proof.context != self.context || proof.task_id != task_id {
+            return Handled::Invalid("for another chain, AVS or task".into());
+        }
+        let operator = Address::from(proof.operator.0);
+        let key = offence_key(task_id, operator, offence);
+        match self.outcome(key) {
+            Ok(Some(_)) => return Handled::Known,
+            Ok(None) => {}
+            Err(err) => return Handled::Failed(err.to_string()),
+        }
+        // A proof that does not hold is never recorded against the offence: a liar's
+        // garbage must not stand in the way of the real proof arriving later.
+        if let Err(err) = proof.verify() {
+            return Handled::Invalid(err.to_string());
+        }
+        let contract = BasicAVS::new(self.avs, self.provider.clone());
+        let task = match contract.getTask(U256::from(task_id)).call().await {
+            Ok(task) => task,
+            Err(err) if bulwark_chain::revert::reason(&err).is_some() => {
+                return Handled::Invalid(format!("no task {task_id}"));
+            }
+            Err(err) => return Handled::Failed(err.to_string()),
+        };
+        match registered_key_at(&self.provider, self.avs, operator, task.referenceBlock).await {
+            Ok(Some(registered)) if registered == proof.public_key => {}
+            Ok(_) => return Handled::Invalid("not the key the operator had registered".into()),
+            Err(err) => return Handled::Failed(err.to_string()),
+        }
+        match contract.slashedFor(key).call().await {
+            Ok(true) => return self.settle(key, Handled::AlreadyUsed),
+            Ok(false) => {}
+            Err(err) => return Handled::Failed(err.to_string()),
+        }
+        let (deadline, head) = match (
+            contract.challengeDeadline(U256::from(task_id)).call().await,
+            self.provider.get_block_number().await,
+        ) {
+            (Ok(deadline), Ok(head)) => (deadline, head),
+            (Err(err), _) => return Handled::Failed(err.to_string()),
+            (_, Err(err)) => return Handled::Failed(err.to_string()),
+        };
+        self.health.chain_ok(head);
+        // The challenge lands in the next block at the earliest.
+        if U256::from(head + 1) > deadline {
+            return self.settle(key, Handled::Late);
+        }
+        let outcome = match challenge(&self.provider, self.avs, task_id, evidence).await {
+            Ok(slashed) => Handled::Landed(slashed),
+            Err(ChainError::Contract(err)) => {
+                match err.as_decoded_interface_error::<BasicAVSErrors>() {
+                    Some(BasicAVSErrors::AlreadySlashed(_)) => Handled::AlreadyUsed,
+                    Some(BasicAVSErrors::ChallengeWindowClosed(_)) => Handled::Late,
+                    Some(_) => {
+                        return Handled::Invalid(
+                            bulwark_chain::revert::reason(&err).unwrap_or_else(|| err.to_string()),
+                        );
+                    }
+                    None => return Handled::Failed(err.to_string()),
+                }
+            }
+            Err(err) => return Handled::Failed(err.to_string()),
+        };
+        self.settle(key, outcome)
+    }
+
+    /// Records a final outcome for the offence: landed, used by someone else, or too
+    /// late. (A proof that does not hold, or a failure to reach the chain, is not.)
+    fn settle(&self, key: B256, outcome: Handled) -> Handled {
+        match self.record(key, &outcome) {
+            Ok(()) => outcome,
+            Err(err) => Handled::Failed(err.to_string()),
+        }
+    }
+
+    /// Follows `endpoint`'s evidence from where it stood, handling each item, until
+    /// `shutdown` resolves; reconnects when the stream breaks, starts over when the
+    /// aggregator restarted (a new run), and retries an item that failed.
+    pub async fn follow(
+        &self,
+        endpoint: &str,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<(), ChallengerError> {
+        let connection = Connection::new(endpoint);
+        let backoff = Backoff::default();
+        tokio::pin!(shutdown);
+        let mut delay = Duration::from_millis(200);
+        loop {
+            let mut cursor = self.cursor(endpoint)?;
+            let stream = tokio::select! {
+                _ = &mut shutdown => return Ok(()),
+                s = connection.evidence(cursor.after, &backoff) => s,
+            };
+            let mut stream = match stream {
+                Ok(stream) => stream,
+                Err(err) => {
+                    tracing::warn!(endpoint, %err, "no evidence stream; retrying");
+                    tokio::select! {
+                        _ = &mut shutdown => return Ok(()),
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                    delay = (delay * 2).min(Duration::from_secs(10));
+                    continue;
+                }
+            };
+            loop {
+                let item = tokio::select! {
+                    _ = &mut shutdown => return Ok(()),
+                    item = stream.message() => item,
+                };
+                let Ok(Some(item)) = item else {
+                    break;
+                };
+                delay = Duration::from_millis(200);
+                let Ok(run) = <[u8; 16]>::try_from(item.run.as_slice()) else {
+                    tracing::warn!(endpoint, "an evidence item without a run id; ignored");
+                    continue;
+                };
+                if run != cursor.run {
+                    // A new run of the aggregator: its numbering started over.
+                    cursor = Cursor { run, after: 0 };
+                    self.set_cursor(endpoint, cursor)?;
+                    if item.sequence > 1 {
+                        break; // reconnect from its first item
+                    }
+                }
+                if item.sequence <= cursor.after {
+                    continue;
+                }
+                let handled = self.handle(item.task_id, &item.evidence).await;
+                if matches!(handled, Handled::Failed(_)) {
+                    break; // retried from this item after a pause
+                }
+                cursor.after = item.sequence;
+                self.set_cursor(endpoint, cursor)?;
+            }
+            tokio::select! {
+                _ = &mut shutdown => return Ok(()),
+                _ = tokio::time::sleep(delay) => {}
+            }
+            delay = (delay * 2).min(Duration::from_secs(10));
+        }
+    }
+}
