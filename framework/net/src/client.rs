@@ -239,21 +239,14 @@ impl Connection {
         backoff: &Backoff,
     ) -> Result<(SubmissionStatus, String), ClientError> {
         let request = submission::encode(sub);
-        self.on_session(backoff, |session| {
-            let request = crate::proto::SubmitResponseRequest {
+        self.submit_with(
+            backoff,
+            |session| crate::proto::SubmitResponseRequest {
                 session,
                 ..request.clone()
-            };
-            async move {
-                let reply = self
-                    .call(backoff, |mut client| {
-                        let request = request.clone();
-                        async move { client.submit_response(request).await }
-                    })
-                    .await?;
-                Ok(answer_of(reply))
-            }
-        })
+            },
+            |mut client, request| async move { client.submit_response(request).await },
+        )
         .await
     }
 
@@ -264,17 +257,41 @@ impl Connection {
         backoff: &Backoff,
     ) -> Result<(SubmissionStatus, String), ClientError> {
         let request = submission::encode_report(report);
-        self.on_session(backoff, |session| {
-            let request = crate::proto::SubmitReportRequest {
+        self.submit_with(
+            backoff,
+            |session| crate::proto::SubmitReportRequest {
                 session,
                 ..request.clone()
-            };
+            },
+            |mut client, request| async move { client.submit_report(request).await },
+        )
+        .await
+    }
+
+    /// Sends a submission of either kind on the session: `request` builds it for a
+    /// session token and `send` makes the call, retried by [`Connection::call`]. One
+    /// path for responses and reports, so both get the same session renewal and the
+    /// same reading of the aggregator's answer.
+    async fn submit_with<Q, R, S, Fut>(
+        &self,
+        backoff: &Backoff,
+        request: R,
+        send: S,
+    ) -> Result<(SubmissionStatus, String), ClientError>
+    where
+        Q: Clone,
+        R: Fn(Vec<u8>) -> Q,
+        S: Fn(AggregatorClient<Channel>, Q) -> Fut,
+        Fut: std::future::Future<
+                Output = Result<tonic::Response<SubmitResponseReply>, tonic::Status>,
+            >,
+    {
+        let send = &send;
+        self.on_session(backoff, |session| {
+            let request = request(session);
             async move {
                 let reply = self
-                    .call(backoff, |mut client| {
-                        let request = request.clone();
-                        async move { client.submit_report(request).await }
-                    })
+                    .call(backoff, |client| send(client, request.clone()))
                     .await?;
                 Ok(answer_of(reply))
             }
