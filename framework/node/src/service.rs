@@ -101,20 +101,52 @@ async fn chain_source(
     })
 }
 
-/// The telemetry server's task and the address it is bound to.
-type TelemetryServer = (tokio::task::JoinHandle<std::io::Result<()>>, SocketAddr);
+/// The telemetry server's task, when one runs.
+struct TelemetryServer(Option<tokio::task::JoinHandle<std::io::Result<()>>>);
 
-/// Serves `/metrics` and `/health` in the background when `telemetry.listen` is set.
+impl TelemetryServer {
+    /// Waits for the server to finish (after `stop`).
+    async fn join(self) {
+        if let Some(server) = self.0 {
+            let _ = server.await;
+        }
+    }
+}
+
+/// Serves `/metrics` and `/health` in the background when `telemetry.listen` is set,
+/// then announces the runtime's addresses (its gRPC endpoint `grpc`, if any, and the
+/// telemetry's): every runtime starts the same way, so a supervisor reads the ready
+/// file only once all of its sockets are bound.
 async fn start_telemetry(
     telemetry: &TelemetryConfig,
     health: Arc<Health>,
     role: &'static str,
     max_age: Duration,
     stop: &watch::Receiver<bool>,
-) -> Result<Option<TelemetryServer>, ServiceError> {
-    let Some(addr) = telemetry.listen else {
-        return Ok(None);
+    grpc: Option<SocketAddr>,
+) -> Result<TelemetryServer, ServiceError> {
+    let server = match telemetry.listen {
+        Some(addr) => Some(serve_telemetry(addr, health, role, max_age, stop).await?),
+        None => None,
     };
+    Listening {
+        grpc,
+        http: server.as_ref().map(|(_, bound)| *bound),
+    }
+    .announce()
+    .map_err(ServiceError::Announce)?;
+    Ok(TelemetryServer(server.map(|(task, _)| task)))
+}
+
+/// Binds `addr` and serves `/metrics` and `/health` on it until `stop`; returns the
+/// server's task and the bound address.
+async fn serve_telemetry(
+    addr: SocketAddr,
+    health: Arc<Health>,
+    role: &'static str,
+    max_age: Duration,
+    stop: &watch::Receiver<bool>,
+) -> Result<(tokio::task::JoinHandle<std::io::Result<()>>, SocketAddr), ServiceError> {
     let handle = telemetry::install_metrics();
     let (listener, bound) = telemetry::bind(addr)
         .await
@@ -134,7 +166,7 @@ async fn start_telemetry(
             let _ = stop.wait_for(|s| *s).await;
         },
     ));
-    Ok(Some((server, bound)))
+    Ok((server, bound))
 }
 
 /// Runs an aggregator until `shutdown` resolves; task outcomes go to `outcomes` when
@@ -208,14 +240,9 @@ async fn run_aggregator_with(
         "aggregator",
         health_age(&config.chain),
         &stop,
+        Some(bound),
     )
     .await?;
-    Listening {
-        grpc: Some(bound),
-        http: metrics.as_ref().map(|(_, addr)| *addr),
-    }
-    .announce()
-    .map_err(ServiceError::Announce)?;
     let server = {
         let mut stop = stop.clone();
         tokio::spawn(bulwark_net::server::serve(
@@ -242,9 +269,7 @@ async fn run_aggregator_with(
     tracing::info!("aggregator stopping");
     let _ = stop_tx.send(true);
     let _ = chain_loop.await;
-    if let Some((metrics, _)) = metrics {
-        let _ = metrics.await;
-    }
+    metrics.join().await;
     match server.await {
         Ok(result) => result?,
         Err(err) => tracing::error!(%err, "gRPC server task failed"),
@@ -278,14 +303,9 @@ pub async fn run_challenger(
         "challenger",
         health_age(&config.chain),
         &stop,
+        None,
     )
     .await?;
-    Listening {
-        grpc: None,
-        http: metrics.as_ref().map(|(_, addr)| *addr),
-    }
-    .announce()
-    .map_err(ServiceError::Announce)?;
     let mut work = tokio::task::JoinSet::new();
     for endpoint in config.challenger.aggregators.clone() {
         let (challenger, mut stop) = (challenger.clone(), stop.clone());
@@ -325,9 +345,7 @@ pub async fn run_challenger(
     tracing::info!("challenger stopping");
     let _ = stop_tx.send(true);
     while work.join_next().await.is_some() {}
-    if let Some((metrics, _)) = metrics {
-        let _ = metrics.await;
-    }
+    metrics.join().await;
     tracing::info!("challenger stopped");
     Ok(())
 }
@@ -455,22 +473,15 @@ where
         "operator",
         health_age(&config.chain),
         &stop,
+        None,
     )
     .await?;
-    Listening {
-        grpc: None,
-        http: metrics.as_ref().map(|(_, addr)| *addr),
-    }
-    .announce()
-    .map_err(ServiceError::Announce)?;
     let worker = tokio::spawn(work);
     shutdown.await;
     tracing::info!("operator stopping");
     let _ = stop_tx.send(true);
     let _ = worker.await;
-    if let Some((metrics, _)) = metrics {
-        let _ = metrics.await;
-    }
+    metrics.join().await;
     tracing::info!("operator stopped");
     Ok(())
 }
