@@ -101,6 +101,14 @@ async fn chain_source(
     })
 }
 
+/// Resolves once `stop` says stop: each of a runtime's tasks waits on its own copy.
+fn stopped(stop: &watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'static {
+    let mut stop = stop.clone();
+    async move {
+        let _ = stop.wait_for(|s| *s).await;
+    }
+}
+
 /// The telemetry server's task, when one runs.
 struct TelemetryServer(Option<tokio::task::JoinHandle<std::io::Result<()>>>);
 
@@ -155,16 +163,13 @@ async fn serve_telemetry(
             source,
         })?;
     tracing::info!(%bound, "metrics and health endpoint listening");
-    let mut stop = stop.clone();
     let server = tokio::spawn(telemetry::serve(
         listener,
         handle,
         health,
         role,
         max_age,
-        async move {
-            let _ = stop.wait_for(|s| *s).await;
-        },
+        stopped(stop),
     ));
     Ok((server, bound))
 }
@@ -243,28 +248,19 @@ async fn run_aggregator_with(
         Some(bound),
     )
     .await?;
-    let server = {
-        let mut stop = stop.clone();
-        tokio::spawn(bulwark_net::server::serve(
-            listener,
-            aggregator.clone(),
-            config.aggregator.max_response_bytes,
-            async move {
-                let _ = stop.wait_for(|s| *s).await;
-            },
-        ))
-    };
+    let server = tokio::spawn(bulwark_net::server::serve(
+        listener,
+        aggregator.clone(),
+        config.aggregator.max_response_bytes,
+        stopped(&stop),
+    ));
     let outcomes = outcomes.unwrap_or_else(|| mpsc::unbounded_channel().0);
-    let chain_loop = {
-        let mut stop = stop.clone();
-        tokio::spawn(
-            aggregator
-                .clone()
-                .run(chain, certificates, outcomes, async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                }),
-        )
-    };
+    let chain_loop = tokio::spawn(aggregator.clone().run(
+        chain,
+        certificates,
+        outcomes,
+        stopped(&stop),
+    ));
     shutdown.await;
     tracing::info!("aggregator stopping");
     let _ = stop_tx.send(true);
@@ -308,11 +304,8 @@ pub async fn run_challenger(
     .await?;
     let mut work = tokio::task::JoinSet::new();
     for endpoint in config.challenger.aggregators.clone() {
-        let (challenger, mut stop) = (challenger.clone(), stop.clone());
+        let (challenger, stopped) = (challenger.clone(), stopped(&stop));
         work.spawn(async move {
-            let stopped = async move {
-                let _ = stop.wait_for(|s| *s).await;
-            };
             if let Err(err) = challenger.follow(&endpoint, stopped).await {
                 tracing::error!(endpoint, %err, "stopped following this aggregator");
             }
@@ -320,16 +313,17 @@ pub async fn run_challenger(
     }
     // The chain head, for /health, between challenges.
     {
-        let (health, mut stop, poll) =
-            (challenger.health.clone(), stop.clone(), config.chain.poll());
+        let (health, stopped, poll) = (
+            challenger.health.clone(),
+            stopped(&stop),
+            config.chain.poll(),
+        );
         work.spawn(async move {
             let mut ticker = tokio::time::interval(poll);
+            tokio::pin!(stopped);
             loop {
-                let stopped = async {
-                    let _ = stop.wait_for(|s| *s).await;
-                };
                 tokio::select! {
-                    _ = stopped => return,
+                    _ = &mut stopped => return,
                     _ = ticker.tick() => match provider.get_block_number().await {
                         Ok(head) => health.chain_ok(head),
                         Err(err) => {
@@ -451,7 +445,6 @@ where
         "operator starting"
     );
     let (stop_tx, stop) = watch::channel(false);
-    let mut stop_loop = stop.clone();
     let (health, work) = start(
         OperatorParts {
             key,
@@ -463,9 +456,7 @@ where
             from_block: chain.from_block,
             poll: chain.poll,
         },
-        Box::pin(async move {
-            let _ = stop_loop.wait_for(|s| *s).await;
-        }),
+        Box::pin(stopped(&stop)),
     );
     let metrics = start_telemetry(
         &config.telemetry,
