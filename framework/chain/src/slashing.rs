@@ -27,6 +27,55 @@ use crate::bindings::BasicAVS;
 use crate::devnet::mined;
 use crate::points;
 
+/// Why bytes are not evidence of the offence a decoder expects, in its one encoding.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvidenceError {
+    /// Not `abi.encode(bytes32, bytes)` of the expected proof.
+    #[error("evidence does not decode: {0}")]
+    Decode(String),
+    /// The evidence names another offence.
+    #[error("evidence is for offence {0}")]
+    OtherOffence(B256),
+    /// The proof decodes, but these are not the bytes it encodes to.
+    #[error("not the canonical encoding")]
+    NotCanonical,
+}
+
+/// The evidence `TaskManager.challenge` takes: `abi.encode(offence, abi.encode(proof))`.
+pub fn encode_evidence<A: SolValue>(offence: B256, proof: &A) -> Vec<u8> {
+    (offence, Bytes::from(proof.abi_encode())).abi_encode_params()
+}
+
+/// Decodes evidence of `offence` whose proof is the ABI struct `A`, read into `P` by
+/// `from_abi`; what every [`SlashingProof::decode`] does around its own fields.
+///
+/// The result is held to one encoding: `bytes` must be exactly what
+/// [`SlashingProof::encode`] gives for it. Solidity's `abi.decode` refuses dirty high
+/// bits in a `uint8` or `address` word, which alloy's decoder ignores, so without
+/// this check two byte strings could be one proof here and only one on chain.
+pub fn decode_evidence<A, P>(
+    bytes: &[u8],
+    offence: B256,
+    from_abi: impl FnOnce(A) -> Result<P, P::Error>,
+) -> Result<P, P::Error>
+where
+    A: SolValue + From<<A::SolType as alloy::sol_types::SolType>::RustType>,
+    P: SlashingProof,
+    P::Error: From<EvidenceError>,
+{
+    let (found, proof) = <(B256, Bytes)>::abi_decode_params(bytes)
+        .map_err(|e| EvidenceError::Decode(e.to_string()))?;
+    if found != offence {
+        return Err(EvidenceError::OtherOffence(found).into());
+    }
+    let abi = A::abi_decode(&proof).map_err(|e| EvidenceError::Decode(e.to_string()))?;
+    let decoded = from_abi(abi)?;
+    if decoded.encode() != bytes {
+        return Err(EvidenceError::NotCanonical.into());
+    }
+    Ok(decoded)
+}
+
 /// `keccak256("bulwark.offence.equivocation.v1")`: the offence of signing two
 /// different answers to one task (`TaskManager.EQUIVOCATION`).
 pub fn equivocation_offence() -> B256 {
@@ -114,6 +163,16 @@ pub enum ProofError {
     InvalidSignature(ResponseDigest),
 }
 
+impl From<EvidenceError> for ProofError {
+    fn from(err: EvidenceError) -> Self {
+        match err {
+            EvidenceError::Decode(reason) => Self::Decode(reason),
+            EvidenceError::OtherOffence(offence) => Self::OtherOffence(offence),
+            EvidenceError::NotCanonical => Self::Decode(err.to_string()),
+        }
+    }
+}
+
 impl Equivocation {
     fn message(&self, digest: &ResponseDigest) -> [u8; 32] {
         match self.kind {
@@ -136,27 +195,9 @@ impl Equivocation {
             signatureB: points::g1_words(&self.second.1),
         }
     }
-}
 
-impl SlashingProof for Equivocation {
-    type Error = ProofError;
-
-    fn offender(&self) -> OperatorId {
-        self.operator
-    }
-
-    fn encode(&self) -> Vec<u8> {
-        (equivocation_offence(), Bytes::from(self.abi().abi_encode())).abi_encode_params()
-    }
-
-    fn decode(bytes: &[u8]) -> Result<Self, ProofError> {
-        let (offence, proof) = <(B256, Bytes)>::abi_decode_params(bytes)
-            .map_err(|e| ProofError::Decode(e.to_string()))?;
-        if offence != equivocation_offence() {
-            return Err(ProofError::OtherOffence(offence));
-        }
-        let e =
-            EquivocationAbi::abi_decode(&proof).map_err(|e| ProofError::Decode(e.to_string()))?;
+    /// The proof an ABI struct holds, its points checked.
+    fn from_abi(e: EquivocationAbi) -> Result<Self, ProofError> {
         let kind = match e.kind {
             0 => SignedKind::Response,
             1 => SignedKind::Report,
@@ -167,7 +208,7 @@ impl SlashingProof for Equivocation {
         let g1 = |words: &[U256; 4], what| {
             points::signature_from_words(words).map_err(|err| ProofError::Point(what, err))
         };
-        let proof = Self {
+        Ok(Self {
             context: SigningContext {
                 chain_id: e
                     .chainId
@@ -190,13 +231,23 @@ impl SlashingProof for Equivocation {
                 ResponseDigest(e.digestB.0),
                 g1(&e.signatureB, "second signature")?,
             ),
-        };
-        // One encoding per proof: Solidity's abi.decode refuses dirty high bits in a
-        // `uint8` or `address` word, which alloy's decoder ignores.
-        if proof.encode() != bytes {
-            return Err(ProofError::Decode("not the canonical encoding".into()));
-        }
-        Ok(proof)
+        })
+    }
+}
+
+impl SlashingProof for Equivocation {
+    type Error = ProofError;
+
+    fn offender(&self) -> OperatorId {
+        self.operator
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        encode_evidence(equivocation_offence(), &self.abi())
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, ProofError> {
+        decode_evidence(bytes, equivocation_offence(), Self::from_abi)
     }
 
     fn verify(&self) -> Result<(), ProofError> {

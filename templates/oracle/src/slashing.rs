@@ -11,10 +11,10 @@
 //! carries; the contract holds the proof to its own (`toleranceFor`), and a challenger
 //! reads that before paying for a transaction ([`tolerance_for`]).
 
-use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy::providers::Provider;
-use alloy::sol_types::SolValue;
 use bulwark_chain::points;
+use bulwark_chain::slashing::{EvidenceError, decode_evidence, encode_evidence};
 use bulwark_core::{OperatorId, ResponseDigest, SigningContext, SlashingProof};
 use bulwark_crypto::{Domain, PublicKey, Signature};
 
@@ -97,6 +97,16 @@ pub enum OracleProofError {
     InvalidSignature(&'static str),
 }
 
+impl From<EvidenceError> for OracleProofError {
+    fn from(err: EvidenceError) -> Self {
+        match err {
+            EvidenceError::Decode(reason) => Self::Decode(reason),
+            EvidenceError::OtherOffence(offence) => Self::OtherOffence(offence),
+            EvidenceError::NotCanonical => Self::Decode(err.to_string()),
+        }
+    }
+}
+
 fn signature(words: &[U256; 4], what: &'static str) -> Result<Signature, OracleProofError> {
     points::signature_from_words(words).map_err(|e| OracleProofError::Point(what, e))
 }
@@ -119,16 +129,16 @@ impl FarEndorsement {
     /// Decodes evidence, with the tolerance the chain holds the task to (the
     /// evidence does not carry it: the contract reads its own).
     pub fn decode_with(bytes: &[u8], tolerance_bps: u16) -> Result<Self, OracleProofError> {
-        let (offence, proof) = <(B256, Bytes)>::abi_decode_params(bytes)
-            .map_err(|e| OracleProofError::Decode(e.to_string()))?;
-        if offence != far_endorsement_offence() {
-            return Err(OracleProofError::OtherOffence(offence));
-        }
-        let e = FarEndorsementAbi::abi_decode(&proof)
-            .map_err(|e| OracleProofError::Decode(e.to_string()))?;
+        decode_evidence(bytes, far_endorsement_offence(), |e| {
+            Self::from_abi(e, tolerance_bps)
+        })
+    }
+
+    /// The proof an ABI struct holds, its answers and points checked.
+    fn from_abi(e: FarEndorsementAbi, tolerance_bps: u16) -> Result<Self, OracleProofError> {
         let public_key = points::public_key_from_words(&e.publicKey)
             .map_err(|err| OracleProofError::Point("public key", err))?;
-        let proof = Self {
+        Ok(Self {
             context: SigningContext {
                 chain_id: e
                     .chainId
@@ -152,15 +162,7 @@ impl FarEndorsement {
                 signature(&e.endorsementSignature, "endorsement signature")?,
             ),
             tolerance_bps,
-        };
-        // One encoding per proof, as Solidity's abi.decode (which refuses dirty high
-        // bits in an address word) sees it.
-        if proof.encode() != bytes {
-            return Err(OracleProofError::Decode(
-                "not the canonical encoding".into(),
-            ));
-        }
-        Ok(proof)
+        })
     }
 }
 
@@ -172,11 +174,7 @@ impl SlashingProof for FarEndorsement {
     }
 
     fn encode(&self) -> Vec<u8> {
-        (
-            far_endorsement_offence(),
-            Bytes::from(self.abi().abi_encode()),
-        )
-            .abi_encode_params()
+        encode_evidence(far_endorsement_offence(), &self.abi())
     }
 
     /// Decodes with no tolerance: [`SlashingProof::verify`] then refuses it until the
