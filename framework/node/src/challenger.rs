@@ -80,22 +80,7 @@ pub enum ChallengerError {
     Chain(#[from] ChainError),
 }
 
-macro_rules! state_errors {
-    ($($t:ty),*) => {$(
-        impl From<$t> for ChallengerError {
-            fn from(err: $t) -> Self {
-                Self::State(err.to_string())
-            }
-        }
-    )*};
-}
-state_errors!(
-    redb::DatabaseError,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError
-);
+crate::store::from_redb_errors!(ChallengerError, ChallengerError::State);
 
 /// Where one aggregator's stream stood.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

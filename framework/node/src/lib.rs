@@ -28,5 +28,6 @@ pub mod observer;
 pub mod operator;
 pub mod protection;
 pub mod service;
+mod store;
 pub mod supervise;
 pub mod telemetry;

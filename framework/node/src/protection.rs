@@ -41,11 +41,7 @@ pub enum ProtectionError {
     Damaged(u64),
 }
 
-impl<E: Into<redb::Error>> From<E> for ProtectionError {
-    fn from(err: E) -> Self {
-        Self::Db(err.into().to_string())
-    }
-}
+crate::store::from_redb_errors!(ProtectionError, ProtectionError::Db);
 
 /// What was signed for a task.
 #[derive(Clone, Debug, PartialEq, Eq)]
