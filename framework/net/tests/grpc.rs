@@ -136,6 +136,18 @@ async fn session(
     reply.token
 }
 
+/// Operator 0's connection to the aggregator at `endpoint`, its session open: its
+/// answer "42" to task 7 was accepted on it.
+async fn with_a_session(endpoint: &str, keys: &[SecretKey]) -> client::Connection {
+    let operator = client::Connection::for_operator(endpoint, id(0), keys[0].clone());
+    let (status, _) = operator
+        .submit(&signed(keys, 0, 7, b"42"), &Backoff::default())
+        .await
+        .expect("answered");
+    assert_eq!(status, SubmissionStatus::Accepted);
+    operator
+}
+
 #[tokio::test]
 async fn statuses_over_real_grpc() {
     let (endpoint, stop, handle, keys) = start().await;
@@ -636,12 +648,7 @@ async fn a_flood_of_forged_openings_does_not_stop_open_sessions() {
     };
     let ((endpoint, stop, handle, keys), _) = start_with(limits).await;
     let backoff = Backoff::default();
-    let operator = client::Connection::for_operator(&endpoint, id(0), keys[0].clone());
-    let (status, _) = operator
-        .submit(&signed(&keys, 0, 7, b"42"), &backoff)
-        .await
-        .expect("answered");
-    assert_eq!(status, SubmissionStatus::Accepted);
+    let operator = with_a_session(&endpoint, &keys).await;
 
     let flooding = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let statuses = Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
@@ -725,12 +732,7 @@ async fn an_expired_session_is_reopened_by_the_client() {
     };
     let ((endpoint, stop, handle, keys), sink) = start_with(limits).await;
     let backoff = Backoff::default();
-    let operator = client::Connection::for_operator(&endpoint, id(0), keys[0].clone());
-    let (status, _) = operator
-        .submit(&signed(&keys, 0, 7, b"42"), &backoff)
-        .await
-        .expect("answered");
-    assert_eq!(status, SubmissionStatus::Accepted);
+    let operator = with_a_session(&endpoint, &keys).await;
     tokio::time::sleep(Duration::from_millis(400)).await;
     let (status, detail) = operator
         .submit(&signed(&keys, 0, 7, b"42"), &backoff)
