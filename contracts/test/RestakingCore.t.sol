@@ -140,21 +140,37 @@ contract RestakingCoreTest is AVSFixture {
         assertEq(bps, 1000, "decrease in force");
     }
 
+    /// Funds rewards as this test contract, registered as an AVS of its own.
+    function fund(uint256 amount, uint64 epoch) internal {
+        rewardToken.mint(address(this), amount);
+        rewardToken.approve(address(core), amount);
+        core.fundRewards(address(this), OPERATOR, address(rewardToken), amount, epoch);
+    }
+
+    function test_onlyAnAVSOrItsSubmitterFundsInItsName() public {
+        core.registerAVS();
+        rewardToken.mint(ALICE, 1 ether);
+        vm.startPrank(ALICE);
+        rewardToken.approve(address(core), 1 ether);
+        vm.expectRevert(abi.encodeWithSelector(RestakingCore.NotRewardsSubmitter.selector, address(this), ALICE));
+        core.fundRewards(address(this), OPERATOR, address(rewardToken), 1 ether, 1);
+        vm.expectRevert(abi.encodeWithSelector(RestakingCore.NotAVS.selector, ALICE));
+        core.setRewardsSubmitter(ALICE);
+        vm.expectRevert(abi.encodeWithSelector(RestakingCore.NotAVS.selector, ALICE));
+        core.fundRewards(ALICE, OPERATOR, address(rewardToken), 1 ether, 1);
+        vm.stopPrank();
+        core.setRewardsSubmitter(ALICE);
+        vm.prank(ALICE);
+        core.fundRewards(address(this), OPERATOR, address(rewardToken), 1 ether, 1);
+        assertEq(core.rewardsSubmitter(address(avs)), address(avs.rewards()), "every AVS names its distributor");
+    }
+
     function test_rewardsSplitIntoCommissionAndShares() public {
-        rewardToken.mint(address(this), 1000 ether);
-        rewardToken.approve(address(avs), 1000 ether);
-        allocate(avs, 10_000);
-        avs.fundRewards(OPERATOR, address(rewardToken), 1000 ether, 1);
+        core.registerAVS();
+        fund(1000 ether, 1);
         assertEq(core.pendingRewards(OPERATOR, address(rewardToken)), 100 ether, "10% commission");
         assertApproxEq(core.pendingRewards(ALICE, address(rewardToken)), 675 ether, 1e6, "3/4 of the rest");
         assertApproxEq(core.pendingRewards(BOB, address(rewardToken)), 225 ether, 1e6, "1/4 of the rest");
-
-        rewardToken.mint(address(this), 1);
-        rewardToken.approve(address(avs), 1);
-        vm.expectRevert(
-            abi.encodeWithSelector(RestakingCore.EpochAlreadyFunded.selector, address(avs), OPERATOR, uint64(1))
-        );
-        avs.fundRewards(OPERATOR, address(rewardToken), 1, 1);
 
         vm.prank(ALICE);
         uint256 got = core.claimRewards(address(rewardToken));
@@ -166,9 +182,7 @@ contract RestakingCoreTest is AVSFixture {
         // A staker who leaves earns nothing from later epochs; one who stays does.
         vm.prank(BOB);
         core.undelegate();
-        rewardToken.mint(address(this), 100 ether);
-        rewardToken.approve(address(avs), 100 ether);
-        avs.fundRewards(OPERATOR, address(rewardToken), 100 ether, 2);
+        fund(100 ether, 2);
         vm.prank(BOB);
         uint256 bobGot = core.claimRewards(address(rewardToken));
         assertApproxEq(bobGot, 225 ether, 1e6, "bob keeps epoch 1 only");

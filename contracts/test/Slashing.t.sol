@@ -10,6 +10,7 @@ import {TaskManager} from "../src/avs/TaskManager.sol";
 import {ProofVerifier, SlashingErrors} from "../src/avs/ProofVerifier.sol";
 import {RestakingCore} from "../src/core/RestakingCore.sol";
 import {BasicAVS} from "../src/avs/BasicAVS.sol";
+import {SlashVeto} from "../src/avs/SlashVeto.sol";
 import {IRestakingCore} from "../src/core/IRestakingCore.sol";
 
 /// An "AVS" whose stake listener misbehaves in every way it can: reverts, burns all
@@ -43,6 +44,7 @@ contract SlashingTest is AVSFixture {
     bytes internal constant OTHER = "price=271828";
     address internal constant TREASURY = address(0x7EA5);
     address internal constant CHALLENGER = address(0xC4A1);
+    address internal constant RESOLVER = address(0x4E50);
 
     bytes32 internal constant EQ = keccak256("bulwark.offence.equivocation.v1");
     bytes32 internal constant TEST = keccak256("test.offence");
@@ -316,6 +318,86 @@ contract SlashingTest is AVSFixture {
         avs.challenge(id, ev);
         // Equivocation is a separate offence on the same task.
         avs.challenge(id, evidence(equivocation(avs, 0, 0, id, RESPONSE, OTHER)));
+    }
+
+    function test_vetoSettings() public {
+        SlashVeto veto = avs.slashVeto();
+        assertEq(veto.vetoBlocks(), 0, "off by default");
+        vm.prank(CHALLENGER);
+        vm.expectRevert(abi.encodeWithSelector(SlashVeto.NotAVSOwner.selector, CHALLENGER));
+        veto.setVeto(RESOLVER, 2);
+        // Window (8) + veto must fit in the withdrawal delay (10).
+        vm.expectRevert(abi.encodeWithSelector(SlashVeto.InvalidVeto.selector, RESOLVER, uint32(3)));
+        veto.setVeto(RESOLVER, 3);
+        vm.expectRevert(abi.encodeWithSelector(SlashVeto.InvalidVeto.selector, address(0), uint32(2)));
+        veto.setVeto(address(0), 2);
+        veto.setVeto(RESOLVER, 2);
+        // Only the AVS queues and takes.
+        vm.expectRevert(abi.encodeWithSelector(SlashVeto.NotAVS.selector, address(this)));
+        veto.queue(0, ops[0].addr, EQ, 1e18, address(this));
+        vm.expectRevert(abi.encodeWithSelector(SlashVeto.NotAVS.selector, address(this)));
+        veto.take(0);
+    }
+
+    function test_aVetoedSlashNeverLands() public {
+        SlashVeto veto = avs.slashVeto();
+        veto.setVeto(RESOLVER, 2);
+        (uint256 id, uint32 ref) = newTask(5);
+        // Challenges close two blocks earlier: the slash must still execute in time.
+        assertEq(avs.challengeDeadline(id), uint256(ref) + 10 - 2, "deadline less the veto");
+        bytes memory proof = evidence(equivocation(avs, 1, 0, id, RESPONSE, OTHER));
+        vm.prank(CHALLENGER);
+        avs.challenge(id, proof);
+        assertApproxEq(core.slashableStake(ops[1].addr), 32 ether, 1, "queued, not slashed");
+        SlashVeto.Slash memory queued = veto.slash(0);
+        assertEq(queued.operator, ops[1].addr, "operator");
+        assertEq(queued.challenger, CHALLENGER, "challenger");
+        assertEq(queued.readyBlock, block.number + 2, "ready after the veto");
+
+        vm.prank(CHALLENGER);
+        vm.expectRevert(abi.encodeWithSelector(SlashVeto.NotResolver.selector, CHALLENGER));
+        veto.veto(0);
+        vm.expectRevert(abi.encodeWithSelector(SlashVeto.VetoWindowOpen.selector, 0, block.number + 2));
+        avs.executeSlash(0);
+        vm.prank(RESOLVER);
+        veto.veto(0);
+        vm.roll(block.number + 5);
+        vm.expectRevert(abi.encodeWithSelector(SlashVeto.SlashNotPending.selector, 0, SlashVeto.Status.Vetoed));
+        avs.executeSlash(0);
+        assertApproxEq(core.slashableStake(ops[1].addr), 32 ether, 1, "never slashed");
+        // The proof stays spent.
+        bytes memory ev = evidence(equivocation(avs, 1, 0, id, RESPONSE, OTHER));
+        vm.expectRevert(abi.encodeWithSelector(TaskManager.AlreadySlashed.selector, id, ops[1].addr, EQ));
+        avs.challenge(id, ev);
+        vm.expectRevert(abi.encodeWithSelector(SlashVeto.UnknownSlash.selector, 1));
+        avs.executeSlash(1);
+    }
+
+    function test_anUnvetoedSlashIsExecutedByAnyone() public {
+        SlashVeto veto = avs.slashVeto();
+        veto.setVeto(RESOLVER, 2);
+        avs.setSlashDestination(TREASURY, 1000);
+        (uint256 id,) = newTask(5);
+        bytes memory proof = evidence(equivocation(avs, 2, 0, id, RESPONSE, OTHER));
+        vm.prank(CHALLENGER);
+        avs.challenge(id, proof);
+        vm.roll(block.number + 2);
+        vm.prank(RESOLVER);
+        vm.expectRevert(abi.encodeWithSelector(SlashVeto.VetoWindowClosed.selector, 0, block.number));
+        veto.veto(0);
+        vm.prank(address(0xE8EC));
+        avs.executeSlash(0);
+        assertApproxEq(core.slashableStake(ops[2].addr), 28.8 ether, 1, "slashed");
+        assertApproxEq(token.balanceOf(CHALLENGER), 0.32 ether, 1, "the bounty goes to the challenger");
+        assertEq(token.balanceOf(address(0xE8EC)), 0, "not to whoever executes");
+        assertApproxEq(token.balanceOf(TREASURY), 2.88 ether, 1, "the rest to the destination");
+        vm.expectRevert(abi.encodeWithSelector(SlashVeto.SlashNotPending.selector, 0, SlashVeto.Status.Executed));
+        avs.executeSlash(0);
+        // Turned off again: the next slash lands with its proof.
+        veto.setVeto(address(0), 0);
+        avs.challenge(id, evidence(equivocation(avs, 3, 0, id, RESPONSE, OTHER)));
+        assertApproxEq(core.slashableStake(ops[3].addr), 28.8 ether, 1, "at once");
+        assertEq(veto.slashCount(), 1, "nothing queued");
     }
 
     function test_aSlashOnOneAVSReweighsTheOperatorOnEveryOther() public {

@@ -354,11 +354,10 @@ fn reverts(corpus: &Corpus) -> Result {
     )?;
     corpus.write(
         "revert",
-        "epoch-already-funded",
-        RestakingCore::EpochAlreadyFunded {
+        "not-rewards-submitter",
+        RestakingCore::NotRewardsSubmitter {
             avs: AVS.parse()?,
-            operator: Address::repeat_byte(7),
-            epoch: 3,
+            caller: Address::repeat_byte(7),
         }
         .abi_encode(),
     )?;

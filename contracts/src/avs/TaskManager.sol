@@ -8,13 +8,16 @@ import {IRestakingCore} from "../core/IRestakingCore.sol";
 import {CertificateVerifier} from "./CertificateVerifier.sol";
 import {OperatorRegistry} from "./OperatorRegistry.sol";
 import {SlashingErrors} from "./ProofVerifier.sol";
+import {SlashVeto} from "./SlashVeto.sol";
+import {RewardsDistributor} from "./RewardsDistributor.sol";
 
 /// @title TaskManager
 /// @notice The base every Bulwark AVS contract extends: tasks are created with an input,
 /// a reference block, a threshold and a deadline; a response is accepted with a
 /// certificate before the deadline; it becomes final once its challenge window passes
 /// unchallenged. The contract is the AVS's identity in the restaking core: it
-/// registers there, slashes through it, and funds rewards through it.
+/// registers there, slashes through it, and funds rewards through it (its
+/// `rewards` distributor pays operators by the stake that signed in each epoch).
 ///
 /// Templates override the hooks: `_beforeCreateTask` (validate input),
 /// `_onTaskResponded` (use the result), `_verifyChallenge` (check a slashing proof of
@@ -31,6 +34,11 @@ import {SlashingErrors} from "./ProofVerifier.sol";
 /// blocks of the response (or of the deadline, for a task never answered), and never
 /// later than the reference block plus the core's withdrawal delay, while the stake
 /// that signed is still slashable; the window cannot be set longer than that delay.
+///
+/// Veto window (optional, in `slashVeto`, which every AVS deploys): a proven offence is
+/// queued for `vetoBlocks`, during which the resolver the owner names can cancel it;
+/// then anyone executes it (`executeSlash`). Challenges close `vetoBlocks` earlier, so
+/// every queued slash can execute while the stake that signed is still slashable.
 abstract contract TaskManager is CertificateVerifier, SlashingErrors, Ownable {
     using SafeERC20 for IERC20;
 
@@ -42,6 +50,8 @@ abstract contract TaskManager is CertificateVerifier, SlashingErrors, Ownable {
         Challenged
     }
 
+    /// @dev Laid out in four slots, the second written once more by the response:
+    /// `nonSignersHash` stays zero (no write) when everyone signed.
     struct Task {
         bytes32 inputHash;
         uint32 referenceBlock;
@@ -49,9 +59,13 @@ abstract contract TaskManager is CertificateVerifier, SlashingErrors, Ownable {
         uint16 thresholdBps;
         TaskStatus status;
         uint32 respondedBlock;
-        bytes32 responseDigest;
         uint64 signedStakeGwei;
         uint64 totalStakeGwei;
+        bytes32 responseDigest;
+        /// keccak256 of the non-signers' addresses, each as a 32-byte word in the
+        /// certificate's (ascending) order; zero if all signed. The addresses are in
+        /// `TaskNonSigners`, so anyone can prove who signed a task (rewards).
+        bytes32 nonSignersHash;
     }
 
     /// The offence of signing two different responses (or reports) to one task.
@@ -65,6 +79,8 @@ abstract contract TaskManager is CertificateVerifier, SlashingErrors, Ownable {
     /// The core's withdrawal delay: stake that signed at a reference block is
     /// slashable at least this many blocks after it.
     uint32 public immutable slashableBlocks;
+    /// This AVS's veto window (off until the owner sets it there).
+    SlashVeto public immutable slashVeto;
     /// Fraction of the allocation (1e18 = all) slashed per offence; 0: not slashable.
     mapping(bytes32 offence => uint256 wad) public slashFraction;
     /// Where slashed assets go, after the challenger's bounty.
@@ -76,6 +92,15 @@ abstract contract TaskManager is CertificateVerifier, SlashingErrors, Ownable {
     uint256 public taskCount;
     mapping(uint256 taskId => Task) internal tasks;
     mapping(address account => bool) public isTaskCreator;
+    /// Length of a rewards epoch in blocks; a response counts in epoch
+    /// `respondedBlock / rewardEpochBlocks`. Fixed once the first task exists.
+    uint32 public rewardEpochBlocks = 7200;
+    /// Stake (gwei) that signed the responses of each epoch, summed over its tasks:
+    /// what the epoch's signed-stake rewards are split by.
+    mapping(uint64 epoch => uint256 stakeGwei) public epochSignedStakeGwei;
+    /// Pays this AVS's rewards (deployed by the constructor; the core lets it fund
+    /// rewards in this AVS's name).
+    RewardsDistributor public immutable rewards;
 
     event TaskCreated(
         uint256 indexed taskId, bytes input, uint32 referenceBlock, uint16 thresholdBps, uint32 deadlineBlock
@@ -83,8 +108,9 @@ abstract contract TaskManager is CertificateVerifier, SlashingErrors, Ownable {
     event TaskResponded(
         uint256 indexed taskId, bytes32 responseDigest, bytes response, uint64 signedStakeGwei, uint64 totalStakeGwei
     );
+    event TaskNonSigners(uint256 indexed taskId, address[] nonSigners);
+    event RewardEpochSet(uint32 blocks);
     event TaskExpired(uint256 indexed taskId);
-    event TaskChallenged(uint256 indexed taskId, address indexed operator, uint256 wadFraction, uint256 slashed);
     event OperatorSlashed(
         uint256 indexed taskId,
         address indexed operator,
@@ -113,6 +139,7 @@ abstract contract TaskManager is CertificateVerifier, SlashingErrors, Ownable {
     error OffenceNotSlashable(bytes32 offence);
     error InvalidFraction(uint256 wadFraction);
     error InvalidDestination(address destination, uint16 bountyBps);
+    error RewardEpochFixed();
 
     constructor(
         IRestakingCore core_,
@@ -125,10 +152,20 @@ abstract contract TaskManager is CertificateVerifier, SlashingErrors, Ownable {
         if (challengeWindow_ > delay) revert ChallengeWindowTooLong(challengeWindow_, delay);
         challengeWindow = challengeWindow_;
         slashableBlocks = delay;
+        slashVeto = new SlashVeto();
         isTaskCreator[owner_] = true;
         slashFraction[EQUIVOCATION] = 0.1e18;
         emit SlashFractionSet(EQUIVOCATION, 0.1e18);
         core_.registerAVS();
+        rewards = new RewardsDistributor(core_);
+        core_.setRewardsSubmitter(address(rewards));
+    }
+
+    /// Sets the length of a rewards epoch, in blocks; only before the first task.
+    function setRewardEpochBlocks(uint32 blocks) external onlyOwner {
+        if (taskCount != 0 || blocks == 0) revert RewardEpochFixed();
+        rewardEpochBlocks = blocks;
+        emit RewardEpochSet(blocks);
     }
 
     /// Sets the fraction of an operator's allocation slashed for `offence` (0: the
@@ -173,9 +210,10 @@ abstract contract TaskManager is CertificateVerifier, SlashingErrors, Ownable {
             thresholdBps: thresholdBps,
             status: TaskStatus.Open,
             respondedBlock: 0,
-            responseDigest: bytes32(0),
             signedStakeGwei: 0,
-            totalStakeGwei: 0
+            totalStakeGwei: 0,
+            responseDigest: bytes32(0),
+            nonSignersHash: bytes32(0)
         });
         emit TaskCreated(taskId, input, referenceBlock, thresholdBps, deadline);
     }
@@ -197,6 +235,8 @@ abstract contract TaskManager is CertificateVerifier, SlashingErrors, Ownable {
         task.responseDigest = digest;
         task.signedStakeGwei = signedStake;
         task.totalStakeGwei = totalStake;
+        if (cert.nonSigners.length != 0) task.nonSignersHash = _recordNonSigners(taskId, cert.nonSigners);
+        epochSignedStakeGwei[uint64(block.number / rewardEpochBlocks)] += signedStake;
         _onTaskResponded(taskId, response);
         emit TaskResponded(taskId, digest, response, signedStake, totalStake);
     }
@@ -227,6 +267,22 @@ abstract contract TaskManager is CertificateVerifier, SlashingErrors, Ownable {
         if (slashedFor[key]) revert AlreadySlashed(taskId, operator, offence);
         slashedFor[key] = true;
         if (task.status == TaskStatus.Responded) task.status = TaskStatus.Challenged;
+        if (!slashVeto.queue(taskId, operator, offence, wadFraction, msg.sender)) {
+            _slash(taskId, operator, offence, wadFraction, msg.sender);
+        }
+    }
+
+    /// Executes a slash queued behind the veto window once the window has passed;
+    /// anyone may call. The bounty goes to the challenger who proved it.
+    function executeSlash(uint256 slashId) external {
+        SlashVeto.Slash memory s = slashVeto.take(slashId);
+        _slash(s.taskId, s.operator, s.offence, s.wadFraction, s.challenger);
+    }
+
+    /// Slashes `operator` through the core and pays out what arrives.
+    function _slash(uint256 taskId, address operator, bytes32 offence, uint256 wadFraction, address challenger)
+        private
+    {
         IERC20 asset = core.asset();
         uint256 before = asset.balanceOf(address(this));
         uint256 slashed = core.slash(operator, wadFraction);
@@ -234,21 +290,21 @@ abstract contract TaskManager is CertificateVerifier, SlashingErrors, Ownable {
         // (some liquid staking tokens do) must not make the slash revert.
         uint256 received = asset.balanceOf(address(this)) - before;
         uint256 bounty = received * bountyBps / BPS;
-        if (bounty > 0) asset.safeTransfer(msg.sender, bounty);
+        if (bounty > 0) asset.safeTransfer(challenger, bounty);
         if (received > bounty) asset.safeTransfer(slashDestination, received - bounty);
-        emit TaskChallenged(taskId, operator, wadFraction, slashed);
-        emit OperatorSlashed(taskId, operator, offence, wadFraction, slashed, msg.sender, bounty);
+        emit OperatorSlashed(taskId, operator, offence, wadFraction, slashed, challenger, bounty);
     }
 
     /// The last block a challenge on `taskId` can land: `challengeWindow` after its
     /// response (after its deadline if it has none), capped at its reference block plus
-    /// the core's withdrawal delay, beyond which the stake that signed may be gone.
+    /// the core's withdrawal delay less the veto window, beyond which the stake that
+    /// signed may be gone before the slash executes.
     function challengeDeadline(uint256 taskId) public view returns (uint256) {
         Task storage task = tasks[taskId];
         if (task.status == TaskStatus.None) revert UnknownTask(taskId);
         uint256 from = task.respondedBlock != 0 ? task.respondedBlock : task.deadlineBlock;
         uint256 end = from + challengeWindow;
-        uint256 slashable = uint256(task.referenceBlock) + slashableBlocks;
+        uint256 slashable = uint256(task.referenceBlock) + slashableBlocks - slashVeto.vetoBlocks();
         return end < slashable ? end : slashable;
     }
 
@@ -279,11 +335,18 @@ abstract contract TaskManager is CertificateVerifier, SlashingErrors, Ownable {
         }
     }
 
-    /// Pays `amount` of `token` from the owner as `operator`'s rewards for `epoch`.
-    function fundRewards(address operator, address token, uint256 amount, uint64 epoch) external onlyOwner {
-        IERC20(token).safeTransferFrom(msg.sender, address(this), amount);
-        IERC20(token).forceApprove(address(core), amount);
-        core.fundRewards(operator, token, amount, epoch);
+    /// Emits the non-signers' addresses of `taskId` and returns their hash (see
+    /// `Task.nonSignersHash`).
+    function _recordNonSigners(uint256 taskId, NonSigner[] calldata nonSigners) private returns (bytes32 hash) {
+        uint256 n = nonSigners.length;
+        address[] memory operators = new address[](n);
+        for (uint256 i = 0; i < n; i++) {
+            operators[i] = nonSigners[i].operator;
+        }
+        assembly ("memory-safe") {
+            hash := keccak256(add(operators, 32), mul(n, 32))
+        }
+        emit TaskNonSigners(taskId, operators);
     }
 
     /// Removes `operator` from the set (e.g. stake fell below the minimum).

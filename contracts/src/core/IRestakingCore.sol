@@ -31,9 +31,14 @@ interface IRestakingCore {
     /// transaction, so the next certificate anywhere weighs the slashed stake.
     function slash(address operator, uint256 wadFraction) external returns (uint256 slashed);
 
-    /// Pays `amount` of `token` for `epoch` to `operator` and its stakers; the caller is
-    /// the AVS and must have approved the core for `amount`.
-    function fundRewards(address operator, address token, uint256 amount, uint64 epoch) external;
+    /// Pays `amount` of `token` for `epoch` to `operator` and its stakers in the name of
+    /// `avs`: the operator keeps its commission, its active shares the rest. The caller
+    /// is `avs` or the rewards submitter it named, and must have approved the core.
+    function fundRewards(address avs, address operator, address token, uint256 amount, uint64 epoch) external;
+
+    /// Names the contract that may fund rewards in the calling AVS's name (its rewards
+    /// distributor), so the AVS itself needs no token code.
+    function setRewardsSubmitter(address submitter) external;
 }
 
 /// @notice What an AVS implements to hear that an operator's stake changed (a slash,

@@ -78,7 +78,8 @@ contract RestakingCore is IRestakingCore, ReentrancyGuard {
     mapping(address operator => mapping(address token => uint256)) public rewardPerShare;
     mapping(address staker => mapping(address operator => mapping(address token => uint256))) internal rewardDebt;
     mapping(address account => mapping(address token => uint256)) public claimableRewards;
-    mapping(address avs => mapping(address operator => mapping(uint64 epoch => bool))) public epochFunded;
+    /// The contract each AVS lets fund rewards in its name (see `setRewardsSubmitter`).
+    mapping(address avs => address submitter) public rewardsSubmitter;
     /// Every AVS each operator has opted into, in opt-in order: told of its slashes.
     mapping(address operator => address[]) internal avsesOf;
 
@@ -102,6 +103,7 @@ contract RestakingCore is IRestakingCore, ReentrancyGuard {
     event RewardsClaimed(address indexed account, address indexed token, uint256 amount);
     /// An AVS failed to take a stake change (it reverted or ran out of its gas); the
     /// slash stands, and anyone can bring that AVS's registry up to date.
+    event RewardsSubmitterSet(address indexed avs, address submitter);
     event StakeListenerFailed(address indexed avs, address indexed operator);
 
     error NotOperator(address account);
@@ -118,7 +120,7 @@ contract RestakingCore is IRestakingCore, ReentrancyGuard {
     error UnknownWithdrawal(uint256 id);
     error SlashExceedsAllocation(uint256 wadFraction);
     error NothingAllocated(address operator, address avs);
-    error EpochAlreadyFunded(address avs, address operator, uint64 epoch);
+    error NotRewardsSubmitter(address avs, address caller);
     error TooManyRewardTokens(address operator);
     error TooManyAVSs(address operator);
     /// Not enough gas was left to tell every AVS of a slash (see `slash`).
@@ -311,12 +313,17 @@ contract RestakingCore is IRestakingCore, ReentrancyGuard {
     // ---------------------------------------------------------------- rewards
 
     /// @inheritdoc IRestakingCore
-    function fundRewards(address operator, address token, uint256 amount, uint64 epoch) external nonReentrant {
-        if (!isAVS[msg.sender]) revert NotAVS(msg.sender);
+    /// @dev The core keeps no per-epoch ledger: how much each operator earns in an
+    /// epoch, and that it is paid once, is the AVS's distributor's to decide (it may
+    /// top up an epoch). `epoch` labels the payment for indexers.
+    function fundRewards(address avs, address operator, address token, uint256 amount, uint64 epoch)
+        external
+        nonReentrant
+    {
+        if (!isAVS[avs]) revert NotAVS(avs);
+        if (msg.sender != avs && msg.sender != rewardsSubmitter[avs]) revert NotRewardsSubmitter(avs, msg.sender);
         if (!operatorInfo[operator].registered) revert NotOperator(operator);
         if (amount == 0) revert ZeroAmount();
-        if (epochFunded[msg.sender][operator][epoch]) revert EpochAlreadyFunded(msg.sender, operator, epoch);
-        epochFunded[msg.sender][operator][epoch] = true;
         _trackRewardToken(operator, token);
 
         Pool storage pool = pools[operator];
@@ -330,7 +337,14 @@ contract RestakingCore is IRestakingCore, ReentrancyGuard {
         claimableRewards[operator][token] += commission;
         if (toStakers > 0) rewardPerShare[operator][token] += toStakers * ACC_PRECISION / activeShares;
         IERC20(token).safeTransferFrom(msg.sender, address(this), amount);
-        emit RewardsFunded(msg.sender, operator, token, epoch, amount, commission);
+        emit RewardsFunded(avs, operator, token, epoch, amount, commission);
+    }
+
+    /// @inheritdoc IRestakingCore
+    function setRewardsSubmitter(address submitter) external {
+        if (!isAVS[msg.sender]) revert NotAVS(msg.sender);
+        rewardsSubmitter[msg.sender] = submitter;
+        emit RewardsSubmitterSet(msg.sender, submitter);
     }
 
     /// Pays the caller everything it has earned in `token`, as staker and as operator.

@@ -52,6 +52,10 @@ abstract contract Test {
         if (a != b) revert AssertionFailedBytes(what, a, b);
     }
 
+    function assertEq(address a, address b, string memory what) internal pure {
+        if (a != b) revert AssertionFailed(what, uint160(a), uint160(b));
+    }
+
     function assertEq(bytes memory a, bytes memory b, string memory what) internal pure {
         if (keccak256(a) != keccak256(b)) revert AssertionFailedBytes(what, keccak256(a), keccak256(b));
     }

@@ -26,3 +26,17 @@ alloy::sol!(
     LiquidStakingToken,
     "artifacts/LiquidStakingToken.json"
 );
+
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
+    RewardsDistributor,
+    "artifacts/RewardsDistributor.json"
+);
+
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
+    SlashVeto,
+    "artifacts/SlashVeto.json"
+);
