@@ -49,6 +49,9 @@ pub struct DeployConfig {
     pub reference_window: u32,
     /// Blocks a response can be challenged.
     pub challenge_window: u32,
+    /// Blocks per rewards epoch (`setRewardEpochBlocks`): short on a devnet, so
+    /// epochs end while one watches.
+    pub reward_epoch_blocks: u32,
     /// Creation code of the AVS contract. Its constructor must take the task manager's
     /// arguments `(core, owner, minimumStake, referenceWindow, challengeWindow)`, as
     /// every AVS that extends `TaskManager` without adding any does; [`BasicAVS`] by
@@ -63,6 +66,7 @@ impl Default for DeployConfig {
             minimum_stake: U256::from(10u64).pow(U256::from(18u64)),
             reference_window: 300,
             challenge_window: 20,
+            reward_epoch_blocks: 100,
             avs_code: BasicAVS::BYTECODE.clone(),
         }
     }
@@ -195,6 +199,15 @@ impl Devnet {
         let avs = receipt
             .contract_address
             .ok_or(ChainError::Reverted(receipt.transaction_hash))?;
+        mined(
+            &self.provider,
+            BasicAVS::new(avs, p.clone())
+                .setRewardEpochBlocks(config.reward_epoch_blocks)
+                .from(owner)
+                .send()
+                .await?,
+        )
+        .await?;
         Ok(Deployment {
             token,
             core,

@@ -8,6 +8,10 @@
 //! - [`tasks`]: creating tasks;
 //! - [`revert`]: custom Solidity errors decoded by name for error messages;
 //! - [`slashing`]: equivocation proofs, checked off-chain as on-chain, and challenges;
+//! - [`restaking`]: the restaking layer behind one trait ([`restaking::Restaking`]),
+//!   Bulwark's devnet core its first implementation;
+//! - [`rewards`]: rewards per epoch, funded, proven from the chain and claimed;
+//! - [`exposure`]: a staker's stake at risk per AVS and in the worst case;
 //! - [`provider`]: HTTP providers filled alike for runtimes and the devnet;
 //! - [`devnet`]: anvil on a free port with the restaking core and an AVS deployed.
 
@@ -15,12 +19,15 @@ pub mod bindings;
 pub mod certificate;
 pub mod devnet;
 mod error;
+pub mod exposure;
 pub mod message;
 pub mod points;
 pub mod provider;
 pub mod registration;
 pub mod registry;
+pub mod restaking;
 pub mod revert;
+pub mod rewards;
 pub mod slashing;
 pub mod tasks;
 

@@ -5,10 +5,11 @@
 
 use alloy::sol_types::SolInterface;
 
-use crate::bindings::{BasicAVS, LiquidStakingToken, RestakingCore};
+use crate::bindings::{BasicAVS, LiquidStakingToken, RestakingCore, RewardsDistributor, SlashVeto};
 
 /// The revert carried by `err`, decoded against the errors of the restaking core,
-/// the task manager (every AVS built on `BasicAVS`) and the staking token; `None` when
+/// the task manager (every AVS built on `BasicAVS`), its veto window and rewards
+/// distributor (their errors pass through the AVS), and the staking token; `None` when
 /// `err` is no revert or its error is none of theirs.
 pub fn reason(err: &alloy::contract::Error) -> Option<String> {
     decode(err.as_revert_data()?.as_ref())
@@ -20,6 +21,12 @@ pub fn decode(data: &[u8]) -> Option<String> {
         return Some(unwrap_variant(format!("{e:?}")));
     }
     if let Ok(e) = BasicAVS::BasicAVSErrors::abi_decode(data) {
+        return Some(unwrap_variant(format!("{e:?}")));
+    }
+    if let Ok(e) = SlashVeto::SlashVetoErrors::abi_decode(data) {
+        return Some(unwrap_variant(format!("{e:?}")));
+    }
+    if let Ok(e) = RewardsDistributor::RewardsDistributorErrors::abi_decode(data) {
         return Some(unwrap_variant(format!("{e:?}")));
     }
     if let Ok(e) = LiquidStakingToken::LiquidStakingTokenErrors::abi_decode(data) {

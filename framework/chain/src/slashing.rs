@@ -23,7 +23,7 @@ use bulwark_core::{OperatorId, ResponseDigest, SigningContext, SlashingProof};
 use bulwark_crypto::{Domain, PublicKey, Signature};
 
 use crate::ChainError;
-use crate::bindings::BasicAVS;
+use crate::bindings::{BasicAVS, SlashVeto};
 use crate::devnet::mined;
 use crate::points;
 
@@ -303,6 +303,41 @@ pub struct Slashed {
     pub bounty: U256,
 }
 
+/// A slash waiting out the AVS's veto window (`SlashVeto`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueuedSlash {
+    /// Its id in the AVS's `SlashVeto`.
+    pub slash_id: u64,
+    /// The task.
+    pub task_id: u64,
+    /// The offender.
+    pub operator: Address,
+    /// The offence.
+    pub offence: B256,
+    /// The first block [`execute_slash`] can land in, unless vetoed before.
+    pub ready_block: u64,
+}
+
+/// What a challenge that landed did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Challenged {
+    /// The operator was slashed.
+    Slashed(Slashed),
+    /// The AVS has a veto window: the slash is queued (execute it with
+    /// [`execute_slash`] once ready).
+    Queued(QueuedSlash),
+}
+
+impl Challenged {
+    /// The slash, if it landed at once.
+    pub fn slashed(self) -> Option<Slashed> {
+        match self {
+            Challenged::Slashed(s) => Some(s),
+            Challenged::Queued(_) => None,
+        }
+    }
+}
+
 /// Submits `evidence` against `task_id` on `avs` and waits for it to land; a refusal
 /// comes back as [`ChainError::Contract`] with the contract's reason
 /// (`AlreadySlashed`, `ChallengeWindowClosed`, ...).
@@ -311,23 +346,52 @@ pub async fn challenge<P: Provider + Clone>(
     avs: Address,
     task_id: u64,
     evidence: &[u8],
-) -> Result<Slashed, ChainError> {
+) -> Result<Challenged, ChainError> {
     let contract = BasicAVS::new(avs, provider.clone());
     let pending = contract
         .challenge(U256::from(task_id), Bytes::copy_from_slice(evidence))
         .send()
         .await?;
     let receipt = mined(provider, pending).await?;
-    let hash = receipt.transaction_hash;
+    if let Some(queued) = receipt.decoded_log::<SlashVeto::SlashQueued>() {
+        return Ok(Challenged::Queued(QueuedSlash {
+            slash_id: u64::try_from(queued.slashId).unwrap_or(u64::MAX),
+            task_id,
+            operator: queued.operator,
+            offence: queued.offence,
+            ready_block: u64::from(queued.readyBlock),
+        }));
+    }
+    slashed_in(&receipt).map(Challenged::Slashed)
+}
+
+/// Executes slash `slash_id` queued on `avs` once its veto window has passed; a
+/// refusal comes back as [`ChainError::Contract`] (`VetoWindowOpen`,
+/// `SlashNotPending` once vetoed or executed).
+pub async fn execute_slash<P: Provider + Clone>(
+    provider: &P,
+    avs: Address,
+    slash_id: u64,
+) -> Result<Slashed, ChainError> {
+    let contract = BasicAVS::new(avs, provider.clone());
+    let pending = contract.executeSlash(U256::from(slash_id)).send().await?;
+    slashed_in(&mined(provider, pending).await?)
+}
+
+/// The slash a receipt of `challenge` or `executeSlash` records.
+fn slashed_in(receipt: &alloy::rpc::types::TransactionReceipt) -> Result<Slashed, ChainError> {
     receipt
         .decoded_log::<BasicAVS::OperatorSlashed>()
         .map(|log| Slashed {
-            task_id,
+            task_id: u64::try_from(log.taskId).unwrap_or(u64::MAX),
             operator: log.operator,
             offence: log.offence,
             wad_fraction: log.wadFraction,
             amount: log.slashed,
             bounty: log.bounty,
         })
-        .ok_or(ChainError::MissingEvent(hash, "OperatorSlashed"))
+        .ok_or(ChainError::MissingEvent(
+            receipt.transaction_hash,
+            "OperatorSlashed",
+        ))
 }

@@ -23,7 +23,9 @@ use alloy::providers::{DynProvider, Provider};
 use alloy::sol_types::SolValue;
 use bulwark_chain::ChainError;
 use bulwark_chain::bindings::BasicAVS::{self, BasicAVSErrors};
-use bulwark_chain::slashing::{Equivocation, challenge, equivocation_offence, registered_key_at};
+use bulwark_chain::slashing::{
+    Challenged, Equivocation, challenge, equivocation_offence, registered_key_at,
+};
 use bulwark_core::{SigningContext, SlashingProof};
 use bulwark_net::client::{Backoff, Connection};
 use redb::{Database, TableDefinition};
@@ -40,6 +42,8 @@ const CURSORS: TableDefinition<&str, &[u8]> = TableDefinition::new("cursors");
 pub enum Handled {
     /// The challenge landed: the operator was slashed.
     Landed(bulwark_chain::slashing::Slashed),
+    /// The challenge landed and the slash waits out the AVS's veto window.
+    Queued(bulwark_chain::slashing::QueuedSlash),
     /// This challenger dealt with this offence before.
     Known,
     /// Someone else's challenge for it landed first.
@@ -59,6 +63,7 @@ impl Handled {
     pub fn label(&self) -> &'static str {
         match self {
             Handled::Landed(_) => "landed",
+            Handled::Queued(_) => "queued",
             Handled::Known => "known",
             Handled::AlreadyUsed => "already_used",
             Handled::Late => "late",
@@ -267,7 +272,8 @@ impl Challenger {
             return self.settle(key, Handled::Late);
         }
         let outcome = match challenge(&self.provider, self.avs, task_id, evidence).await {
-            Ok(slashed) => Handled::Landed(slashed),
+            Ok(Challenged::Slashed(slashed)) => Handled::Landed(slashed),
+            Ok(Challenged::Queued(queued)) => Handled::Queued(queued),
             Err(ChainError::Contract(err)) => {
                 match err.as_decoded_interface_error::<BasicAVSErrors>() {
                     Some(BasicAVSErrors::AlreadySlashed(_)) => Handled::AlreadyUsed,

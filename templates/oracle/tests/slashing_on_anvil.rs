@@ -130,7 +130,9 @@ async fn a_far_endorsement_is_slashed_and_one_at_the_tolerance_is_not() {
     far.verify().expect("provable off-chain");
     let slashed = challenge(&provider, d.avs, task.task_id, &far.encode())
         .await
-        .expect("slashed on chain");
+        .expect("slashed on chain")
+        .slashed()
+        .expect("no veto window: slashed at once");
     assert_eq!(slashed.operator, ops[0].address);
     assert_eq!(slashed.offence, far_endorsement_offence());
     assert_eq!(slashed.amount, ether(32) * U256::from(5) / U256::from(100));
