@@ -4,12 +4,14 @@
 //! - [`chain`]: operator registration and allocation, staking, and `status`, against
 //!   any RPC URL;
 //! - [`devnet`]: a project's AVS on a local anvil, left running until `devnet down`;
+//! - [`economics`]: rewards per epoch, a staker's rewards, claims and exposure;
 //! - [`scaffold`]: `bulwark new`, a standalone project from a template;
 //! - [`state`]: `bulwark.toml` and the devnet state file;
 //! - [`error`]: errors with stable exit codes.
 
 pub mod chain;
 pub mod devnet;
+pub mod economics;
 pub mod error;
 pub mod keys;
 pub mod scaffold;

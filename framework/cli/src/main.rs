@@ -8,6 +8,7 @@ use alloy::primitives::{Address, U256};
 use anyhow::Context;
 use bulwark_cli::chain::{self, AccountArgs, Target};
 use bulwark_cli::devnet::{self, UpOptions};
+use bulwark_cli::economics::{self, SplitArg};
 use bulwark_cli::error::{CliError, exit, exit_code};
 use bulwark_cli::keys::{self, PasswordSource};
 use bulwark_cli::state;
@@ -55,9 +56,12 @@ enum Command {
     /// Challenger actions: prove aggregators' evidence on chain.
     #[command(subcommand)]
     Challenger(ChallengerCommand),
-    /// Staker actions: deposit, delegate, withdraw.
+    /// Staker actions: deposit, delegate, withdraw, rewards, claim, exposure.
     #[command(subcommand)]
     Staker(StakerCommand),
+    /// AVS actions: fund and distribute rewards per epoch.
+    #[command(subcommand)]
+    Avs(AvsCommand),
     /// Tasks: create one on the AVS (as a task creator, the devnet owner by default).
     #[command(subcommand)]
     Task(TaskCommand),
@@ -318,6 +322,72 @@ enum StakerCommand {
         #[arg(long)]
         complete: Option<U256>,
     },
+    /// Rewards an account (staker or operator) can claim now.
+    Rewards {
+        #[command(flatten)]
+        target: Target,
+        /// The staker or operator.
+        address: Address,
+        /// The reward token [default: the staking token].
+        #[arg(long)]
+        token: Option<Address>,
+    },
+    /// Claim the account's rewards (as staker and as operator).
+    Claim {
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        account: AccountArgs,
+        /// The reward token [default: the staking token].
+        #[arg(long)]
+        token: Option<Address>,
+    },
+    /// Per AVS the stake at risk, pending slashes and the compounded worst case.
+    Exposure {
+        #[command(flatten)]
+        target: Target,
+        /// The staker.
+        address: Address,
+        /// Read the chain as it stood at this block [default: the latest].
+        #[arg(long)]
+        block: Option<u64>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AvsCommand {
+    /// Fund an epoch's rewards (as the AVS's owner, the devnet owner by default).
+    FundRewards {
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        account: AccountArgs,
+        /// The epoch [default: the current one].
+        #[arg(long)]
+        epoch: Option<u64>,
+        /// Tokens, e.g. 100 or 2.5.
+        #[arg(long)]
+        amount: String,
+        /// The reward token [default: the staking token].
+        #[arg(long)]
+        token: Option<Address>,
+        /// How the epoch is split among operators.
+        #[arg(long, value_enum, default_value = "signed")]
+        split: SplitArg,
+    },
+    /// Pay every operator its share of an epoch that is over (anyone may).
+    DistributeRewards {
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        account: AccountArgs,
+        /// The epoch.
+        #[arg(long)]
+        epoch: u64,
+    },
 }
 
 #[tokio::main]
@@ -388,6 +458,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Staker(cmd) => run_staker(cmd).await,
+        Command::Avs(cmd) => run_avs(cmd).await,
         Command::Task(TaskCommand::Create {
             target,
             account,
@@ -734,8 +805,85 @@ async fn exec_runtime(
     }
 }
 
+async fn run_avs(cmd: AvsCommand) -> anyhow::Result<()> {
+    match cmd {
+        AvsCommand::FundRewards {
+            target,
+            account,
+            epoch,
+            amount,
+            token,
+            split,
+        } => {
+            let amount = chain::parse_tokens(&amount)?;
+            let resolved = target.resolve()?;
+            let signer = account.signer_or(resolved.owner_key.as_deref())?;
+            let (provider, _) = chain::connect(&resolved.rpc_url, signer)?;
+            let token = economics::reward_token(&provider, resolved.core()?, token).await?;
+            let avs = resolved.avs()?;
+            println!(
+                "{}",
+                economics::fund_rewards(&provider, avs, epoch, token, amount, split.into()).await?
+            );
+        }
+        AvsCommand::DistributeRewards {
+            target,
+            account,
+            epoch,
+        } => {
+            let resolved = target.resolve()?;
+            let signer = account.signer_or(resolved.owner_key.as_deref())?;
+            let (provider, _) = chain::connect(&resolved.rpc_url, signer)?;
+            println!(
+                "{}",
+                economics::distribute_rewards(&provider, resolved.avs()?, epoch).await?
+            );
+        }
+    }
+    Ok(())
+}
+
 async fn run_staker(cmd: StakerCommand) -> anyhow::Result<()> {
     match cmd {
+        StakerCommand::Rewards {
+            target,
+            address,
+            token,
+        } => {
+            let resolved = target.resolve()?;
+            let provider = bulwark_chain::provider::connect(&resolved.rpc_url, None)?;
+            let core = resolved.core()?;
+            let token = economics::reward_token(&provider, core, token).await?;
+            let owed = economics::pending_rewards(&provider, core, address, token).await?;
+            println!("{address} can claim {} of {token}", chain::tokens(owed));
+        }
+        StakerCommand::Claim {
+            target,
+            account,
+            token,
+        } => {
+            let resolved = target.resolve()?;
+            let (provider, who) = chain::connect(&resolved.rpc_url, account.signer()?)?;
+            let core = resolved.core()?;
+            let token = economics::reward_token(&provider, core, token).await?;
+            let paid = economics::claim_rewards(&provider, core, token).await?;
+            println!("{who} claimed {} of {token}", chain::tokens(paid));
+        }
+        StakerCommand::Exposure {
+            target,
+            address,
+            block,
+            json,
+        } => {
+            let resolved = target.resolve()?;
+            let provider = bulwark_chain::provider::connect(&resolved.rpc_url, None)?;
+            let exposure = economics::exposure(&provider, resolved.core()?, address, block).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&exposure)?);
+            } else {
+                println!("{}", economics::exposure_table(&exposure)?);
+            }
+        }
         StakerCommand::Deposit {
             target,
             account,

@@ -201,6 +201,57 @@ fn devnet_up_serves_tasks_stakers_and_status_then_down_stops_it_all() {
         key,
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // The staker's exposure: operators allocate all of their stake to the one AVS,
+    // so all of its 5 tokens are at risk there, and in the worst case.
+    let spare_address = spare["address"].as_str().expect("address");
+    let out = devnet.run(&["staker", "exposure", spare_address]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("100.00%"), "{}", text(&out));
+    assert!(
+        text(&out).contains("pending slashes: -0.0000"),
+        "{}",
+        text(&out)
+    );
+    let out = devnet.run(&["staker", "exposure", spare_address, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let exposure: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(exposure["operator"].as_str(), Some(operator));
+    assert_eq!(exposure["avs"][0]["bps"], 10_000);
+    assert_eq!(exposure["worst_case"], exposure["stake"]);
+
+    // Rewards: the owner funds this epoch, which ends; anyone distributes it by the
+    // stake that signed (the Grace certificate); operators and the staker claim.
+    let owner = state["owner"]["address"].as_str().expect("owner");
+    mint(&state, owner);
+    // The epoch (100 blocks on a devnet) of the block the Grace certificate landed in.
+    let landed: u64 = certified
+        .lines()
+        .find(|l| l.contains("\"Hello, Grace!\""))
+        .and_then(|l| l.split("block").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("the certificate's block");
+    let epoch = (landed / 100).to_string();
+    let out = devnet.run(&["avs", "fund-rewards", "--amount", "9", "--epoch", &epoch]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = devnet.run(&["avs", "distribute-rewards", "--epoch", &epoch]);
+    assert_eq!(out.status.code(), Some(2), "not over yet: {}", text(&out));
+    mine(&state, 200);
+    let out = devnet.run(&["avs", "distribute-rewards", "--epoch", &epoch]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("paid 3 operators"), "{}", text(&out));
+    let out = devnet.run(&["staker", "rewards", operator]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // A third of 9 (all three signed): the operator keeps 10% and shares the rest
+    // with the staker by stake, 32 to 5.
+    assert!(text(&out).contains("can claim 2.635"), "{}", text(&out));
+    let out = devnet.run(&["staker", "claim", "--account-key-file", key]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("claimed 0.364"), "{}", text(&out));
+    let out = devnet.run(&["status"]);
+    assert!(text(&out).contains("rewards funded: 3"), "{}", text(&out));
+
     let out = devnet.run(&["staker", "withdraw", "--account-key-file", key]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("queued"), "{}", text(&out));
@@ -323,6 +374,24 @@ fn oracle_devnet_lands_rounds_that_status_shows_then_down_stops_it_all() {
     for pid in started {
         assert!(!running(pid), "process {pid} outlived `devnet down`");
     }
+}
+
+/// Mines `blocks` empty blocks on the devnet's anvil.
+fn mine(state: &serde_json::Value, blocks: u64) {
+    use alloy::providers::Provider;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let provider =
+            bulwark_chain::provider::connect(state["rpc_url"].as_str().expect("rpc"), None)
+                .expect("provider");
+        let _: serde_json::Value = provider
+            .raw_request("anvil_mine".into(), (blocks,))
+            .await
+            .expect("anvil_mine");
+    });
 }
 
 /// Mints devnet tokens to `to` as the owner, through the library (no CLI command
