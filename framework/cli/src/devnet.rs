@@ -10,13 +10,17 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
 use alloy::signers::local::PrivateKeySigner;
 use anyhow::Context;
 use bulwark_chain::devnet::{DeployConfig, Devnet, ether};
 use bulwark_crypto::SecretKey;
 use bulwark_crypto::keystore::{Kdf, Keystore};
-use bulwark_node::config::{AggregatorConfig, ChainConfig, OperatorConfig};
+use bulwark_node::config::{
+    AggregatorConfig, ChainConfig, ChallengerConfig, ChallengerSection, OperatorConfig,
+    SecretSource, TelemetryConfig,
+};
 use bulwark_node::listening::Listening;
 use bulwark_node::supervise::{self, Supervised};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -157,7 +161,7 @@ async fn start_all(
 ) -> anyhow::Result<DevnetState> {
     let n = options.operators;
     bar.set_message("starting anvil");
-    let accounts = n + 3 + options.spare_accounts;
+    let accounts = n + 4 + options.spare_accounts;
     let anvil_config = dir.join("anvil.json");
     let anvil_log = dir.join("anvil.log");
     let anvil_path = bulwark_chain::devnet::anvil_binary();
@@ -195,6 +199,7 @@ async fn start_all(
     let deployment = devnet
         .deploy(&DeployConfig {
             avs_code: code,
+            reward_epoch_blocks: project.devnet.reward_epoch_blocks,
             ..DeployConfig::default()
         })
         .await
@@ -291,6 +296,40 @@ async fn start_all(
         )
         .await?;
     }
+    if project.devnet.challenger {
+        bar.set_message("starting the challenger");
+        let key = keys.get(n + 3).context("no account for the challenger")?;
+        let key_file = dir.join("challenger.key");
+        std::fs::write(&key_file, hex::encode(key.to_bytes()))?;
+        let config = ChallengerConfig {
+            chain: chain.clone(),
+            challenger: ChallengerSection {
+                key: SecretSource::File(key_file),
+                aggregators: vec![format!("http://{grpc}")],
+                state: dir.join("challenger.redb"),
+            },
+            telemetry: TelemetryConfig {
+                listen: Some(any_port),
+                ..TelemetryConfig::default()
+            },
+        };
+        let path = dir.join("challenger.toml");
+        std::fs::write(&path, toml::to_string(&config)?)?;
+        let args = [
+            "challenger".to_string(),
+            "--config".to_string(),
+            path.display().to_string(),
+        ];
+        start_process(
+            "challenger",
+            &project.avs.binary,
+            &args,
+            Readiness::Announced,
+            dir,
+            started,
+        )
+        .await?;
+    }
     bar.inc(1);
 
     let account = |k: &PrivateKeySigner| DevAccount {
@@ -305,7 +344,8 @@ async fn start_all(
         core: deployment.core,
         avs: deployment.avs,
         owner: account(&keys[0]),
-        spare_accounts: keys.iter().skip(n + 3).map(account).collect(),
+        // Owner, operators, submitter, keeper and challenger come first.
+        spare_accounts: keys.iter().skip(n + 4).map(account).collect(),
         aggregator: format!("http://{grpc}"),
         operators,
         processes: Vec::new(),
@@ -533,6 +573,26 @@ async fn start_process(
     Ok(ready?)
 }
 
+/// Mints `amount` of the devnet's staking token to `to` as its owner; returns what
+/// `to` holds now.
+pub async fn fund(project: &Path, to: Address, amount: U256) -> anyhow::Result<U256> {
+    let path = state_path(project);
+    let state = DevnetState::load(&path).map_err(|_| {
+        CliError::NotFound(format!(
+            "no devnet at {}: run `bulwark devnet up`",
+            path.display()
+        ))
+    })?;
+    let owner = bulwark_chain::provider::signer(&state.owner.private_key)?;
+    let provider = bulwark_chain::provider::connect(
+        &state.rpc_url,
+        Some(alloy::network::EthereumWallet::from(owner)),
+    )?;
+    let token = bulwark_chain::bindings::LiquidStakingToken::new(state.token, provider.clone());
+    bulwark_chain::devnet::mined(&provider, token.mint(to, amount).send().await?).await?;
+    Ok(token.balanceOf(to).call().await?)
+}
+
 /// Waits for anvil to say where it listens (in its log), write its accounts and
 /// answer; returns its RPC URL and the funded keys.
 async fn wait_for_anvil(
@@ -630,7 +690,11 @@ pub async fn status(project: &Path) -> anyhow::Result<(String, bool)> {
             (false, _) => "stopped".to_string(),
             (true, None) => "running".to_string(),
             (true, Some(addr)) => match supervise::http_get(addr, "/health").await {
-                Ok((200, _)) if p.name == "aggregator" || p.name.starts_with("operator-") => {
+                Ok((200, _))
+                    if p.name == "aggregator"
+                        || p.name == "challenger"
+                        || p.name.starts_with("operator-") =>
+                {
                     format!("healthy (http://{addr}/metrics)")
                 }
                 Ok((200, _)) => format!("healthy (http://{addr})"),

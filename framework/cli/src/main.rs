@@ -201,6 +201,18 @@ enum DevnetCommand {
         #[arg(long, default_value = ".")]
         project: PathBuf,
     },
+    /// Mint devnet staking tokens to an account (the devnet token's owner mints;
+    /// real staking tokens are not mintable).
+    Fund {
+        /// The project folder.
+        #[arg(long, default_value = ".")]
+        project: PathBuf,
+        /// Who receives them.
+        address: Address,
+        /// Tokens, e.g. 10 or 2.5.
+        #[arg(long)]
+        amount: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -723,6 +735,19 @@ async fn run_devnet(cmd: DevnetCommand) -> anyhow::Result<()> {
             if !ok {
                 return Err(anyhow::anyhow!("some devnet processes are down"));
             }
+        }
+        DevnetCommand::Fund {
+            project,
+            address,
+            amount,
+        } => {
+            let amount = chain::parse_tokens(&amount)?;
+            let balance = devnet::fund(&project, address, amount).await?;
+            println!(
+                "minted {} to {address}; it holds {}",
+                chain::tokens(amount),
+                chain::tokens(balance)
+            );
         }
     }
     Ok(())

@@ -25,7 +25,7 @@ pub struct Project {
 /// `{rpc_url}`, `{avs}`, `{dir}` (the devnet folder), `{owner_key_file}`,
 /// `{keeper_key_file}` (a funded account for the AVS's own transactions), and
 /// `{url:<service>}` for a service started before.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DevnetSection {
     /// Seconds between blocks once everything is set up, as on a real chain; 0 mines
@@ -45,6 +45,29 @@ pub struct DevnetSection {
     /// runtime config gets.
     #[serde(default)]
     pub setup: Vec<String>,
+    /// Run a challenger too (`<binary> challenger --config`, following the
+    /// aggregator's evidence and slashing on chain with what holds).
+    #[serde(default)]
+    pub challenger: bool,
+    /// Blocks per rewards epoch of the devnet's AVS (`setRewardEpochBlocks`).
+    #[serde(default = "default_reward_epoch_blocks")]
+    pub reward_epoch_blocks: u32,
+}
+
+fn default_reward_epoch_blocks() -> u32 {
+    100
+}
+
+impl Default for DevnetSection {
+    fn default() -> Self {
+        Self {
+            block_time: 0,
+            services: Vec::new(),
+            setup: Vec::new(),
+            challenger: false,
+            reward_epoch_blocks: default_reward_epoch_blocks(),
+        }
+    }
 }
 
 /// A service of the devnet.

@@ -99,6 +99,24 @@ pub trait Propose: Send + Sync + 'static {
 
     /// The proposal from the reports; `None` when none can be made.
     fn propose(&self, input: &[u8], reports: &[WeighedReport<'_>]) -> Option<Proposal>;
+
+    /// Evidence of an offence of the AVS's own in an endorsement, for challengers: the
+    /// bytes `TaskManager.challenge` takes, or `None`. `report` is the operator's
+    /// report of the round (its signature verified), `endorsement` what it signed
+    /// as its response and `key` its registered key. Called on the blocking pool:
+    /// an implementation may verify the proof (pairings) before returning it, and
+    /// must, since the endorsement's signature is not checked yet when it is called.
+    /// By default an AVS has no offence of its own.
+    fn endorsement_evidence(
+        &self,
+        context: &SigningContext,
+        key: &bulwark_crypto::PublicKey,
+        report: &SignedReport,
+        endorsement: &crate::engine::SignedResponse,
+    ) -> Option<Vec<u8>> {
+        let _ = (context, key, report, endorsement);
+        None
+    }
 }
 
 /// A report as the operator sent it.
@@ -186,6 +204,13 @@ impl ReportCheck {
 /// Only [`ReportCheck::run`] makes one.
 #[derive(Debug)]
 pub struct VerifiedReport(SignedReport);
+
+impl VerifiedReport {
+    /// The report.
+    pub fn report(&self) -> &SignedReport {
+        &self.0
+    }
+}
 
 /// Phase one of one task: the verified reports so far and, once made, the proposal.
 #[derive(Debug)]
@@ -372,6 +397,34 @@ impl ReportRound {
     /// The signed report of `operator`, if it reported (evidence).
     pub fn report_of(&self, operator: &OperatorId) -> Option<&SignedReport> {
         self.reports.get(operator)
+    }
+
+    /// The registered key of `operator` in the task's set.
+    pub fn key_of(&self, operator: &OperatorId) -> Option<bulwark_crypto::PublicKey> {
+        self.operators.get(operator).map(|m| m.public_key)
+    }
+
+    /// For a report conflicting with the one its operator already has kept here: the
+    /// kept report and the check of the new one's signature. Both verified, they are
+    /// an equivocation (two reports of one round), which binds nothing new in the
+    /// round but is evidence for challengers.
+    pub fn conflict(&self, report: SignedReport) -> Option<(SignedReport, ReportCheck)> {
+        let kept = self.reports.get(&report.operator)?;
+        if kept.report == report.report {
+            return None;
+        }
+        let key = self.operators.get(&report.operator)?.public_key;
+        let message = self
+            .context
+            .report_message(self.task_id, &ResponseDigest::of(&report.report));
+        Some((
+            kept.clone(),
+            ReportCheck {
+                key,
+                message,
+                report,
+            },
+        ))
     }
 
     /// Stake that reported so far.

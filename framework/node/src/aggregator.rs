@@ -34,12 +34,12 @@ use alloy::primitives::{Address, U256};
 use alloy::providers::DynProvider;
 use bulwark_chain::certificate::{Submission, build_certificate, submit_response};
 use bulwark_chain::registry::{OperatorSet as ChainSet, operator_set_at};
-use bulwark_chain::slashing::{Equivocation, SignedKind, equivocation_offence};
+use bulwark_chain::slashing::{Equivocation, SignedKind};
 use bulwark_core::SlashingProof;
 use bulwark_core::{
     Certificate, Check, Engine, EngineConfig, Event, Offer, Operator, OperatorId, OperatorSet,
-    Outcome, Propose, Rejection, ReportOutcome, ReportRejection, ReportRound, Screened,
-    SignedReport, SignedResponse, SigningContext, TaskConfig, Threshold,
+    Outcome, Propose, Rejection, ReportOutcome, ReportRejection, ReportRound, ResponseDigest,
+    Screened, SignedReport, SignedResponse, SigningContext, TaskConfig, Threshold,
 };
 use bulwark_crypto::PublicKey;
 use bulwark_net::evidence::EvidenceLog;
@@ -108,6 +108,9 @@ struct OpenRound {
     round: ReportRound,
     opened: Instant,
     failed: Option<String>,
+    /// Operators whose conflicting reports were checked (proven or not): one
+    /// pairing per operator and round, however many it sends.
+    conflicts_checked: std::collections::HashSet<OperatorId>,
 }
 
 /// What happened to a task, for callers that watch (tests, the demo).
@@ -311,6 +314,7 @@ impl Aggregator {
                     round: ReportRound::new(&config, input.to_vec()),
                     opened: Instant::now(),
                     failed: None,
+                    conflicts_checked: Default::default(),
                 },
             );
         }
@@ -548,6 +552,9 @@ impl Aggregator {
         let now = self.head.load(Ordering::Relaxed);
         // Copied only when it may have to be journaled.
         let journaled = (record && self.journal.is_some()).then(|| submission.clone());
+        let endorsed = record
+            .then(|| self.endorsement_probe(&submission))
+            .flatten();
         let offer = self.engine().offer(now, submission);
         let verdict = match offer {
             Offer::Decided(verdict) => verdict,
@@ -568,6 +575,9 @@ impl Aggregator {
             Ok(_) => self.stats.accepted.fetch_add(1, Ordering::Relaxed),
             Err(_) => self.stats.rejected.fetch_add(1, Ordering::Relaxed),
         };
+        if let (Some(probe), Ok(_)) = (endorsed, &verdict) {
+            self.prove_endorsement(probe).await;
+        }
         verdict
     }
 
@@ -665,20 +675,39 @@ impl Aggregator {
             tracing::error!(task = e.task_id, operator = %e.operator, %err, "equivocation does not prove; dropped");
             return;
         }
-        let sequence = self.evidence.push(
-            e.task_id,
-            equivocation_offence().0,
-            e.operator.0,
-            proof.encode(),
-        );
-        metrics::counter!(names::EVIDENCE, "offence" => "equivocation").increment(1);
-        tracing::warn!(task = e.task_id, operator = %e.operator, sequence, "equivocation proven; offered to challengers");
+        self.offer_evidence(e.task_id, e.operator, "equivocation", proof.encode());
     }
 
     /// The evidence kept for challengers.
     pub fn evidence(&self) -> &Arc<EvidenceLog> {
         &self.evidence
     }
+
+    /// Offers `proof` (checked by its maker) to challengers.
+    fn offer_evidence(
+        &self,
+        task_id: u64,
+        operator: OperatorId,
+        label: &'static str,
+        proof: Vec<u8>,
+    ) {
+        let Some(offence) = proof.get(..32).and_then(|o| <[u8; 32]>::try_from(o).ok()) else {
+            tracing::error!(task = task_id, %operator, "evidence shorter than an offence id; dropped");
+            return;
+        };
+        let sequence = self.evidence.push(task_id, offence, operator.0, proof);
+        metrics::counter!(names::EVIDENCE, "offence" => label).increment(1);
+        tracing::warn!(task = task_id, %operator, offence = label, sequence, "offence proven; offered to challengers");
+    }
+}
+
+/// An endorsement of a two-phase task by an operator that reported in the round: what
+/// the AVS's own offence check (`Propose::endorsement_evidence`) looks at.
+struct EndorsementProbe {
+    context: SigningContext,
+    key: PublicKey,
+    report: SignedReport,
+    endorsement: SignedResponse,
 }
 
 /// Two-phase tasks.
@@ -730,8 +759,9 @@ impl Aggregator {
         };
         let task_id = report.task_id;
         let operator = report.operator;
-        // Copied only when it may have to be journaled.
+        // Copied only when it may have to be journaled, or be evidence of a conflict.
         let journaled = self.journal.is_some().then(|| report.clone());
+        let copy = report.clone();
         let screened = {
             let now = self.head.load(Ordering::Relaxed);
             let rounds = self.rounds();
@@ -770,11 +800,103 @@ impl Aggregator {
                 self.advance(task_id);
             }
             Ok(ReportOutcome::Duplicate) => {}
+            Err(ReportRejection::Conflicting(_)) => {
+                tracing::debug!(task = task_id, claimed = %operator, "conflicting report");
+                self.prove_report_conflict(copy).await;
+            }
             Err(err) => {
                 tracing::debug!(task = task_id, claimed = %operator, %err, "report refused")
             }
         }
         verdict
+    }
+
+    /// The endorsement's probe, when its operator reported in the round.
+    fn endorsement_probe(&self, submission: &SignedResponse) -> Option<EndorsementProbe> {
+        self.two_phase.as_ref()?;
+        let rounds = self.rounds();
+        let round = &rounds.get(&submission.task_id)?.round;
+        Some(EndorsementProbe {
+            context: round.context(),
+            key: round.key_of(&submission.operator)?,
+            report: round.report_of(&submission.operator)?.clone(),
+            endorsement: submission.clone(),
+        })
+    }
+
+    /// Asks the AVS whether an endorsement is an offence of its own against the
+    /// operator's report (on the blocking pool: it verifies what it proves), and
+    /// offers the proof to challengers.
+    async fn prove_endorsement(&self, probe: EndorsementProbe) {
+        let Some(two_phase) = &self.two_phase else {
+            return;
+        };
+        let proposer = two_phase.proposer.clone();
+        let (task_id, operator) = (probe.endorsement.task_id, probe.endorsement.operator);
+        let proof = tokio::task::spawn_blocking(move || {
+            proposer.endorsement_evidence(
+                &probe.context,
+                &probe.key,
+                &probe.report,
+                &probe.endorsement,
+            )
+        })
+        .await;
+        match proof {
+            Ok(Some(proof)) => self.offer_evidence(task_id, operator, "template", proof),
+            Ok(None) => {}
+            Err(err) => tracing::error!(task = task_id, %err, "an endorsement check failed to run"),
+        }
+    }
+
+    /// A report conflicting with the one its operator has kept in the round: checked
+    /// once per operator and round, and if its signature holds, the two reports are
+    /// an equivocation, offered to challengers.
+    async fn prove_report_conflict(&self, report: SignedReport) {
+        let (task_id, operator) = (report.task_id, report.operator);
+        let found = {
+            let mut rounds = self.rounds();
+            let Some(open) = rounds.get_mut(&task_id) else {
+                return;
+            };
+            if !open.conflicts_checked.insert(operator) {
+                return;
+            }
+            let Some(key) = open.round.key_of(&operator) else {
+                return;
+            };
+            open.round
+                .conflict(report)
+                .map(|(kept, check)| (kept, check, key, open.round.context()))
+        };
+        let Some((kept, check, key, context)) = found else {
+            return;
+        };
+        let proof = tokio::task::spawn_blocking(move || {
+            let second = check.run().ok()?;
+            let second = second.report();
+            let proof = Equivocation {
+                context,
+                task_id,
+                kind: SignedKind::Report,
+                operator,
+                public_key: key,
+                first: (ResponseDigest::of(&kept.report), kept.signature),
+                second: (ResponseDigest::of(&second.report), second.signature),
+            };
+            proof.verify().ok()?;
+            Some(proof.encode())
+        })
+        .await;
+        match proof {
+            Ok(Some(proof)) => self.offer_evidence(task_id, operator, "equivocation", proof),
+            Ok(None) => {
+                tracing::debug!(task = task_id, claimed = %operator, "a conflicting report that does not prove")
+            }
+            Err(err) => {
+                tracing::error!(task = task_id, %err, "a report conflict check failed to run")
+            }
+        }
     }
 
     /// Proposes for `task_id` if its round is ready; records the outliers.

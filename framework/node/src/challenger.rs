@@ -5,6 +5,12 @@
 //! Several challengers may watch the same aggregators: a proof another one used first
 //! is refused on chain (`AlreadySlashed`), counted, and never retried.
 //!
+//! Every AVS's equivocations are checked here ([`EquivocationCheck`]); an AVS with an
+//! offence of its own gives its check ([`OffenceCheck`], e.g. the oracle's far
+//! endorsement) to [`Challenger::with_check`]. On an AVS with a veto window, a
+//! challenge queues the slash; the challenger executes it once the window has passed
+//! ([`Challenger::execute_ready`]), and forgets it if the AVS's resolver vetoed it.
+//!
 //! # Security
 //! Evidence comes from aggregators, which may lie; nothing is sent to the chain before
 //! the proof verifies off-chain, names this chain and AVS, and carries the key the
@@ -14,7 +20,9 @@
 //! file (redb) is the challenger's own: deleting it only makes it check again what it
 //! already checked.
 
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,12 +31,15 @@ use alloy::providers::{DynProvider, Provider};
 use alloy::sol_types::SolValue;
 use bulwark_chain::ChainError;
 use bulwark_chain::bindings::BasicAVS::{self, BasicAVSErrors};
+use bulwark_chain::bindings::SlashVeto::SlashVetoErrors;
 use bulwark_chain::slashing::{
-    Challenged, Equivocation, challenge, equivocation_offence, registered_key_at,
+    Challenged, Equivocation, QueuedSlash, challenge, equivocation_offence, execute_slash,
+    registered_key_at,
 };
 use bulwark_core::{SigningContext, SlashingProof};
+use bulwark_crypto::PublicKey;
 use bulwark_net::client::{Backoff, Connection};
-use redb::{Database, TableDefinition};
+use redb::{Database, ReadableTable, TableDefinition};
 
 use crate::telemetry::{Health, names};
 
@@ -36,6 +47,109 @@ use crate::telemetry::{Health, names};
 const OUTCOMES: TableDefinition<&[u8], &str> = TableDefinition::new("outcomes");
 /// aggregator endpoint -> run (16) || last sequence handled (8).
 const CURSORS: TableDefinition<&str, &[u8]> = TableDefinition::new("cursors");
+/// slash id (8) -> ready block (8) || offence key (32): slashes queued behind the AVS's
+/// veto window, to execute once ready.
+const QUEUED: TableDefinition<u64, &[u8]> = TableDefinition::new("queued");
+
+/// The task an offence is claimed on, as the chain has it.
+#[derive(Clone, Copy, Debug)]
+pub struct TaskContext<'a> {
+    /// The chain (to read what the contract reads, e.g. a tolerance).
+    pub provider: &'a DynProvider,
+    /// The AVS.
+    pub avs: Address,
+    /// The chain id and AVS messages are signed for.
+    pub context: SigningContext,
+    /// The task.
+    pub task_id: u64,
+    /// Its reference block.
+    pub reference_block: u32,
+}
+
+/// What a check found: who the proof accuses, and the key that signed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checked {
+    /// The offender.
+    pub operator: Address,
+    /// The key its proof verifies under (the chain holds it to the one registered at
+    /// the task's reference block).
+    pub public_key: PublicKey,
+}
+
+/// Why a check did not go through.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckError {
+    /// The evidence does not prove the offence, and why.
+    Invalid(String),
+    /// What the check needed to read could not be read; to be tried again.
+    Failed(String),
+}
+
+/// A future a check returns.
+pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<Checked, CheckError>> + Send + 'a>>;
+
+/// Checks the evidence of one offence off-chain exactly as the AVS's contract will,
+/// reading from the chain what the contract reads.
+///
+/// # Security
+/// `evidence` comes from an aggregator, which may lie: decode it strictly and verify
+/// every signature before returning [`Checked`].
+pub trait OffenceCheck: Send + Sync {
+    /// The offence id it checks (the evidence's first word).
+    fn offence(&self) -> B256;
+
+    /// Whom `evidence` accuses, from a decode alone (no signature check): what the
+    /// challenger looks up in what it already did before paying for a check.
+    fn offender(&self, evidence: &[u8]) -> Result<Address, String>;
+
+    /// Decodes and verifies `evidence` for `task`.
+    fn check<'a>(&'a self, task: TaskContext<'a>, evidence: &'a [u8]) -> CheckFuture<'a>;
+}
+
+/// Equivocation, every AVS's offence: two valid signatures of one operator on
+/// different responses (or reports) to one task.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EquivocationCheck;
+
+impl OffenceCheck for EquivocationCheck {
+    fn offence(&self) -> B256 {
+        equivocation_offence()
+    }
+
+    fn offender(&self, evidence: &[u8]) -> Result<Address, String> {
+        Equivocation::decode(evidence)
+            .map(|p| Address::from(p.operator.0))
+            .map_err(|e| e.to_string())
+    }
+
+    fn check<'a>(&'a self, task: TaskContext<'a>, evidence: &'a [u8]) -> CheckFuture<'a> {
+        Box::pin(async move {
+            let proof =
+                Equivocation::decode(evidence).map_err(|e| CheckError::Invalid(e.to_string()))?;
+            if proof.context != task.context || proof.task_id != task.task_id {
+                return Err(CheckError::Invalid("for another chain, AVS or task".into()));
+            }
+            proof
+                .verify()
+                .map_err(|e| CheckError::Invalid(e.to_string()))?;
+            Ok(Checked {
+                operator: Address::from(proof.operator.0),
+                public_key: proof.public_key,
+            })
+        })
+    }
+}
+
+/// What became of a queued slash the challenger tried to execute.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Executed {
+    /// It landed: the operator was slashed.
+    Landed(bulwark_chain::slashing::Slashed),
+    /// The AVS's resolver vetoed it (or someone else executed it first).
+    Gone(String),
+    /// Not yet: its window is still open, or the chain could not be reached.
+    Waiting(String),
+}
 
 /// What became of one piece of evidence.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,6 +216,7 @@ pub struct Challenger {
     avs: Address,
     context: SigningContext,
     db: Database,
+    checks: Vec<Box<dyn OffenceCheck>>,
     /// When the chain last answered (for `/health`).
     pub health: Arc<Health>,
 }
@@ -140,8 +255,15 @@ impl Challenger {
                 avs: avs.into_array(),
             },
             db,
+            checks: vec![Box::new(EquivocationCheck)],
             health: Default::default(),
         })
+    }
+
+    /// Also takes evidence of `check`'s offence (an AVS's own).
+    pub fn with_check(mut self, check: Box<dyn OffenceCheck>) -> Self {
+        self.checks.push(check);
+        self
     }
 
     /// Where `endpoint`'s stream stood.
@@ -218,27 +340,18 @@ impl Challenger {
         let Some(offence) = evidence.get(..32).map(B256::from_slice) else {
             return Handled::Invalid("shorter than an offence id".into());
         };
-        if offence != equivocation_offence() {
+        let Some(check) = self.checks.iter().find(|c| c.offence() == offence) else {
             return Handled::Unsupported(offence);
-        }
-        let proof = match Equivocation::decode(evidence) {
-            Ok(proof) => proof,
-            Err(err) => return Handled::Invalid(err.to_string()),
         };
-        if proof.context != self.context || proof.task_id != task_id {
-            return Handled::Invalid("for another chain, AVS or task".into());
-        }
-        let operator = Address::from(proof.operator.0);
+        let operator = match check.offender(evidence) {
+            Ok(operator) => operator,
+            Err(why) => return Handled::Invalid(why),
+        };
         let key = offence_key(task_id, operator, offence);
         match self.outcome(key) {
             Ok(Some(_)) => return Handled::Known,
             Ok(None) => {}
             Err(err) => return Handled::Failed(err.to_string()),
-        }
-        // A proof that does not hold is never recorded against the offence: a liar's
-        // garbage must not stand in the way of the real proof arriving later.
-        if let Err(err) = proof.verify() {
-            return Handled::Invalid(err.to_string());
         }
         let contract = BasicAVS::new(self.avs, self.provider.clone());
         let task = match contract.getTask(U256::from(task_id)).call().await {
@@ -248,8 +361,23 @@ impl Challenger {
             }
             Err(err) => return Handled::Failed(err.to_string()),
         };
+        // A proof that does not hold is never recorded against the offence: a liar's
+        // garbage must not stand in the way of the real proof arriving later.
+        let task_context = TaskContext {
+            provider: &self.provider,
+            avs: self.avs,
+            context: self.context,
+            task_id,
+            reference_block: task.referenceBlock,
+        };
+        let checked = match check.check(task_context, evidence).await {
+            Ok(checked) if checked.operator == operator => checked,
+            Ok(_) => return Handled::Invalid("accuses another operator than it names".into()),
+            Err(CheckError::Invalid(why)) => return Handled::Invalid(why),
+            Err(CheckError::Failed(why)) => return Handled::Failed(why),
+        };
         match registered_key_at(&self.provider, self.avs, operator, task.referenceBlock).await {
-            Ok(Some(registered)) if registered == proof.public_key => {}
+            Ok(Some(registered)) if registered == checked.public_key => {}
             Ok(_) => return Handled::Invalid("not the key the operator had registered".into()),
             Err(err) => return Handled::Failed(err.to_string()),
         }
@@ -273,7 +401,12 @@ impl Challenger {
         }
         let outcome = match challenge(&self.provider, self.avs, task_id, evidence).await {
             Ok(Challenged::Slashed(slashed)) => Handled::Landed(slashed),
-            Ok(Challenged::Queued(queued)) => Handled::Queued(queued),
+            Ok(Challenged::Queued(queued)) => {
+                if let Err(err) = self.remember_queued(key, &queued) {
+                    return Handled::Failed(err.to_string());
+                }
+                Handled::Queued(queued)
+            }
             Err(ChainError::Contract(err)) => {
                 match err.as_decoded_interface_error::<BasicAVSErrors>() {
                     Some(BasicAVSErrors::AlreadySlashed(_)) => Handled::AlreadyUsed,
@@ -289,6 +422,109 @@ impl Challenger {
             Err(err) => return Handled::Failed(err.to_string()),
         };
         self.settle(key, outcome)
+    }
+
+    fn remember_queued(&self, key: B256, queued: &QueuedSlash) -> Result<(), ChallengerError> {
+        let mut value = queued.ready_block.to_be_bytes().to_vec();
+        value.extend_from_slice(key.as_slice());
+        let tx = self.db.begin_write()?;
+        tx.open_table(QUEUED)?
+            .insert(queued.slash_id, value.as_slice())?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The slashes this challenger queued and has not seen through: id, ready block
+    /// and offence key.
+    pub fn queued(&self) -> Result<Vec<(u64, u64, B256)>, ChallengerError> {
+        let tx = self.db.begin_read()?;
+        let table = match tx.open_table(QUEUED) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (id, value) = entry?;
+            let value = value.value();
+            let (ready, key) = value
+                .split_at_checked(8)
+                .filter(|(_, k)| k.len() == 32)
+                .ok_or_else(|| {
+                    ChallengerError::State(format!("damaged queued slash {}", id.value()))
+                })?;
+            let mut r = [0u8; 8];
+            r.copy_from_slice(ready);
+            out.push((id.value(), u64::from_be_bytes(r), B256::from_slice(key)));
+        }
+        Ok(out)
+    }
+
+    fn forget_queued(&self, slash_id: u64) -> Result<(), ChallengerError> {
+        let tx = self.db.begin_write()?;
+        tx.open_table(QUEUED)?.remove(slash_id)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Executes every slash this challenger queued whose veto window has passed by
+    /// block `head`; forgets those vetoed or executed by someone else. What became of
+    /// each it tried.
+    pub async fn execute_ready(&self, head: u64) -> Vec<(u64, Executed)> {
+        let queued = match self.queued() {
+            Ok(queued) => queued,
+            Err(err) => {
+                tracing::error!(%err, "cannot read the queued slashes");
+                return Vec::new();
+            }
+        };
+        let mut done = Vec::new();
+        for (slash_id, ready, key) in queued.into_iter().filter(|(_, ready, _)| *ready <= head) {
+            let executed = match execute_slash(&self.provider, self.avs, slash_id).await {
+                Ok(slashed) => Executed::Landed(slashed),
+                Err(ChainError::Contract(err)) => {
+                    match err.as_decoded_interface_error::<SlashVetoErrors>() {
+                        Some(SlashVetoErrors::SlashNotPending(_)) => Executed::Gone(
+                            bulwark_chain::revert::reason(&err).unwrap_or_else(|| err.to_string()),
+                        ),
+                        _ => Executed::Waiting(err.to_string()),
+                    }
+                }
+                Err(err) => Executed::Waiting(err.to_string()),
+            };
+            let label = match &executed {
+                Executed::Landed(s) => {
+                    tracing::warn!(slash = slash_id, operator = %s.operator, amount = %s.amount, "queued slash executed");
+                    let _ = self.record(key, &Handled::Landed(s.clone()));
+                    "executed"
+                }
+                Executed::Gone(why) => {
+                    tracing::info!(
+                        slash = slash_id,
+                        why,
+                        "queued slash vetoed or executed elsewhere"
+                    );
+                    "gone"
+                }
+                Executed::Waiting(why) => {
+                    tracing::warn!(
+                        slash = slash_id,
+                        ready,
+                        why,
+                        "queued slash not executed; will retry"
+                    );
+                    "waiting"
+                }
+            };
+            metrics::counter!(names::CHALLENGER_EVIDENCE, "result" => label).increment(1);
+            if !matches!(executed, Executed::Waiting(_)) {
+                if let Err(err) = self.forget_queued(slash_id) {
+                    tracing::error!(slash = slash_id, %err, "cannot update the queued slashes");
+                }
+            }
+            done.push((slash_id, executed));
+        }
+        done
     }
 
     /// Records a final outcome for the offence: landed, used by someone else, or too

@@ -16,7 +16,7 @@ use bulwark_crypto::keystore::Keystore;
 use tokio::sync::{mpsc, watch};
 
 use crate::aggregator::{Aggregator, TaskOutcome, TwoPhase};
-use crate::challenger::Challenger;
+use crate::challenger::{Challenger, OffenceCheck};
 use crate::config::{
     AggregatorConfig, ChainConfig, ChallengerConfig, ConfigError, OperatorConfig, TelemetryConfig,
 };
@@ -275,9 +275,19 @@ async fn run_aggregator_with(
 }
 
 /// Runs a challenger until `shutdown` resolves: follows each aggregator's evidence
-/// and challenges on chain with what holds (see [`crate::challenger`]).
+/// and challenges on chain with what holds (see [`crate::challenger`]); equivocation
+/// only, every AVS's offence.
 pub async fn run_challenger(
     config: ChallengerConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServiceError> {
+    run_challenger_with(config, Vec::new(), shutdown).await
+}
+
+/// [`run_challenger`] that also takes evidence of the AVS's own offences (`checks`).
+pub async fn run_challenger_with(
+    config: ChallengerConfig,
+    checks: Vec<Box<dyn OffenceCheck>>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServiceError> {
     let key = config.challenger.key.read("challenger.key")?;
@@ -287,11 +297,14 @@ pub async fn run_challenger(
         &config.chain.rpc_url,
         Some(EthereumWallet::from(signer)),
     )?;
-    let challenger = Arc::new(
+    let mut challenger =
         Challenger::open(provider.clone(), config.chain.avs, &config.challenger.state)
             .await
-            .map_err(|e| ServiceError::Challenger(e.to_string()))?,
-    );
+            .map_err(|e| ServiceError::Challenger(e.to_string()))?;
+    for check in checks {
+        challenger = challenger.with_check(check);
+    }
+    let challenger = Arc::new(challenger);
     let (stop_tx, stop) = watch::channel(false);
     let metrics = start_telemetry(
         &config.telemetry,
@@ -311,13 +324,10 @@ pub async fn run_challenger(
             }
         });
     }
-    // The chain head, for /health, between challenges.
+    // The chain head, for /health, between challenges; and slashes queued behind
+    // the AVS's veto window, executed once it has passed.
     {
-        let (health, stopped, poll) = (
-            challenger.health.clone(),
-            stopped(&stop),
-            config.chain.poll(),
-        );
+        let (challenger, stopped, poll) = (challenger.clone(), stopped(&stop), config.chain.poll());
         work.spawn(async move {
             let mut ticker = tokio::time::interval(poll);
             tokio::pin!(stopped);
@@ -325,7 +335,10 @@ pub async fn run_challenger(
                 tokio::select! {
                     _ = &mut stopped => return,
                     _ = ticker.tick() => match provider.get_block_number().await {
-                        Ok(head) => health.chain_ok(head),
+                        Ok(head) => {
+                            challenger.health.chain_ok(head);
+                            challenger.execute_ready(head).await;
+                        }
                         Err(err) => {
                             metrics::counter!(names::CHAIN_ERRORS).increment(1);
                             tracing::warn!(%err, "chain poll failed; retrying");

@@ -109,6 +109,11 @@ pub struct OracleConfig {
     /// The keeper (aggregator only).
     #[serde(default)]
     pub keeper: Option<KeeperConfig>,
+    /// A faulty operator, for demos and tests: endorses every proposal for the
+    /// round, however far from its own report. That is the oracle's slashable
+    /// offence (`FAR_ENDORSEMENT`): never set it on an operator with real stake.
+    #[serde(default)]
+    pub endorse_anything: bool,
 }
 
 fn default_heartbeat() -> u32 {

@@ -4,6 +4,7 @@
 //! ```text
 //! oracle-avs operator   --config operator.toml     observe, report, endorse
 //! oracle-avs aggregator --config aggregator.toml   propose medians, land rounds, keep feeds fresh
+//! oracle-avs challenger --config challenger.toml   prove equivocations and far endorsements on chain
 //! oracle-avs price-server --listen 127.0.0.1:8080  a local exchange (three API formats)
 //! oracle-avs devnet-setup ...                      configure feeds on a fresh devnet
 //! ```
@@ -49,6 +50,13 @@ enum Command {
     /// Propose medians, aggregate endorsements, land rounds; start rounds when due.
     Aggregator {
         /// The aggregator's TOML config (with the oracle's `[avs]` table).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Follow aggregators' evidence and slash with every proof that holds: the
+    /// framework's equivocations and the oracle's far endorsements.
+    Challenger {
+        /// The challenger's TOML config (`[chain]`, `[challenger]`, `[telemetry]`).
         #[arg(long)]
         config: PathBuf,
     },
@@ -109,7 +117,9 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         operators: usize,
         /// Make the last K operators faulty, for demos: they read the other feed's
-        /// pairs, so their reports are far off (left out, recorded as evidence).
+        /// pairs, so their reports are far off (left out, recorded as evidence), and
+        /// endorse the proposal anyway: a far endorsement, which the challenger proves
+        /// and the AVS slashes.
         #[arg(long, default_value_t = 0)]
         faulty_operators: usize,
     },
@@ -183,6 +193,16 @@ async fn run(command: Command) -> anyhow::Result<()> {
             shutdown_signal().await;
             server.stop().await;
         }
+        Command::Challenger { config } => {
+            let config = bulwark_node::config::ChallengerConfig::load(&config)?;
+            init_tracing(&config.telemetry.log);
+            bulwark_node::service::run_challenger_with(
+                config,
+                vec![Box::new(oracle_avs::slashing::FarEndorsementCheck)],
+                shutdown_signal(),
+            )
+            .await?;
+        }
         Command::Status { rpc_url, avs } => {
             let provider = bulwark_chain::provider::connect(&rpc_url, None)?;
             print!("{}", oracle_avs::status::feeds(&provider, avs).await?);
@@ -249,6 +269,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     key: Some(SecretSource::File(keeper_key_file.canonicalize()?)),
                     ..KeeperConfig::default()
                 }),
+                endorse_anything: false,
             };
             let mut table = settings.to_table()?;
             // Faulty operators: each feed read from the other feed's pairs.
@@ -256,6 +277,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             for i in operators - faulty_operators..operators {
                 let mut faulty = settings.clone();
                 faulty.keeper = None;
+                faulty.endorse_anything = true;
                 let names: Vec<String> = faulty.feeds.iter().map(|f| f.name.clone()).collect();
                 for (feed, other) in faulty.feeds.iter_mut().zip(names.iter().rev()) {
                     feed.sources = sources_at(&price_server, other);

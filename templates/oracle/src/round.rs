@@ -13,11 +13,15 @@ use std::time::Duration;
 
 use alloy::primitives::{B256, U256};
 use alloy::sol_types::SolValue;
-use bulwark_core::{Observe, Outlier, Proposal, Propose, WeighedReport};
+use bulwark_core::{
+    Observe, Outlier, Proposal, Propose, SignedReport, SignedResponse, SigningContext,
+    SlashingProof, WeighedReport,
+};
 
 use crate::config::{FeedConfig, OracleConfig};
 use crate::median::{self, Report};
 use crate::price::Price;
+use crate::slashing::FarEndorsement;
 use crate::source::{self, Observation, TooFewSources};
 
 /// A feed's on-chain id: its name as Solidity's `bytes32("ETH/USD")`.
@@ -146,6 +150,8 @@ pub struct Oracle {
     chain: Option<(alloy::providers::DynProvider, alloy::primitives::Address)>,
     /// The last on-chain tolerance read per feed (0: not checked on chain).
     on_chain: std::sync::Mutex<HashMap<B256, u16>>,
+    /// Faulty: endorses any proposal for the round (`OracleConfig::endorse_anything`).
+    endorse_anything: bool,
 }
 
 impl Oracle {
@@ -169,6 +175,7 @@ impl Oracle {
             min_sources: config.min_sources,
             chain: None,
             on_chain: Default::default(),
+            endorse_anything: config.endorse_anything,
         })
     }
 
@@ -265,6 +272,9 @@ impl Observe for Oracle {
         let Some(answer) = RoundAnswer::decode(proposal) else {
             return false;
         };
+        if self.endorse_anything {
+            return answer.answers(input);
+        }
         answer.answers(input)
             && answer.observed_at <= observation.at.saturating_add(60)
             && median::endorses(
@@ -288,6 +298,37 @@ impl Propose for Median {
             (Some(input), Some(answer)) => answer.answers(&input) && answer.price.0 > 0,
             _ => false,
         }
+    }
+
+    /// `FAR_ENDORSEMENT`: the operator endorsed a value farther from its own report
+    /// than this aggregator's tolerance. The proof is verified (both signatures)
+    /// before it is offered; challengers hold it to the feed's tolerance on chain,
+    /// which may be looser (then they drop it as within tolerance).
+    fn endorsement_evidence(
+        &self,
+        context: &SigningContext,
+        key: &bulwark_crypto::PublicKey,
+        report: &SignedReport,
+        endorsement: &SignedResponse,
+    ) -> Option<Vec<u8>> {
+        let reported = RoundAnswer::decode(&report.report)?;
+        let endorsed = RoundAnswer::decode(&endorsement.response)?;
+        let tolerance_bps = u16::try_from(self.tolerance_bps).unwrap_or(u16::MAX);
+        // The cheap test first: only a far endorsement costs the two pairings.
+        if reported.price.deviation_bps(endorsed.price) <= u128::from(tolerance_bps) {
+            return None;
+        }
+        let proof = FarEndorsement {
+            context: *context,
+            task_id: report.task_id,
+            operator: report.operator,
+            public_key: *key,
+            report: (reported, report.signature),
+            endorsed: (endorsed, endorsement.signature),
+            tolerance_bps,
+        };
+        proof.verify().ok()?;
+        Some(proof.encode())
     }
 
     fn propose(&self, input: &[u8], reports: &[WeighedReport<'_>]) -> Option<Proposal> {

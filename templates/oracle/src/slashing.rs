@@ -248,3 +248,49 @@ pub async fn current_tolerance<P: Provider + Clone>(
         .await?
         .current)
 }
+
+/// The challenger's check of `FAR_ENDORSEMENT` evidence: decoded, held to the
+/// tolerance the contract will read (`toleranceFor` at the task's reference block),
+/// and verified, before a challenger pays for a transaction.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FarEndorsementCheck;
+
+impl bulwark_node::challenger::OffenceCheck for FarEndorsementCheck {
+    fn offence(&self) -> B256 {
+        far_endorsement_offence()
+    }
+
+    fn offender(&self, evidence: &[u8]) -> Result<Address, String> {
+        FarEndorsement::decode(evidence)
+            .map(|p| Address::from(p.operator.0))
+            .map_err(|e| e.to_string())
+    }
+
+    fn check<'a>(
+        &'a self,
+        task: bulwark_node::challenger::TaskContext<'a>,
+        evidence: &'a [u8],
+    ) -> bulwark_node::challenger::CheckFuture<'a> {
+        use bulwark_node::challenger::{CheckError, Checked};
+        Box::pin(async move {
+            let invalid = |e: OracleProofError| CheckError::Invalid(e.to_string());
+            let feed = FarEndorsement::decode(evidence)
+                .map_err(invalid)?
+                .report
+                .0
+                .feed;
+            let tolerance = tolerance_for(task.provider, task.avs, feed, task.reference_block)
+                .await
+                .map_err(|e| CheckError::Failed(e.to_string()))?;
+            let proof = FarEndorsement::decode_with(evidence, tolerance).map_err(invalid)?;
+            if proof.context != task.context || proof.task_id != task.task_id {
+                return Err(CheckError::Invalid("for another chain, AVS or task".into()));
+            }
+            proof.verify().map_err(invalid)?;
+            Ok(Checked {
+                operator: Address::from(proof.operator.0),
+                public_key: proof.public_key,
+            })
+        })
+    }
+}

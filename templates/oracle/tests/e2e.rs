@@ -42,6 +42,7 @@ fn settings(server: &PriceServer, keeper: Option<KeeperConfig>) -> toml::Table {
         min_sources: 2,
         fetch_timeout_ms: 1_000,
         keeper,
+        endorse_anything: false,
     }
     .to_table()
     .expect("settings")

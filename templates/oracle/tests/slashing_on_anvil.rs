@@ -158,6 +158,7 @@ async fn a_far_endorsement_is_slashed_and_one_at_the_tolerance_is_not() {
         min_sources: 1,
         fetch_timeout_ms: 500,
         keeper: None,
+        endorse_anything: false,
     };
     let oracle = Oracle::new(&config)
         .expect("oracle")
