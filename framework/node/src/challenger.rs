@@ -217,6 +217,9 @@ pub struct Challenger {
     context: SigningContext,
     db: Database,
     checks: Vec<Box<dyn OffenceCheck>>,
+    /// The lowest slash id in the AVS's veto window that may still be pending: every
+    /// one below it was executed or vetoed (a cursor over the chain's queue).
+    scan_from: std::sync::atomic::AtomicU64,
     /// When the chain last answered (for `/health`).
     pub health: Arc<Health>,
 }
@@ -256,6 +259,7 @@ impl Challenger {
             },
             db,
             checks: vec![Box::new(EquivocationCheck)],
+            scan_from: Default::default(),
             health: Default::default(),
         })
     }
@@ -460,6 +464,56 @@ impl Challenger {
         Ok(out)
     }
 
+    /// Executes queued slash `slash_id`; `key` is its offence key when this
+    /// challenger queued it (then its outcome is recorded and the queue entry dropped).
+    async fn execute(&self, slash_id: u64, head: u64, key: Option<B256>) -> Executed {
+        let executed = match execute_slash(&self.provider, self.avs, slash_id).await {
+            Ok(slashed) => Executed::Landed(slashed),
+            Err(ChainError::Contract(err)) => {
+                match err.as_decoded_interface_error::<SlashVetoErrors>() {
+                    Some(SlashVetoErrors::SlashNotPending(_)) => Executed::Gone(
+                        bulwark_chain::revert::reason(&err).unwrap_or_else(|| err.to_string()),
+                    ),
+                    _ => Executed::Waiting(err.to_string()),
+                }
+            }
+            Err(err) => Executed::Waiting(err.to_string()),
+        };
+        let label = match &executed {
+            Executed::Landed(s) => {
+                tracing::warn!(slash = slash_id, operator = %s.operator, amount = %s.amount, "queued slash executed");
+                if let Some(key) = key {
+                    let _ = self.record(key, &Handled::Landed(s.clone()));
+                }
+                "executed"
+            }
+            Executed::Gone(why) => {
+                tracing::info!(
+                    slash = slash_id,
+                    why,
+                    "queued slash vetoed or executed elsewhere"
+                );
+                "gone"
+            }
+            Executed::Waiting(why) => {
+                tracing::warn!(
+                    slash = slash_id,
+                    head,
+                    why,
+                    "queued slash not executed; will retry"
+                );
+                "waiting"
+            }
+        };
+        metrics::counter!(names::CHALLENGER_EVIDENCE, "result" => label).increment(1);
+        if key.is_some() && !matches!(executed, Executed::Waiting(_)) {
+            if let Err(err) = self.forget_queued(slash_id) {
+                tracing::error!(slash = slash_id, %err, "cannot update the queued slashes");
+            }
+        }
+        executed
+    }
+
     fn forget_queued(&self, slash_id: u64) -> Result<(), ChallengerError> {
         let tx = self.db.begin_write()?;
         tx.open_table(QUEUED)?.remove(slash_id)?;
@@ -467,10 +521,58 @@ impl Challenger {
         Ok(())
     }
 
-    /// Executes every slash this challenger queued whose veto window has passed by
-    /// block `head`; forgets those vetoed or executed by someone else. What became of
-    /// each it tried.
+    /// Executes every slash queued on the AVS whose veto window has passed by block
+    /// `head`: first those this challenger queued (remembered across restarts), then
+    /// any other the chain's queue holds (another challenger's that was never
+    /// executed: the bounty still goes to whoever proved it). Forgets those vetoed or
+    /// executed by someone else. What became of each it tried.
     pub async fn execute_ready(&self, head: u64) -> Vec<(u64, Executed)> {
+        let mut done = self.execute_own(head).await;
+        match self.ready_on_chain(head).await {
+            Ok(ids) => {
+                for slash_id in ids {
+                    let executed = self.execute(slash_id, head, None).await;
+                    done.push((slash_id, executed));
+                }
+            }
+            Err(err) => tracing::warn!(%err, "cannot read the AVS's queued slashes; will retry"),
+        }
+        done
+    }
+
+    /// The ids of slashes pending in the AVS's veto window and ready by `head`;
+    /// advances the cursor over those settled.
+    async fn ready_on_chain(&self, head: u64) -> Result<Vec<u64>, ChainError> {
+        use std::sync::atomic::Ordering;
+        let veto = BasicAVS::new(self.avs, self.provider.clone())
+            .slashVeto()
+            .call()
+            .await?;
+        let veto = bulwark_chain::bindings::SlashVeto::new(veto, self.provider.clone());
+        let count = u64::try_from(veto.slashCount().call().await?).unwrap_or(u64::MAX);
+        let mut from = self.scan_from.load(Ordering::Relaxed);
+        let mut ready = Vec::new();
+        let mut settled_prefix = true;
+        for id in from..count {
+            let slash = veto.slash(U256::from(id)).call().await?;
+            // Status::Pending is 1; the others are final.
+            if slash.status != 1 {
+                if settled_prefix {
+                    from = id + 1;
+                }
+                continue;
+            }
+            settled_prefix = false;
+            if u64::from(slash.readyBlock) <= head {
+                ready.push(id);
+            }
+        }
+        self.scan_from.store(from, Ordering::Relaxed);
+        Ok(ready)
+    }
+
+    /// Executes this challenger's own queued slashes ready by `head`.
+    async fn execute_own(&self, head: u64) -> Vec<(u64, Executed)> {
         let queued = match self.queued() {
             Ok(queued) => queued,
             Err(err) => {
@@ -479,49 +581,8 @@ impl Challenger {
             }
         };
         let mut done = Vec::new();
-        for (slash_id, ready, key) in queued.into_iter().filter(|(_, ready, _)| *ready <= head) {
-            let executed = match execute_slash(&self.provider, self.avs, slash_id).await {
-                Ok(slashed) => Executed::Landed(slashed),
-                Err(ChainError::Contract(err)) => {
-                    match err.as_decoded_interface_error::<SlashVetoErrors>() {
-                        Some(SlashVetoErrors::SlashNotPending(_)) => Executed::Gone(
-                            bulwark_chain::revert::reason(&err).unwrap_or_else(|| err.to_string()),
-                        ),
-                        _ => Executed::Waiting(err.to_string()),
-                    }
-                }
-                Err(err) => Executed::Waiting(err.to_string()),
-            };
-            let label = match &executed {
-                Executed::Landed(s) => {
-                    tracing::warn!(slash = slash_id, operator = %s.operator, amount = %s.amount, "queued slash executed");
-                    let _ = self.record(key, &Handled::Landed(s.clone()));
-                    "executed"
-                }
-                Executed::Gone(why) => {
-                    tracing::info!(
-                        slash = slash_id,
-                        why,
-                        "queued slash vetoed or executed elsewhere"
-                    );
-                    "gone"
-                }
-                Executed::Waiting(why) => {
-                    tracing::warn!(
-                        slash = slash_id,
-                        ready,
-                        why,
-                        "queued slash not executed; will retry"
-                    );
-                    "waiting"
-                }
-            };
-            metrics::counter!(names::CHALLENGER_EVIDENCE, "result" => label).increment(1);
-            if !matches!(executed, Executed::Waiting(_)) {
-                if let Err(err) = self.forget_queued(slash_id) {
-                    tracing::error!(slash = slash_id, %err, "cannot update the queued slashes");
-                }
-            }
+        for (slash_id, _, key) in queued.into_iter().filter(|(_, ready, _)| *ready <= head) {
+            let executed = self.execute(slash_id, head, Some(key)).await;
             done.push((slash_id, executed));
         }
         done
