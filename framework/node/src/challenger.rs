@@ -550,7 +550,8 @@ impl Challenger {
             .await?;
         let veto = bulwark_chain::bindings::SlashVeto::new(veto, self.provider.clone());
         let count = u64::try_from(veto.slashCount().call().await?).unwrap_or(u64::MAX);
-        let mut from = self.scan_from.load(Ordering::Relaxed);
+        let from = self.scan_from.load(Ordering::Relaxed);
+        let mut next = from;
         let mut ready = Vec::new();
         let mut settled_prefix = true;
         for id in from..count {
@@ -558,7 +559,7 @@ impl Challenger {
             // Status::Pending is 1; the others are final.
             if slash.status != 1 {
                 if settled_prefix {
-                    from = id + 1;
+                    next = id + 1;
                 }
                 continue;
             }
@@ -567,7 +568,7 @@ impl Challenger {
                 ready.push(id);
             }
         }
-        self.scan_from.store(from, Ordering::Relaxed);
+        self.scan_from.store(next, Ordering::Relaxed);
         Ok(ready)
     }
 
