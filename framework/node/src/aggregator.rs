@@ -103,14 +103,20 @@ pub struct EvidenceRecord {
     pub proposal: String,
 }
 
+/// Conflicting reports of one operator checked per round, at most.
+const CONFLICT_CHECKS: u8 = 4;
+/// Marks an operator whose report conflict is proven (nothing more to check).
+const PROVEN: u8 = u8::MAX;
+
 /// Phase one of one open two-phase task.
 struct OpenRound {
     round: ReportRound,
     opened: Instant,
     failed: Option<String>,
-    /// Operators whose conflicting reports were checked (proven or not): one
-    /// pairing per operator and round, however many it sends.
-    conflicts_checked: std::collections::HashSet<OperatorId>,
+    /// Conflicting reports checked per operator ([`PROVEN`] once one proved): a few
+    /// pairings per operator and round at most, however many it sends, and a
+    /// forgery in its name cannot stop its real conflict from being proven.
+    conflicts_checked: HashMap<OperatorId, u8>,
 }
 
 /// What happened to a task, for callers that watch (tests, the demo).
@@ -859,9 +865,11 @@ impl Aggregator {
             let Some(open) = rounds.get_mut(&task_id) else {
                 return;
             };
-            if !open.conflicts_checked.insert(operator) {
+            let tried = open.conflicts_checked.entry(operator).or_default();
+            if *tried >= CONFLICT_CHECKS {
                 return;
             }
+            *tried += 1;
             let Some(key) = open.round.key_of(&operator) else {
                 return;
             };
@@ -889,7 +897,12 @@ impl Aggregator {
         })
         .await;
         match proof {
-            Ok(Some(proof)) => self.offer_evidence(task_id, operator, "equivocation", proof),
+            Ok(Some(proof)) => {
+                if let Some(open) = self.rounds().get_mut(&task_id) {
+                    open.conflicts_checked.insert(operator, PROVEN);
+                }
+                self.offer_evidence(task_id, operator, "equivocation", proof)
+            }
             Ok(None) => {
                 tracing::debug!(task = task_id, claimed = %operator, "a conflicting report that does not prove")
             }

@@ -165,3 +165,46 @@ async fn a_restarted_aggregator_proposes_from_the_reports_it_had_accepted() {
         other => panic!("expected a proposal, got {other:?}"),
     }
 }
+
+/// Two different reports of one round, both signed by the operator, are an
+/// equivocation (kind `Report`): the aggregator proves it for challengers. A report
+/// in the operator's name with a bad signature proves nothing, and does not stop
+/// the real conflict from being proven.
+#[tokio::test]
+async fn conflicting_reports_become_a_report_equivocation() {
+    use bulwark_chain::slashing::{Equivocation, SignedKind};
+    use bulwark_core::SlashingProof;
+
+    let dir = tempfile::tempdir().expect("dir");
+    let ops = Operators::new(3);
+    let aggregator = start(&ops, &dir.path().join("aggregator.journal")).await;
+    assert_eq!(
+        aggregator.submit_report(ops.report(0, 100)).await,
+        Ok(ReportOutcome::Accepted)
+    );
+    assert_eq!(
+        aggregator.submit_report(ops.report(1, 200)).await,
+        Ok(ReportOutcome::Accepted)
+    );
+    // Operator 0's name on a report signed by operator 2: refused, nothing proven.
+    let mut forged = ops.report(2, 201);
+    forged.operator = ops.ids[0];
+    assert!(aggregator.submit_report(forged).await.is_err());
+    assert!(
+        aggregator.evidence().since(0).is_empty(),
+        "a forgery proves nothing"
+    );
+
+    // Operator 0 reports a second value: refused for the round, and proven.
+    assert!(aggregator.submit_report(ops.report(0, 150)).await.is_err());
+    let items = aggregator.evidence().since(0);
+    assert_eq!(items.len(), 1);
+    let proof = Equivocation::decode(&items[0].evidence).expect("an equivocation");
+    assert_eq!(proof.kind, SignedKind::Report);
+    assert_eq!(proof.operator, ops.ids[0]);
+    assert_eq!(proof.task_id, TASK);
+    proof.verify().expect("it holds");
+    // The same conflict again adds nothing.
+    assert!(aggregator.submit_report(ops.report(0, 151)).await.is_err());
+    assert_eq!(aggregator.evidence().since(0).len(), 1);
+}
