@@ -209,9 +209,22 @@ impl Network {
         threshold_bps: u16,
         response_blocks: u32,
     ) -> bulwark_node::follow::NewTask {
+        self.create_task_on(self.avs, input, threshold_bps, response_blocks)
+            .await
+    }
+
+    /// [`Network::create_task`] on `avs`, another AVS on this chain (one sharing the
+    /// restaking core, say).
+    pub async fn create_task_on(
+        &self,
+        avs: alloy::primitives::Address,
+        input: u64,
+        threshold_bps: u16,
+        response_blocks: u32,
+    ) -> bulwark_node::follow::NewTask {
         let created = bulwark_chain::tasks::create_task(
             &self.provider,
-            self.avs,
+            avs,
             &input.to_be_bytes(),
             threshold_bps,
             response_blocks,
@@ -219,7 +232,7 @@ impl Network {
         .await
         .expect("createTask");
         let mut follower =
-            bulwark_node::follow::TaskFollower::new(self.provider.clone(), self.avs, self.start);
+            bulwark_node::follow::TaskFollower::new(self.provider.clone(), avs, self.start);
         for _ in 0..100 {
             let (_, tasks) = follower.poll().await.expect("poll");
             if let Some(task) = tasks.into_iter().find(|t| t.task_id == created.task_id) {
