@@ -14,7 +14,7 @@ VENV_STAMP := $(VENV)/.bulwark-installed
 PYTHON := $(VENV)/bin/python
 export PATH := $(TOOLS_BIN):$(PATH)
 
-.PHONY: help demo demo-hello cli tools test test-templates fmt-check clippy test-rust test-tools test-contracts test-fixtures fixtures artifacts bench gas fuzz fuzz-build test-fuzz fuzz-corpus
+.PHONY: help demo demo-hello cli tools eigenlayer test test-templates fmt-check clippy test-rust test-tools test-contracts test-fixtures fixtures artifacts bench gas fuzz fuzz-build test-fuzz fuzz-corpus
 
 help:
 	@echo "make demo      run the oracle template on a local devnet with the bulwark CLI"
@@ -25,6 +25,7 @@ help:
 	@echo "make gas       print the certificate-verification gas table (forge)"
 	@echo "make artifacts refresh the contract ABI/bytecode the Rust bindings use"
 	@echo "make tools     install anvil, forge and solc (pinned in tools/package.json)"
+	@echo "make eigenlayer fetch EigenLayer's core bytecode from crates.io (tests use it)"
 	@echo "make fixtures  regenerate the py_ecc and contract cross-check fixtures"
 	@echo "make fuzz      run every fuzz target for FUZZ_SECONDS (default 60) each"
 
@@ -89,12 +90,19 @@ test-tools: $(TOOLS_STAMP)
 # default evm_version, mainnet's fork) and on Prague (the `prague` profile, its own
 # build folder), so a repricing of either cannot go unnoticed.
 # Then checks that the ABI/bytecode Rust binds to (framework/chain/artifacts) is current.
-test-contracts: $(TOOLS_STAMP)
+# The EigenLayer tests deploy EigenLayer's real core from bytecode fetched from
+# crates.io at test time (`make eigenlayer`; BUSL-1.1, never committed).
+test-contracts: $(TOOLS_STAMP) eigenlayer
 	cd contracts && forge test --use $(ROOT)/tools/solc
 	cd contracts && FOUNDRY_PROFILE=prague forge test --use $(ROOT)/tools/solc
 	cd examples/hello && forge test --use $(ROOT)/tools/solc
 	cd templates/oracle && forge test --use $(ROOT)/tools/solc
 	python3 contracts/script/export_artifacts.py --check
+
+# EigenLayer's core (ABI + creation bytecode) from the pinned crates.io packages into
+# target/eigenlayer/artifacts (tools/eigenlayer/README.md); a no-op once fetched.
+eigenlayer:
+	bash tools/eigenlayer/fetch.sh $(ROOT)/target/eigenlayer/artifacts
 
 artifacts: $(TOOLS_STAMP)
 	cd contracts && forge build --use $(ROOT)/tools/solc

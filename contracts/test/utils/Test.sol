@@ -31,6 +31,7 @@ interface Vm {
     function toString(uint256 value) external pure returns (string memory);
     function addr(uint256 privateKey) external pure returns (address);
     function assume(bool condition) external pure;
+    function deployCode(string calldata artifactPath, bytes calldata constructorArgs) external returns (address);
 }
 
 /// @notice Base for tests: the cheatcode handle and assertions with readable failures.
