@@ -43,10 +43,14 @@ pub trait Observe: Send + Sync + 'static {
     /// Decodes the on-chain input; `None` refuses it.
     fn decode_input(&self, bytes: &[u8]) -> Option<Self::Input>;
 
-    /// Observes the world for `input` (may do I/O; bounded by the task deadline).
+    /// Observes the world for `input` of a task whose reference block is
+    /// `reference_block` (may do I/O; bounded by the task deadline). What the AVS
+    /// holds the operator to for this task is read at that block, never at a later or
+    /// earlier one.
     fn observe(
         &self,
         input: &Self::Input,
+        reference_block: u32,
     ) -> impl Future<Output = Result<Self::Observation, Self::Error>> + Send;
 
     /// The report bytes the operator signs.

@@ -101,18 +101,22 @@ impl<O: Observe> ObserverRuntime<O> {
             tracing::warn!(task = task_id, "input refused; not reporting");
             return Endorsement::NotObserved;
         };
-        let observation =
-            match tokio::time::timeout(self.patience, self.observe.observe(&input)).await {
-                Ok(Ok(observation)) => observation,
-                Ok(Err(err)) => {
-                    tracing::warn!(task = task_id, %err, "observation failed; not reporting");
-                    return Endorsement::NotObserved;
-                }
-                Err(_) => {
-                    tracing::warn!(task = task_id, "observation timed out; not reporting");
-                    return Endorsement::NotObserved;
-                }
-            };
+        let observation = match tokio::time::timeout(
+            self.patience,
+            self.observe.observe(&input, task.reference_block),
+        )
+        .await
+        {
+            Ok(Ok(observation)) => observation,
+            Ok(Err(err)) => {
+                tracing::warn!(task = task_id, %err, "observation failed; not reporting");
+                return Endorsement::NotObserved;
+            }
+            Err(_) => {
+                tracing::warn!(task = task_id, "observation timed out; not reporting");
+                return Endorsement::NotObserved;
+            }
+        };
         let fresh_report = self.observe.encode_report(&input, &observation);
         let Some(report) = self.sign_once(task_id, SignedKind::Report, &fresh_report) else {
             return Endorsement::NotObserved;

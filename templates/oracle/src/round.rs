@@ -190,14 +190,23 @@ impl Oracle {
         self
     }
 
-    /// Refreshes `feed`'s on-chain tolerance. A failed read refuses the observation
-    /// (better no report than an endorsement judged by a tolerance the AVS has
-    /// lowered since: that would be slashable), and forgets the last value read.
-    pub async fn refresh_tolerance(&self, feed: &B256) -> Result<(), ObserveError> {
+    /// Refreshes `feed`'s on-chain tolerance for a task with reference block
+    /// `reference_block`: `toleranceFor(feed, reference_block)` as the chain stood at
+    /// that block. A change at or before it is what the contract holds the task to;
+    /// one after it makes the contract looser for the task, never stricter. An RPC
+    /// behind that block (a lagging node) fails the read, and a failed read refuses
+    /// the observation (better no report than an endorsement judged by a tolerance
+    /// the AVS has lowered: that would be slashable), forgetting the last value read.
+    pub async fn refresh_tolerance(
+        &self,
+        feed: &B256,
+        reference_block: u32,
+    ) -> Result<(), ObserveError> {
         let Some((provider, avs)) = &self.chain else {
             return Ok(());
         };
-        match crate::slashing::current_tolerance(provider, *avs, *feed).await {
+        let at = alloy::eips::BlockId::number(u64::from(reference_block));
+        match crate::slashing::tolerance_for(provider, *avs, *feed, reference_block, at).await {
             Ok(bps) => {
                 self.tolerances().insert(*feed, bps);
                 Ok(())
@@ -251,8 +260,12 @@ impl Observe for Oracle {
         RoundInput::decode(bytes)
     }
 
-    async fn observe(&self, input: &RoundInput) -> Result<Observation, ObserveError> {
-        self.refresh_tolerance(&input.feed).await?;
+    async fn observe(
+        &self,
+        input: &RoundInput,
+        reference_block: u32,
+    ) -> Result<Observation, ObserveError> {
+        self.refresh_tolerance(&input.feed, reference_block).await?;
         self.observe_feed(&input.feed).await
     }
 

@@ -222,31 +222,21 @@ impl SlashingProof for FarEndorsement {
 }
 
 /// The tolerance `OracleAVS` at `avs` holds `feed`'s endorsements to for a task with
-/// reference block `reference_block` (0: not checked).
+/// reference block `reference_block` (0: not checked), as the chain stands at `at`:
+/// a challenger reads it at the latest block (what its challenge will meet), an
+/// operator at the reference block itself.
 pub async fn tolerance_for<P: Provider + Clone>(
     provider: &P,
     avs: Address,
     feed: B256,
     reference_block: u32,
+    at: alloy::eips::BlockId,
 ) -> Result<u16, alloy::contract::Error> {
     crate::bindings::OracleAVS::new(avs, provider.clone())
         .toleranceFor(feed, reference_block)
+        .block(at)
         .call()
         .await
-}
-
-/// The tolerance currently set for `feed` (0: not checked): what an operator reads
-/// before it endorses.
-pub async fn current_tolerance<P: Provider + Clone>(
-    provider: &P,
-    avs: Address,
-    feed: B256,
-) -> Result<u16, alloy::contract::Error> {
-    Ok(crate::bindings::OracleAVS::new(avs, provider.clone())
-        .endorsementTolerance(feed)
-        .call()
-        .await?
-        .current)
 }
 
 /// The challenger's check of `FAR_ENDORSEMENT` evidence: decoded, held to the
@@ -279,9 +269,11 @@ impl bulwark_node::challenger::OffenceCheck for FarEndorsementCheck {
                 .report
                 .0
                 .feed;
-            let tolerance = tolerance_for(task.provider, task.avs, feed, task.reference_block)
-                .await
-                .map_err(|e| CheckError::Failed(e.to_string()))?;
+            let latest = alloy::eips::BlockId::latest();
+            let tolerance =
+                tolerance_for(task.provider, task.avs, feed, task.reference_block, latest)
+                    .await
+                    .map_err(|e| CheckError::Failed(e.to_string()))?;
             let proof = FarEndorsement::decode_with(evidence, tolerance).map_err(invalid)?;
             if proof.context != task.context || proof.task_id != task.task_id {
                 return Err(CheckError::Invalid("for another chain, AVS or task".into()));

@@ -79,9 +79,15 @@ async fn a_far_endorsement_is_slashed_and_one_at_the_tolerance_is_not() {
     let task = create_task(&provider, d.avs, &input.encode(), 6000, 10)
         .await
         .expect("round");
-    let tolerance = tolerance_for(&provider, d.avs, feed, task.reference_block)
-        .await
-        .expect("read");
+    let tolerance = tolerance_for(
+        &provider,
+        d.avs,
+        feed,
+        task.reference_block,
+        alloy::eips::BlockId::latest(),
+    )
+    .await
+    .expect("read");
     assert_eq!(tolerance, 100);
     let ctx = SigningContext {
         chain_id: devnet.chain_id().await.expect("chain"),
@@ -164,12 +170,25 @@ async fn a_far_endorsement_is_slashed_and_one_at_the_tolerance_is_not() {
         .expect("oracle")
         .with_chain(provider.clone(), d.avs);
     assert_eq!(oracle.endorsement_limit(&feed), 300, "nothing read yet");
-    oracle.refresh_tolerance(&feed).await.expect("read");
+    let head = u32::try_from(
+        alloy::providers::Provider::get_block_number(&provider)
+            .await
+            .expect("head"),
+    )
+    .expect("u32");
+    oracle.refresh_tolerance(&feed, head).await.expect("read");
     assert_eq!(oracle.endorsement_limit(&feed), 100, "capped by the chain");
+    // An RPC behind the task's reference block (a lagging node): no read, no report.
+    assert!(oracle.refresh_tolerance(&feed, head + 1_000).await.is_err());
+    assert_eq!(
+        oracle.endorsement_limit(&feed),
+        300,
+        "the chain's value forgotten"
+    );
     // Unreachable chain, nothing read before: the operator refuses to observe.
     let offline = Oracle::new(&config).expect("oracle").with_chain(
         bulwark_chain::provider::connect("http://127.0.0.1:9", None).expect("url"),
         d.avs,
     );
-    assert!(offline.refresh_tolerance(&feed).await.is_err());
+    assert!(offline.refresh_tolerance(&feed, head).await.is_err());
 }
