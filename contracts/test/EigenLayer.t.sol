@@ -10,6 +10,7 @@ import {EigenLayerRestaking} from "../src/core/EigenLayerRestaking.sol";
 import {
     IAllocationManager,
     IDelegationManager,
+    IRewardsCoordinator,
     IStrategy,
     OperatorSet,
     AllocateParams,
@@ -18,6 +19,8 @@ import {
 import {OperatorRegistry} from "../src/avs/OperatorRegistry.sol";
 import {TaskManager} from "../src/avs/TaskManager.sol";
 import {ProofVerifier} from "../src/avs/ProofVerifier.sol";
+import {RewardsDistributor} from "../src/avs/RewardsDistributor.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 
 interface IProxyAdmin {
     function upgrade(address proxy, address implementation) external;
@@ -68,6 +71,22 @@ contract EigenLayerTest is AVSFixture {
     address internal sm;
     address internal strategy;
     EigenLayerRestaking internal adapter;
+    address internal coordinator;
+
+    /// `RewardsCoordinator`'s constructor argument (one struct).
+    struct RewardsCoordinatorParams {
+        address delegationManager;
+        address strategyManager;
+        address allocationManager;
+        address pauserRegistry;
+        address permissionController;
+        uint32 calculationInterval;
+        uint32 maxRewardsDuration;
+        uint32 maxRetroactiveLength;
+        uint32 maxFutureLength;
+        uint32 genesisRewardsTimestamp;
+        string version;
+    }
 
     function dep(string memory name, bytes memory args) internal returns (address) {
         return vm.deployCode(string.concat(ART, name, ".json"), args);
@@ -75,17 +94,20 @@ contract EigenLayerTest is AVSFixture {
 
     function setUp() public {
         vm.roll(100);
+        // EigenLayer's rewards start at its genesis timestamp (March 2024).
+        vm.warp(1_800_000_000);
         token = new LiquidStakingToken(address(this));
         address admin = dep("ProxyAdmin", "");
         address[] memory pausers = new address[](1);
         pausers[0] = address(0xBA5E);
         address pauserRegistry = dep("PauserRegistry", abi.encode(pausers, address(this)));
         address empty = dep("EmptyContract", "");
-        address[6] memory proxy;
-        for (uint256 i = 0; i < 6; i++) {
+        address[7] memory proxy;
+        for (uint256 i = 0; i < 7; i++) {
             proxy[i] = dep("TransparentUpgradeableProxy", abi.encode(empty, admin, bytes("")));
         }
-        // 0 delegation, 1 strategies, 2 allocations, 3 permissions, 4 pods, 5 strategy factory
+        // 0 delegation, 1 strategies, 2 allocations, 3 permissions, 4 pods, 5 strategy
+        // factory, 6 rewards coordinator
         (dm, sm, am) = (proxy[0], proxy[1], IAllocationManager(proxy[2]));
         address pod = dep("EigenPod", abi.encode(ETH_POS, proxy[4], uint64(0), VERSION));
         address podBeacon = dep("UpgradeableBeacon", abi.encode(pod));
@@ -122,8 +144,35 @@ contract EigenLayerTest is AVSFixture {
             abi.encodeWithSignature("initialize(address,uint256,address)", address(this), 0, strategyBeacon)
         );
         strategy = IStrategyFactory(proxy[5]).deployNewStrategy(address(token));
+        coordinator = proxy[6];
+        pa.upgradeAndCall(
+            coordinator,
+            dep(
+                "RewardsCoordinator",
+                abi.encode(
+                    RewardsCoordinatorParams({
+                        delegationManager: dm,
+                        strategyManager: sm,
+                        allocationManager: address(am),
+                        pauserRegistry: pauserRegistry,
+                        permissionController: proxy[3],
+                        calculationInterval: 1 days,
+                        maxRewardsDuration: 70 days,
+                        maxRetroactiveLength: 90 days,
+                        maxFutureLength: 30 days,
+                        genesisRewardsTimestamp: 1_710_979_200,
+                        version: VERSION
+                    })
+                )
+            ),
+            abi.encodeWithSignature(
+                "initialize(address,uint256,address,uint32,uint16)", address(this), 0, address(this), 7200, 1000
+            )
+        );
 
-        adapter = new EigenLayerRestaking(am, IDelegationManager(dm), IStrategy(strategy), "https://bulwark.invalid");
+        adapter = new EigenLayerRestaking(
+            am, IDelegationManager(dm), IStrategy(strategy), IRewardsCoordinator(coordinator), "https://bulwark.invalid"
+        );
         avs = new TestAVS(IRestakingCore(address(adapter)), address(this), 1 ether);
         for (uint256 i = 0; i < 4; i++) {
             onboard(i + 1, 32 ether);
@@ -245,6 +294,32 @@ contract EigenLayerTest is AVSFixture {
         // Only the AVS slashes through its adapter.
         vm.expectRevert(abi.encodeWithSelector(EigenLayerRestaking.NotAVS.selector, address(this)));
         adapter.slash(ops[0].addr, 1e18);
+    }
+
+    function test_rewardsAreSubmittedToTheRewardsCoordinator() public {
+        // An epoch of the AVS's distributor, paid by the stake that signed, lands as
+        // operator-directed submissions for the set.
+        uint256 id = answer(noneAbsent());
+        TaskManager.Task memory t = avs.getTask(id);
+        uint64 epoch = uint64(t.respondedBlock / avs.rewardEpochBlocks());
+        LiquidStakingToken reward = new LiquidStakingToken(address(this));
+        reward.mint(address(this), 400 ether);
+        reward.approve(address(avs.rewards()), 400 ether);
+        avs.rewards().fund(epoch, IERC20(address(reward)), 400 ether, RewardsDistributor.Split.SignedStake);
+        vm.roll((uint256(epoch) + 1) * avs.rewardEpochBlocks());
+        uint256[] memory ids = new uint256[](1);
+        ids[0] = id;
+        address[][] memory absent = new address[][](1);
+        absent[0] = new address[](0);
+        vm.expectEmit(address(adapter));
+        emit EigenLayerRestaking.RewardsSubmitted(
+            ops[0].addr, address(reward), 100 ether, epoch, uint32((block.timestamp - 1) / 1 days * 1 days - 1 days)
+        );
+        avs.rewards().claim(ops[0].addr, epoch, ids, absent);
+        assertEq(reward.balanceOf(coordinator), 100 ether, "a quarter of the epoch, held by the coordinator");
+        // Only the AVS or its distributor submit in the AVS's name.
+        vm.expectRevert(abi.encodeWithSelector(EigenLayerRestaking.NotRewardsSubmitter.selector, address(avs), address(this)));
+        adapter.fundRewards(address(avs), ops[0].addr, address(reward), 1, epoch);
     }
 
     function test_aDeallocatingOperatorStaysSlashableUntilTheDelayPasses() public {

@@ -8,10 +8,14 @@ import {
     IAllocationManager,
     IAVSRegistrar,
     IDelegationManager,
+    IRewardsCoordinator,
     IStrategy,
     OperatorSet,
     CreateSetParams,
-    SlashingParams
+    SlashingParams,
+    StrategyAndMultiplier,
+    OperatorReward,
+    OperatorDirectedRewardsSubmission
 } from "./eigenlayer/IEigenLayer.sol";
 
 /// @title EigenLayerRestaking
@@ -29,7 +33,11 @@ import {
 ///   allocation; EigenLayer burns the slashed shares, so no assets reach the AVS (no
 ///   bounty on EigenLayer); the AVS is told at once (`IStakeListener`);
 /// - the withdrawal delay is the shorter of EigenLayer's deallocation and withdrawal
-///   delays (in blocks): an AVS's challenge window must fit in it.
+///   delays (in blocks): an AVS's challenge window must fit in it;
+/// - rewards are operator-directed submissions to the RewardsCoordinator for the set,
+///   over the last whole calculation interval (EigenLayer takes only retroactive
+///   ones); its own rewards updater posts the roots operators and stakers claim
+///   from, the operator keeping its split.
 ///
 /// # Security
 /// Only the AVS that registered first (`registerAVS`, from its constructor) can slash
@@ -45,6 +53,7 @@ contract EigenLayerRestaking is IRestakingCore, IAVSRegistrar {
     IAllocationManager public immutable allocationManager;
     IDelegationManager public immutable delegationManager;
     IStrategy public immutable strategy;
+    IRewardsCoordinator public immutable rewardsCoordinator;
     IERC20 internal immutable underlying;
     /// The Bulwark AVS this adapter serves (set once, by `registerAVS`).
     address public avs;
@@ -55,24 +64,29 @@ contract EigenLayerRestaking is IRestakingCore, IAVSRegistrar {
     event OperatorJoined(address indexed operator);
     event OperatorLeft(address indexed operator);
     event StakeListenerFailed(address indexed avs, address indexed operator);
+    event RewardsSubmitted(
+        address indexed operator, address indexed token, uint256 amount, uint64 epoch, uint32 startTimestamp
+    );
 
     error AVSAlreadyRegistered(address avs);
     error NotAVS(address caller);
     error NotAllocationManager(address caller);
     error NotRewardsSubmitter(address avs, address caller);
     error WrongOperatorSet();
-    error RewardsUnsupported();
+    error ZeroRewards();
     error InsufficientGasForListener(uint256 needed, uint256 left);
 
     constructor(
         IAllocationManager allocationManager_,
         IDelegationManager delegationManager_,
         IStrategy strategy_,
+        IRewardsCoordinator rewardsCoordinator_,
         string memory metadataURI_
     ) {
         allocationManager = allocationManager_;
         delegationManager = delegationManager_;
         strategy = strategy_;
+        rewardsCoordinator = rewardsCoordinator_;
         underlying = IERC20(strategy_.underlyingToken());
         metadataURI = metadataURI_;
     }
@@ -164,10 +178,32 @@ contract EigenLayerRestaking is IRestakingCore, IAVSRegistrar {
     }
 
     /// @inheritdoc IRestakingCore
-    /// @dev Not yet: EigenLayer pays through the RewardsCoordinator's operator-directed
-    /// submissions, which this adapter does not make yet.
-    function fundRewards(address, address, address, uint256, uint64) external pure {
-        revert RewardsUnsupported();
+    /// @dev One operator-directed submission for the set, over the last whole
+    /// calculation interval before now (EigenLayer takes only retroactive ones; the
+    /// `epoch` labels the event).
+    function fundRewards(address avs_, address operator, address token, uint256 amount, uint64 epoch) external {
+        if (avs_ != avs || avs_ == address(0)) revert NotAVS(avs_);
+        if (msg.sender != avs_ && msg.sender != rewardsSubmitter) revert NotRewardsSubmitter(avs_, msg.sender);
+        if (amount == 0) revert ZeroRewards();
+        IERC20(token).safeTransferFrom(msg.sender, address(this), amount);
+        IERC20(token).forceApprove(address(rewardsCoordinator), amount);
+        uint32 interval = rewardsCoordinator.CALCULATION_INTERVAL_SECONDS();
+        uint32 end = uint32((block.timestamp - 1) / interval * interval);
+        StrategyAndMultiplier[] memory weights = new StrategyAndMultiplier[](1);
+        weights[0] = StrategyAndMultiplier({strategy: address(strategy), multiplier: 1e18});
+        OperatorReward[] memory rewards = new OperatorReward[](1);
+        rewards[0] = OperatorReward({operator: operator, amount: amount});
+        OperatorDirectedRewardsSubmission[] memory submissions = new OperatorDirectedRewardsSubmission[](1);
+        submissions[0] = OperatorDirectedRewardsSubmission({
+            strategiesAndMultipliers: weights,
+            token: token,
+            operatorRewards: rewards,
+            startTimestamp: end - interval,
+            duration: interval,
+            description: "bulwark: rewards for the stake that signed"
+        });
+        rewardsCoordinator.createOperatorDirectedOperatorSetRewardsSubmission(_set(), submissions);
+        emit RewardsSubmitted(operator, token, amount, epoch, end - interval);
     }
 
     /// @inheritdoc IRestakingCore

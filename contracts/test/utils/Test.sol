@@ -32,6 +32,7 @@ interface Vm {
     function addr(uint256 privateKey) external pure returns (address);
     function assume(bool condition) external pure;
     function deployCode(string calldata artifactPath, bytes calldata constructorArgs) external returns (address);
+    function expectEmit(address emitter) external;
 }
 
 /// @notice Base for tests: the cheatcode handle and assertions with readable failures.

@@ -57,6 +57,36 @@ interface IAllocationManager {
     function registerForOperatorSets(address operator, RegisterParams calldata params) external;
 }
 
+/// `IRewardsCoordinatorTypes.StrategyAndMultiplier`.
+struct StrategyAndMultiplier {
+    address strategy;
+    uint96 multiplier;
+}
+
+/// `IRewardsCoordinatorTypes.OperatorReward`.
+struct OperatorReward {
+    address operator;
+    uint256 amount;
+}
+
+/// `IRewardsCoordinatorTypes.OperatorDirectedRewardsSubmission`.
+struct OperatorDirectedRewardsSubmission {
+    StrategyAndMultiplier[] strategiesAndMultipliers;
+    address token;
+    OperatorReward[] operatorRewards;
+    uint32 startTimestamp;
+    uint32 duration;
+    string description;
+}
+
+interface IRewardsCoordinator {
+    function CALCULATION_INTERVAL_SECONDS() external view returns (uint32);
+    function createOperatorDirectedOperatorSetRewardsSubmission(
+        OperatorSet calldata operatorSet,
+        OperatorDirectedRewardsSubmission[] calldata submissions
+    ) external;
+}
+
 interface IDelegationManager {
     function minWithdrawalDelayBlocks() external view returns (uint32);
 }
