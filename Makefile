@@ -79,7 +79,7 @@ clippy:
 	cargo clippy -p bulwark-crypto -p bulwark-core --benches --features bench --locked -- -D warnings
 
 # The chain tests start their own anvil from tools/bin.
-test-rust: $(TOOLS_STAMP)
+test-rust: $(TOOLS_STAMP) eigenlayer
 	cargo test --workspace --locked
 
 test-tools: $(TOOLS_STAMP)

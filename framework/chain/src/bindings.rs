@@ -40,3 +40,10 @@ alloy::sol!(
     SlashVeto,
     "artifacts/SlashVeto.json"
 );
+
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
+    EigenLayerRestaking,
+    "artifacts/EigenLayerRestaking.json"
+);

@@ -183,6 +183,25 @@ impl Devnet {
         let core = *RestakingCore::deploy(p.clone(), token, config.withdrawal_delay)
             .await?
             .address();
+        let avs = self.deploy_avs(config, core, owner).await?;
+        Ok(Deployment {
+            token,
+            core,
+            avs,
+            owner,
+        })
+    }
+
+    /// Deploys the AVS (`config.avs_code`) on the restaking core at `core` (Bulwark's
+    /// own, or an adapter to another layer), owned by `owner`, and sets its rewards
+    /// epoch.
+    pub async fn deploy_avs(
+        &self,
+        config: &DeployConfig,
+        core: Address,
+        owner: Address,
+    ) -> Result<Address, ChainError> {
+        let p = self.provider.clone();
         let args = BasicAVS::constructorCall {
             core_: core,
             owner_: owner,
@@ -208,12 +227,7 @@ impl Devnet {
                 .await?,
         )
         .await?;
-        Ok(Deployment {
-            token,
-            core,
-            avs,
-            owner,
-        })
+        Ok(avs)
     }
 
     /// Makes `operator` a restaking operator with `stake` of its own delegated to

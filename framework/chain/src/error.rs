@@ -56,4 +56,10 @@ pub enum ChainError {
     /// A value did not fit the width the contracts use.
     #[error("{0} out of range")]
     OutOfRange(&'static str),
+    /// A contract artifact (ABI and bytecode) is missing or unreadable.
+    #[error("artifact {0}: {1}")]
+    Artifact(String, String),
+    /// The restaking layer does not offer this.
+    #[error("not supported on this restaking layer: {0}")]
+    Unsupported(&'static str),
 }

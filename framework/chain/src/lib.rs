@@ -12,12 +12,15 @@
 //!   Bulwark's devnet core its first implementation;
 //! - [`rewards`]: rewards per epoch, funded, proven from the chain and claimed;
 //! - [`exposure`]: a staker's stake at risk per AVS and in the worst case;
+//! - [`eigenlayer`]: EigenLayer's core on a devnet (bytecode fetched at test time), an
+//!   AVS on it through its adapter, and the restaking trait over it;
 //! - [`provider`]: HTTP providers filled alike for runtimes and the devnet;
 //! - [`devnet`]: anvil on a free port with the restaking core and an AVS deployed.
 
 pub mod bindings;
 pub mod certificate;
 pub mod devnet;
+pub mod eigenlayer;
 mod error;
 pub mod exposure;
 pub mod message;
