@@ -758,19 +758,15 @@ impl crate::devnet::Devnet {
         })
     }
 
-    /// Onboards dev accounts 1..=`count` as EigenLayer operators with `stake` each,
-    /// all of it allocated to the AVS's operator set, registered there and with their
-    /// BLS keys on the AVS (the same keys as [`crate::devnet::Devnet::onboard_operators`]).
+    /// Onboards dev accounts 1..=`count` as EigenLayer operators with `stake` each
+    /// (see [`crate::devnet::Devnet::onboard_eigenlayer_operator`]); operator `i` gets
+    /// the key `KeyGen([i + 1; 32])`, as on Bulwark's core.
     pub async fn onboard_eigenlayer_operators(
         &self,
         el: &EigenLayerDevnet,
         count: usize,
         stake: U256,
     ) -> Result<Vec<crate::devnet::DevOperator>, ChainError> {
-        let provider = self.provider().clone();
-        let d = &el.deployment;
-        let token = crate::bindings::LiquidStakingToken::new(d.token, provider.clone());
-        let avs = crate::bindings::BasicAVS::new(d.avs, provider.clone());
         let mut operators = Vec::with_capacity(count);
         for i in 0..count {
             let address = *self
@@ -785,30 +781,49 @@ impl crate::devnet::Devnet {
                     source,
                 }
             })?;
-            mined(
-                &provider,
-                token.mint(address, stake).from(d.owner).send().await?,
-            )
-            .await?;
-            el.core
-                .deposit(&provider, address, d.token, el.strategy, stake)
+            self.onboard_eigenlayer_operator(el, address, stake, &key)
                 .await?;
-            el.core
-                .join(&provider, address, d.core, el.strategy, 10_000)
-                .await?;
-            let registration =
-                crate::registration::KeyRegistration::for_chain(&provider, &key, d.avs, address)
-                    .await?;
-            mined(
-                &provider,
-                avs.registerOperator(registration.public_key, registration.proof)
-                    .from(address)
-                    .send()
-                    .await?,
-            )
-            .await?;
             operators.push(crate::devnet::DevOperator { address, key });
         }
         Ok(operators)
+    }
+
+    /// Makes `operator` an EigenLayer operator with `stake` of devnet tokens of its
+    /// own, all allocated to the AVS's operator set, registered there, and registers
+    /// `key` with the AVS with its proof of possession.
+    pub async fn onboard_eigenlayer_operator(
+        &self,
+        el: &EigenLayerDevnet,
+        operator: Address,
+        stake: U256,
+        key: &bulwark_crypto::SecretKey,
+    ) -> Result<(), ChainError> {
+        let provider = self.provider().clone();
+        let d = &el.deployment;
+        let token = crate::bindings::LiquidStakingToken::new(d.token, provider.clone());
+        mined(
+            &provider,
+            token.mint(operator, stake).from(d.owner).send().await?,
+        )
+        .await?;
+        el.core
+            .deposit(&provider, operator, d.token, el.strategy, stake)
+            .await?;
+        el.core
+            .join(&provider, operator, d.core, el.strategy, 10_000)
+            .await?;
+        let registration =
+            crate::registration::KeyRegistration::for_chain(&provider, key, d.avs, operator)
+                .await?;
+        let avs = crate::bindings::BasicAVS::new(d.avs, provider.clone());
+        mined(
+            &provider,
+            avs.registerOperator(registration.public_key, registration.proof)
+                .from(operator)
+                .send()
+                .await?,
+        )
+        .await?;
+        Ok(())
     }
 }

@@ -45,6 +45,18 @@ pub struct UpOptions {
     pub hardfork: String,
     /// Extra arguments for the project's setup step.
     pub setup_args: Vec<String>,
+    /// The restaking layer the AVS runs on.
+    pub restaking: RestakingKind,
+}
+
+/// The restaking layer of a devnet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum RestakingKind {
+    /// Bulwark's own devnet restaking core.
+    #[default]
+    Bulwark,
+    /// EigenLayer's core (slashing release), through the `EigenLayerRestaking` adapter.
+    Eigenlayer,
 }
 
 /// Where the devnet of `project` keeps its files.
@@ -196,14 +208,27 @@ async fn start_all(
 
     bar.set_message("deploying the restaking core and the AVS");
     let devnet = Devnet::attach(&rpc_url, keys.clone())?;
-    let deployment = devnet
-        .deploy(&DeployConfig {
-            avs_code: code,
-            reward_epoch_blocks: project.devnet.reward_epoch_blocks,
-            ..DeployConfig::default()
-        })
-        .await
-        .context("deploying")?;
+    let config = DeployConfig {
+        avs_code: code,
+        reward_epoch_blocks: project.devnet.reward_epoch_blocks,
+        ..DeployConfig::default()
+    };
+    let eigenlayer = match options.restaking {
+        RestakingKind::Bulwark => None,
+        RestakingKind::Eigenlayer => {
+            let artifacts = bulwark_chain::eigenlayer::artifacts_dir();
+            Some(
+                devnet
+                    .deploy_on_eigenlayer(&config, &artifacts)
+                    .await
+                    .context("deploying EigenLayer's core (fetch it with `make eigenlayer`)")?,
+            )
+        }
+    };
+    let deployment = match &eigenlayer {
+        Some(el) => el.deployment,
+        None => devnet.deploy(&config).await.context("deploying")?,
+    };
     bar.inc(1);
 
     let mut secret = [0u8; 16];
@@ -216,10 +241,19 @@ async fn start_all(
         bar.set_message(format!("registering operator {}/{n}", i + 1));
         let address = devnet.accounts()[i + 1];
         let key = SecretKey::random()?;
-        devnet
-            .onboard_operator(&deployment, address, ether(options.stake), &key)
-            .await
-            .with_context(|| format!("onboarding operator {address}"))?;
+        match &eigenlayer {
+            Some(el) => {
+                devnet
+                    .onboard_eigenlayer_operator(el, address, ether(options.stake), &key)
+                    .await
+            }
+            None => {
+                devnet
+                    .onboard_operator(&deployment, address, ether(options.stake), &key)
+                    .await
+            }
+        }
+        .with_context(|| format!("onboarding operator {address}"))?;
         let keystore = dir.join(format!("operator-{i}.keystore.json"));
         std::fs::write(
             &keystore,

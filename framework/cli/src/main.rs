@@ -188,6 +188,11 @@ enum DevnetCommand {
         /// bulwark.toml), e.g. `--setup-arg=--faulty-operators=1`; repeatable.
         #[arg(long = "setup-arg", allow_hyphen_values = true)]
         setup_args: Vec<String>,
+        /// The restaking layer: Bulwark's devnet core, or EigenLayer's own core
+        /// deployed from the bytecode `make eigenlayer` fetched (the AVS contract and
+        /// binary are the same on both).
+        #[arg(long, value_enum, default_value = "bulwark")]
+        restaking: devnet::RestakingKind,
     },
     /// Stop everything `up` started (and nothing else).
     Down {
@@ -681,6 +686,7 @@ async fn run_devnet(cmd: DevnetCommand) -> anyhow::Result<()> {
             no_build,
             hardfork,
             setup_args,
+            restaking,
         } => {
             let state = devnet::up(&UpOptions {
                 project: project.clone(),
@@ -690,6 +696,7 @@ async fn run_devnet(cmd: DevnetCommand) -> anyhow::Result<()> {
                 spare_accounts,
                 hardfork,
                 setup_args,
+                restaking,
             })
             .await?;
             println!(

@@ -447,3 +447,46 @@ fn mint(state: &serde_json::Value, to: &str) {
             .expect("mined");
     });
 }
+
+/// The same hello AVS (contract and binary) on EigenLayer's own core:
+/// `devnet up --restaking eigenlayer` deploys the core from the bytecode `make
+/// eigenlayer` fetched, the AVS on its adapter, and operators that deposit, register,
+/// allocate and join the operator set; a task is certified with their EigenLayer
+/// stake.
+#[test]
+fn hello_runs_on_eigenlayer() {
+    let dir = project("examples/hello", "hello-avs");
+    let mut devnet = Devnet {
+        project: dir.path(),
+        up: false,
+    };
+    let out = devnet.run(&[
+        "devnet",
+        "up",
+        "--operators",
+        "3",
+        "--no-build",
+        "--restaking",
+        "eigenlayer",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    devnet.up = true;
+    let out = devnet.run(&["task", "create", "Ada"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let mut shown = String::new();
+    for _ in 0..100 {
+        shown = text(&devnet.run(&["status"]));
+        if shown.contains("\"Hello, Ada!\"") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(shown.contains("\"Hello, Ada!\""), "{shown}");
+    assert!(
+        shown.contains("operators: 3 registered, 96.0000 staked"),
+        "EigenLayer stake: {shown}"
+    );
+    let out = devnet.run(&["devnet", "down"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    devnet.up = false;
+}
