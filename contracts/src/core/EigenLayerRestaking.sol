@@ -154,10 +154,11 @@ contract EigenLayerRestaking is IRestakingCore, IAVSRegistrar {
     }
 
     /// @inheritdoc IRestakingCore
-    /// @dev Returns the stake (underlying) the slash removed; EigenLayer burns it, so
-    /// nothing is transferred to the AVS.
+    /// @dev Returns the stake (underlying) the slash removed from the operator's
+    /// delegated shares (a deallocating operator's too, whose weight is already gone);
+    /// EigenLayer burns it, so nothing is transferred to the AVS.
     function slash(address operator, uint256 wadFraction) external onlyAVS returns (uint256 slashed) {
-        uint256 before = allocatedStake(operator, avs);
+        uint256 before = _delegatedStake(operator);
         address[] memory strategies = new address[](1);
         strategies[0] = address(strategy);
         uint256[] memory wads = new uint256[](1);
@@ -172,7 +173,7 @@ contract EigenLayerRestaking is IRestakingCore, IAVSRegistrar {
                 description: "bulwark: offence proven on chain"
             })
         );
-        uint256 left = allocatedStake(operator, avs);
+        uint256 left = _delegatedStake(operator);
         slashed = before > left ? before - left : 0;
         _tellAVS(operator);
     }
@@ -238,6 +239,13 @@ contract EigenLayerRestaking is IRestakingCore, IAVSRegistrar {
     }
 
     // ---------------------------------------------------------------- internals
+
+    /// The underlying of the shares delegated to `operator` in the strategy.
+    function _delegatedStake(address operator) internal view returns (uint256) {
+        address[] memory strategies = new address[](1);
+        strategies[0] = address(strategy);
+        return strategy.sharesToUnderlyingView(delegationManager.getOperatorShares(operator, strategies)[0]);
+    }
 
     function _set() internal view returns (OperatorSet memory) {
         return OperatorSet({avs: address(this), id: OPERATOR_SET});

@@ -72,7 +72,7 @@ async fn a_bulwark_avs_runs_and_slashes_on_eigenlayer() {
     let (_, signed, total) = certify_all(&devnet, d.avs, &ops).await;
     assert_eq!((signed, total), (96_000_000_000, 96_000_000_000));
 
-    // A staker deposits 16 and delegates to operator 0; once synced, the next
+    // A staker deposits 16 and delegates to operator 1; once synced, the next
     // certificate weighs it.
     let staker = devnet.accounts()[6];
     let token = LiquidStakingToken::new(d.token, provider.clone());
@@ -92,13 +92,13 @@ async fn a_bulwark_avs_runs_and_slashes_on_eigenlayer() {
         .await
         .expect("deposit");
     el.core
-        .delegate(&provider, staker, ops[0].address)
+        .delegate(&provider, staker, ops[1].address)
         .await
         .expect("delegate");
     let avs = BasicAVS::new(d.avs, provider.clone());
     mined(
         &provider,
-        avs.syncStakes(vec![ops[0].address])
+        avs.syncStakes(vec![ops[1].address])
             .send()
             .await
             .expect("send"),
@@ -117,10 +117,10 @@ async fn a_bulwark_avs_runs_and_slashes_on_eigenlayer() {
         .expect("layer");
     let latest = BlockId::latest();
     let delegation = layer.delegation(staker, latest).await.expect("delegation");
-    assert_eq!(delegation.operator, Some(ops[0].address));
+    assert_eq!(delegation.operator, Some(ops[1].address));
     assert!(ether(16) - delegation.stake < U256::from(1_000u64));
     let allocations = layer
-        .allocations(ops[0].address, latest)
+        .allocations(ops[1].address, latest)
         .await
         .expect("allocations");
     assert_eq!(allocations.len(), 1);
@@ -137,7 +137,8 @@ async fn a_bulwark_avs_runs_and_slashes_on_eigenlayer() {
     ));
 
     // Operator 1 equivocates on the last task: proven and slashed through
-    // AllocationManager.slashOperator, the AVS's weight updated at once.
+    // AllocationManager.slashOperator, the AVS's weight updated at once, and its
+    // staker's shares down pro rata.
     let context = SigningContext {
         chain_id: devnet.chain_id().await.expect("chain id"),
         avs: d.avs.into_array(),
@@ -172,7 +173,7 @@ async fn a_bulwark_avs_runs_and_slashes_on_eigenlayer() {
         Challenged::Queued(q) => panic!("no veto window, yet queued: {q:?}"),
     };
     assert_eq!(slashed.operator, ops[1].address);
-    assert!(slashed.amount.abs_diff(ether(32) / U256::from(10)) < U256::from(1_000u64));
+    assert!(slashed.amount.abs_diff(ether(48) / U256::from(10)) < U256::from(1_000u64));
     assert_eq!(
         slashed.bounty,
         U256::ZERO,
@@ -183,7 +184,7 @@ async fn a_bulwark_avs_runs_and_slashes_on_eigenlayer() {
         .await
         .expect("stake");
     assert!(
-        (before - after).abs_diff(ether(32) / U256::from(10)) < U256::from(1_000u64),
+        (before - after).abs_diff(ether(48) / U256::from(10)) < U256::from(1_000u64),
         "{before} -> {after}"
     );
     let block = u32::try_from(provider.get_block_number().await.expect("head")).expect("u32");
@@ -193,8 +194,60 @@ async fn a_bulwark_avs_runs_and_slashes_on_eigenlayer() {
         .await
         .expect("checkpoint");
     assert!(
-        entry.checkpoint.stakeGwei.abs_diff(28_800_000_000) < 10,
+        entry.checkpoint.stakeGwei.abs_diff(43_200_000_000) < 10,
         "the registry weighs it at once: {}",
         entry.checkpoint.stakeGwei
     );
+    let staker_after = layer.delegation(staker, latest).await.expect("delegation");
+    assert!(
+        staker_after
+            .stake
+            .abs_diff(delegation.stake * U256::from(9) / U256::from(10))
+            < U256::from(1_000u64),
+        "the staker lost 10%: {} -> {}",
+        delegation.stake,
+        staker_after.stake
+    );
+
+    // Operator 2 deallocates: from the next block its weight is gone, yet what it
+    // signed stays slashable until EigenLayer's delay passes.
+    el.core
+        .allocate(&provider, ops[2].address, d.core, el.strategy, 0)
+        .await
+        .expect("deallocate");
+    mined(
+        &provider,
+        avs.syncStakes(vec![ops[2].address])
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await
+    .expect("sync");
+    let block = u32::try_from(provider.get_block_number().await.expect("head")).expect("u32");
+    let entry = avs
+        .operatorAt(ops[2].address, block)
+        .call()
+        .await
+        .expect("checkpoint");
+    assert_eq!(entry.checkpoint.stakeGwei, 0, "no longer weighed");
+    let sign = |answer: &[u8]| {
+        let digest = ResponseDigest::of(answer);
+        let message = context.message(task, &digest);
+        (digest, ops[2].key.sign(&Domain::SIGNATURE, &message))
+    };
+    let proof = Equivocation {
+        operator: OperatorId(ops[2].address.into_array()),
+        public_key: ops[2].key.public_key(),
+        first: sign(b"42"),
+        second: sign(b"43"),
+        ..proof
+    };
+    let slashed = challenge(&provider, d.avs, task, &proof.encode())
+        .await
+        .expect("still slashable")
+        .slashed()
+        .expect("no veto window");
+    assert_eq!(slashed.operator, ops[2].address);
+    assert!(slashed.amount.abs_diff(ether(32) / U256::from(10)) < U256::from(1_000u64));
 }

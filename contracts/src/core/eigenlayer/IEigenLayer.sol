@@ -89,6 +89,7 @@ interface IRewardsCoordinator {
 
 interface IDelegationManager {
     function minWithdrawalDelayBlocks() external view returns (uint32);
+    function getOperatorShares(address operator, address[] memory strategies) external view returns (uint256[] memory);
 }
 
 interface IStrategy {
