@@ -416,12 +416,9 @@ pub async fn status(
             .get_logs(&Filter::new().address(core).from_block(0).to_block(head))
             .await?;
         let mut rewards = Vec::new();
-        let mut slashes = Vec::new();
         for log in &logs {
             if let Ok(e) = log.log_decode::<RestakingCore::RewardsFunded>() {
                 rewards.push(e.inner.data);
-            } else if let Ok(e) = log.log_decode::<RestakingCore::OperatorSlashed>() {
-                slashes.push(e.inner.data);
             }
         }
         writeln!(out, "rewards funded: {}", rewards.len())?;
@@ -434,16 +431,31 @@ pub async fn status(
                 r.token
             )?;
         }
-        writeln!(out, "slashes: {}", slashes.len())?;
-        for s in slashes.iter().rev().take(recent) {
-            writeln!(
-                out,
-                "  {} lost {} (by {})",
-                s.operator,
-                tokens(s.slashed),
-                s.avs
-            )?;
-        }
+    }
+    // The AVS's own record of its slashes: the same on every restaking layer (on
+    // EigenLayer the core's events are EigenLayer's).
+    let slashes: Vec<_> = provider
+        .get_logs(
+            &Filter::new()
+                .address(avs)
+                .event_signature(BasicAVS::OperatorSlashed::SIGNATURE_HASH)
+                .from_block(0)
+                .to_block(head),
+        )
+        .await?
+        .iter()
+        .filter_map(|log| log.log_decode::<BasicAVS::OperatorSlashed>().ok())
+        .map(|e| e.inner.data)
+        .collect();
+    writeln!(out, "slashes: {}", slashes.len())?;
+    for s in slashes.iter().rev().take(recent) {
+        writeln!(
+            out,
+            "  {} lost {} (task {})",
+            s.operator,
+            tokens(s.slashed),
+            s.taskId
+        )?;
     }
     Ok(out)
 }

@@ -490,3 +490,56 @@ fn hello_runs_on_eigenlayer() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     devnet.up = false;
 }
+
+/// The oracle template on EigenLayer's core: rounds land weighted by EigenLayer
+/// stake, and the devnet's challenger slashes the faulty operator's far endorsements
+/// through `AllocationManager.slashOperator` (no one else's).
+#[test]
+fn oracle_runs_and_slashes_on_eigenlayer() {
+    let dir = project("templates/oracle", "oracle-avs");
+    let mut devnet = Devnet {
+        project: dir.path(),
+        up: false,
+    };
+    let out = devnet.run(&[
+        "devnet",
+        "up",
+        "--operators",
+        "4",
+        "--no-build",
+        "--restaking",
+        "eigenlayer",
+        "--setup-arg=--faulty-operators=1",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    devnet.up = true;
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join(".bulwark/devnet.json")).expect("state"),
+    )
+    .expect("json");
+    let faulty = state["operators"][3]["address"]
+        .as_str()
+        .expect("address")
+        .to_lowercase();
+    let mut shown = String::new();
+    for _ in 0..400 {
+        shown = text(&devnet.run(&["status"]));
+        if shown.contains(" lost ") && shown.contains("signed by ") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(shown.contains("operators: 4 registered"), "{shown}");
+    assert!(shown.contains("signed by "), "a round landed: {shown}");
+    let slashed: Vec<String> = shown
+        .lines()
+        .filter(|l| l.contains(" lost "))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_lowercase)
+        .collect();
+    assert!(!slashed.is_empty(), "no slash on EigenLayer: {shown}");
+    assert!(slashed.iter().all(|a| *a == faulty), "{shown}");
+    let out = devnet.run(&["devnet", "down"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    devnet.up = false;
+}
