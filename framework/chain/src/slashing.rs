@@ -348,10 +348,9 @@ pub async fn challenge<P: Provider + Clone>(
     evidence: &[u8],
 ) -> Result<Challenged, ChainError> {
     let contract = BasicAVS::new(avs, provider.clone());
-    let pending = contract
-        .challenge(U256::from(task_id), Bytes::copy_from_slice(evidence))
-        .send()
-        .await?;
+    let call = contract.challenge(U256::from(task_id), Bytes::copy_from_slice(evidence));
+    let gas = with_margin(call.estimate_gas().await?);
+    let pending = call.gas(gas).send().await?;
     let receipt = mined(provider, pending).await?;
     if let Some(queued) = receipt.decoded_log::<SlashVeto::SlashQueued>() {
         return Ok(Challenged::Queued(QueuedSlash {
@@ -374,8 +373,18 @@ pub async fn execute_slash<P: Provider + Clone>(
     slash_id: u64,
 ) -> Result<Slashed, ChainError> {
     let contract = BasicAVS::new(avs, provider.clone());
-    let pending = contract.executeSlash(U256::from(slash_id)).send().await?;
-    slashed_in(&mined(provider, pending).await?)
+    let call = contract.executeSlash(U256::from(slash_id));
+    let gas = with_margin(call.estimate_gas().await?);
+    slashed_in(&mined(provider, call.gas(gas).send().await?).await?)
+}
+
+/// A slash's gas estimate plus a quarter. The estimate is made against the chain
+/// before the transaction lands, and the task's state can change in between (its
+/// certificate landing in the same block writes storage the slash then updates, and
+/// the stake listeners' budget must be there in full or the slash reverts): an exact
+/// estimate then runs out of gas, and the challenge is sent twice.
+fn with_margin(estimate: u64) -> u64 {
+    estimate.saturating_add(estimate / 4)
 }
 
 /// The slash a receipt of `challenge` or `executeSlash` records.
