@@ -330,6 +330,23 @@ pub async fn mined<P: Provider>(
 
 const RECEIPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// Mines `blocks` empty blocks (anvil's `anvil_mine`).
+pub async fn mine<P: Provider>(provider: &P, blocks: u64) -> Result<(), ChainError> {
+    let _: serde_json::Value = provider
+        .raw_request("anvil_mine".into(), (U256::from(blocks),))
+        .await?;
+    Ok(())
+}
+
+/// Mines empty blocks until the head is at least `block` (anvil).
+pub async fn mine_to<P: Provider>(provider: &P, block: u64) -> Result<(), ChainError> {
+    let head = provider.get_block_number().await?;
+    if head < block {
+        mine(provider, block - head).await?;
+    }
+    Ok(())
+}
+
 /// `n` whole tokens (18 decimals) in base units.
 pub fn ether(n: u64) -> U256 {
     U256::from(n) * U256::from(10u64).pow(U256::from(18u64))

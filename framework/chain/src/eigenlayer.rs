@@ -19,7 +19,7 @@ use alloy::sol_types::SolValue;
 
 use crate::ChainError;
 use crate::bindings::EigenLayerRestaking;
-use crate::devnet::mined;
+use crate::devnet::{mine, mined};
 use crate::restaking::{Allocation, Delegation, Restaking};
 
 alloy::sol! {
@@ -522,14 +522,6 @@ impl EigenLayerCore {
         .await?;
         Ok(())
     }
-}
-
-/// Mines `blocks` empty blocks (anvil).
-async fn mine(provider: &DynProvider, blocks: u64) -> Result<(), ChainError> {
-    let _: serde_json::Value = provider
-        .raw_request("anvil_mine".into(), (U256::from(blocks),))
-        .await?;
-    Ok(())
 }
 
 /// The [`Restaking`] trait over EigenLayer, for one AVS's adapter.

@@ -10,7 +10,7 @@ use alloy::primitives::{Address, U256, keccak256};
 use alloy::providers::Provider;
 use bulwark_chain::bindings::{BasicAVS, LiquidStakingToken, RestakingCore, SlashVeto};
 use bulwark_chain::certificate::{build_certificate, submit_response};
-use bulwark_chain::devnet::{DeployConfig, DevOperator, Devnet, ether, mined};
+use bulwark_chain::devnet::{DeployConfig, DevOperator, Devnet, ether, mine_to, mined};
 use bulwark_chain::exposure::exposure;
 use bulwark_chain::message::task_response_message;
 use bulwark_chain::registry::operator_set_at;
@@ -67,16 +67,6 @@ fn core_as(
     DevnetCore::new(core, provider)
 }
 
-async fn mine_to(provider: &impl Provider, block: u64) {
-    let head = provider.get_block_number().await.expect("head");
-    if head < block {
-        let _: serde_json::Value = provider
-            .raw_request("anvil_mine".into(), (U256::from(block - head),))
-            .await
-            .expect("anvil_mine");
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn rewards_follow_the_stake_that_signed() {
     let devnet = Devnet::start(6).expect("anvil must start: run `make tools`");
@@ -95,7 +85,9 @@ async fn rewards_follow_the_stake_that_signed() {
     // Both tasks in one epoch: start at the next epoch's first block.
     let head = provider.get_block_number().await.expect("head");
     let epoch = epochs.epoch_of(head) + 1;
-    mine_to(&provider, epoch * u64::from(EPOCH)).await;
+    mine_to(&provider, epoch * u64::from(EPOCH))
+        .await
+        .expect("anvil_mine");
     let all = certify(&devnet, d.avs, &ops, &[]).await;
     let without_2 = certify(&devnet, d.avs, &ops, &[2]).await;
     assert_eq!(
@@ -137,7 +129,9 @@ async fn rewards_follow_the_stake_that_signed() {
         epochs.claim(epoch, &claims[0]).await.is_err(),
         "refused before the epoch ends"
     );
-    mine_to(&provider, epochs.end_of(epoch)).await;
+    mine_to(&provider, epochs.end_of(epoch))
+        .await
+        .expect("anvil_mine");
     let paid = epochs.distribute(epoch).await.expect("distribute");
     assert_eq!(paid.len(), 3);
     let core = DevnetCore::new(d.core, provider.clone());
@@ -329,7 +323,9 @@ async fn exposure_shows_a_queued_slash_until_it_executes() {
         .await
         .expect_err("the window is open");
     assert!(err.to_string().contains("VetoWindowOpen"), "{err}");
-    mine_to(&provider, queued.ready_block).await;
+    mine_to(&provider, queued.ready_block)
+        .await
+        .expect("anvil_mine");
     let slashed = execute_slash(&provider, d.avs, queued.slash_id)
         .await
         .expect("executed");

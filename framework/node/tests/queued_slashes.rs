@@ -8,7 +8,7 @@ use alloy::network::EthereumWallet;
 use alloy::primitives::{Address, U256};
 use alloy::providers::{DynProvider, Provider};
 use bulwark_chain::bindings::{BasicAVS, LiquidStakingToken, RestakingCore, SlashVeto};
-use bulwark_chain::devnet::{DeployConfig, DevOperator, Devnet, ether, mined};
+use bulwark_chain::devnet::{DeployConfig, DevOperator, Devnet, ether, mine_to, mined};
 use bulwark_chain::slashing::{Equivocation, SignedKind};
 use bulwark_chain::tasks::create_task;
 use bulwark_core::{OperatorId, ResponseDigest, SigningContext, SlashingProof};
@@ -47,16 +47,6 @@ fn signing_as(devnet: &Devnet, index: usize) -> DynProvider {
     let signer = devnet.signer(index).expect("a dev account");
     bulwark_chain::provider::connect(&devnet.endpoint(), Some(EthereumWallet::from(signer)))
         .expect("provider")
-}
-
-async fn mine_to(provider: &DynProvider, block: u64) {
-    let head = provider.get_block_number().await.expect("head");
-    if head < block {
-        let _: serde_json::Value = provider
-            .raw_request("anvil_mine".into(), (U256::from(block - head),))
-            .await
-            .expect("anvil_mine");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -139,7 +129,9 @@ async fn queued_slashes_are_executed_once_ready_and_vetoed_ones_never() {
         .await
         .expect("slash")
         .readyBlock;
-    mine_to(&provider, u64::from(ready)).await;
+    mine_to(&provider, u64::from(ready))
+        .await
+        .expect("anvil_mine");
     let done = a.execute_ready(u64::from(ready)).await;
     assert!(
         matches!(done.as_slice(), [(0, Executed::Landed(s))] if s.operator == ops[0].address),
@@ -183,7 +175,9 @@ async fn queued_slashes_are_executed_once_ready_and_vetoed_ones_never() {
         .expect("open");
     let head = provider.get_block_number().await.expect("head");
     assert!(b.execute_ready(head).await.is_empty(), "not ready yet");
-    mine_to(&provider, head + u64::from(VETO)).await;
+    mine_to(&provider, head + u64::from(VETO))
+        .await
+        .expect("anvil_mine");
     let head = provider.get_block_number().await.expect("head");
     let done = b.execute_ready(head).await;
     assert!(
