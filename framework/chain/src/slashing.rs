@@ -174,6 +174,34 @@ impl From<EvidenceError> for ProofError {
 }
 
 impl Equivocation {
+    /// `key`, operator `operator`'s, signing both `a` and `b` as its response to
+    /// `task_id`: the proof a double-signing operator hands anyone who saw both.
+    pub fn sign_responses(
+        context: SigningContext,
+        key: &bulwark_crypto::SecretKey,
+        operator: Address,
+        task_id: u64,
+        a: &[u8],
+        b: &[u8],
+    ) -> Self {
+        let sign = |answer: &[u8]| {
+            let digest = ResponseDigest::of(answer);
+            (
+                digest,
+                key.sign(&Domain::SIGNATURE, &context.message(task_id, &digest)),
+            )
+        };
+        Self {
+            context,
+            task_id,
+            kind: SignedKind::Response,
+            operator: OperatorId(operator.into_array()),
+            public_key: key.public_key(),
+            first: sign(a),
+            second: sign(b),
+        }
+    }
+
     fn message(&self, digest: &ResponseDigest) -> [u8; 32] {
         match self.kind {
             SignedKind::Response => self.context.message(self.task_id, digest),

@@ -17,9 +17,9 @@ use bulwark_chain::eigenlayer::{EigenLayerRestakingLayer, artifacts_dir};
 use bulwark_chain::message::task_response_message;
 use bulwark_chain::registry::operator_set_at;
 use bulwark_chain::restaking::Restaking;
-use bulwark_chain::slashing::{Challenged, Equivocation, SignedKind, challenge};
+use bulwark_chain::slashing::{Challenged, Equivocation, challenge};
 use bulwark_chain::tasks::create_task;
-use bulwark_core::{OperatorId, ResponseDigest, SigningContext, SlashingProof};
+use bulwark_core::{SigningContext, SlashingProof};
 use bulwark_crypto::{AggregateSignature, Domain};
 
 /// A task certified by every operator; its signed and total stake (gwei).
@@ -143,24 +143,8 @@ async fn a_bulwark_avs_runs_and_slashes_on_eigenlayer() {
         chain_id: devnet.chain_id().await.expect("chain id"),
         avs: d.avs.into_array(),
     };
-    let sign = |answer: &[u8]| {
-        let digest = ResponseDigest::of(answer);
-        (
-            digest,
-            ops[1]
-                .key
-                .sign(&Domain::SIGNATURE, &context.message(task, &digest)),
-        )
-    };
-    let proof = Equivocation {
-        context,
-        task_id: task,
-        kind: SignedKind::Response,
-        operator: OperatorId(ops[1].address.into_array()),
-        public_key: ops[1].key.public_key(),
-        first: sign(b"42"),
-        second: sign(b"43"),
-    };
+    let proof =
+        Equivocation::sign_responses(context, &ops[1].key, ops[1].address, task, b"42", b"43");
     let before = layer
         .slashable_stake(ops[1].address, latest)
         .await
@@ -231,18 +215,8 @@ async fn a_bulwark_avs_runs_and_slashes_on_eigenlayer() {
         .await
         .expect("checkpoint");
     assert_eq!(entry.checkpoint.stakeGwei, 0, "no longer weighed");
-    let sign = |answer: &[u8]| {
-        let digest = ResponseDigest::of(answer);
-        let message = context.message(task, &digest);
-        (digest, ops[2].key.sign(&Domain::SIGNATURE, &message))
-    };
-    let proof = Equivocation {
-        operator: OperatorId(ops[2].address.into_array()),
-        public_key: ops[2].key.public_key(),
-        first: sign(b"42"),
-        second: sign(b"43"),
-        ..proof
-    };
+    let proof =
+        Equivocation::sign_responses(context, &ops[2].key, ops[2].address, task, b"42", b"43");
     let slashed = challenge(&provider, d.avs, task, &proof.encode())
         .await
         .expect("still slashable")

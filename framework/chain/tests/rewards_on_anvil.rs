@@ -16,9 +16,9 @@ use bulwark_chain::message::task_response_message;
 use bulwark_chain::registry::operator_set_at;
 use bulwark_chain::restaking::{DevnetCore, Restaking};
 use bulwark_chain::rewards::{Epochs, Split};
-use bulwark_chain::slashing::{Challenged, Equivocation, SignedKind, challenge, execute_slash};
+use bulwark_chain::slashing::{Challenged, Equivocation, challenge, execute_slash};
 use bulwark_chain::tasks::create_task;
-use bulwark_core::{OperatorId, ResponseDigest, SigningContext};
+use bulwark_core::SigningContext;
 use bulwark_crypto::{AggregateSignature, Domain};
 
 const EPOCH: u32 = 40;
@@ -273,24 +273,8 @@ async fn exposure_shows_a_queued_slash_until_it_executes() {
         chain_id: devnet.chain_id().await.expect("chain id"),
         avs: d.avs.into_array(),
     };
-    let sign = |answer: &[u8]| {
-        let digest = ResponseDigest::of(answer);
-        (
-            digest,
-            ops[0]
-                .key
-                .sign(&Domain::SIGNATURE, &ctx.message(task.task_id, &digest)),
-        )
-    };
-    let proof = Equivocation {
-        context: ctx,
-        task_id: task.task_id,
-        kind: SignedKind::Response,
-        operator: OperatorId(ops[0].address.into_array()),
-        public_key: ops[0].key.public_key(),
-        first: sign(b"42"),
-        second: sign(b"43"),
-    };
+    let proof =
+        Equivocation::sign_responses(ctx, &ops[0].key, ops[0].address, task.task_id, b"42", b"43");
     let queued = match challenge(
         &provider,
         d.avs,

@@ -7,12 +7,10 @@ use bulwark_chain::ChainError;
 use bulwark_chain::bindings::BasicAVS::{self, BasicAVSErrors};
 use bulwark_chain::bindings::RestakingCore;
 use bulwark_chain::devnet::{DeployConfig, Devnet, ether, mined};
-use bulwark_chain::slashing::{
-    Equivocation, SignedKind, challenge, equivocation_offence, registered_key_at,
-};
+use bulwark_chain::slashing::{Equivocation, challenge, equivocation_offence, registered_key_at};
 use bulwark_chain::tasks::create_task;
-use bulwark_core::{OperatorId, ResponseDigest, SigningContext, SlashingProof};
-use bulwark_crypto::{Domain, SecretKey};
+use bulwark_core::{SigningContext, SlashingProof};
+use bulwark_crypto::SecretKey;
 
 fn equivocation(
     ctx: SigningContext,
@@ -22,22 +20,7 @@ fn equivocation(
     a: &[u8],
     b: &[u8],
 ) -> Equivocation {
-    let sign = |answer: &[u8]| {
-        let digest = ResponseDigest::of(answer);
-        (
-            digest,
-            key.sign(&Domain::SIGNATURE, &ctx.message(task_id, &digest)),
-        )
-    };
-    Equivocation {
-        context: ctx,
-        task_id,
-        kind: SignedKind::Response,
-        operator: OperatorId(operator.into_array()),
-        public_key: key.public_key(),
-        first: sign(a),
-        second: sign(b),
-    }
+    Equivocation::sign_responses(ctx, key, operator, task_id, a, b)
 }
 
 fn refusal(err: ChainError) -> BasicAVSErrors {

@@ -9,10 +9,9 @@ use alloy::primitives::{Address, U256};
 use alloy::providers::{DynProvider, Provider};
 use bulwark_chain::bindings::{BasicAVS, LiquidStakingToken, RestakingCore, SlashVeto};
 use bulwark_chain::devnet::{DeployConfig, DevOperator, Devnet, ether, mine_to, mined};
-use bulwark_chain::slashing::{Equivocation, SignedKind};
+use bulwark_chain::slashing::Equivocation;
 use bulwark_chain::tasks::create_task;
-use bulwark_core::{OperatorId, ResponseDigest, SigningContext, SlashingProof};
-use bulwark_crypto::Domain;
+use bulwark_core::{SigningContext, SlashingProof};
 use bulwark_node::challenger::{Challenger, Executed, Handled};
 
 const VETO: u32 = 4;
@@ -26,20 +25,8 @@ async fn equivocate(devnet: &Devnet, avs: Address, op: &DevOperator) -> (Vec<u8>
         chain_id: devnet.chain_id().await.expect("chain id"),
         avs: avs.into_array(),
     };
-    let sign = |answer: &[u8]| {
-        let digest = ResponseDigest::of(answer);
-        let message = context.message(task.task_id, &digest);
-        (digest, op.key.sign(&Domain::SIGNATURE, &message))
-    };
-    let proof = Equivocation {
-        context,
-        task_id: task.task_id,
-        kind: SignedKind::Response,
-        operator: OperatorId(op.address.into_array()),
-        public_key: op.key.public_key(),
-        first: sign(b"yes"),
-        second: sign(b"no"),
-    };
+    let proof =
+        Equivocation::sign_responses(context, &op.key, op.address, task.task_id, b"yes", b"no");
     (proof.encode(), task.task_id)
 }
 
