@@ -16,7 +16,9 @@ use bulwark_net::client::{Backoff, Connection};
 use bulwark_net::proto::{ProposalStatus, SubmissionStatus};
 
 use crate::follow::NewTask;
-use crate::operator::{count_answer, follow_tasks, submit_to_all, when_open};
+use crate::operator::{
+    ChainHead, DEFAULT_IN_FLIGHT, Follow, count_answer, follow_tasks, submit_to_all, when_open,
+};
 use crate::protection::{Protection, Signed};
 use crate::telemetry::{Health, names};
 use bulwark_chain::slashing::SignedKind;
@@ -59,6 +61,10 @@ pub struct ObserverRuntime<O: Observe> {
     /// What it signed per task, so it never signs two reports or two endorsements
     /// for one.
     pub protection: Arc<Protection>,
+    /// The chain head as last polled: observing stops at the task's deadline block.
+    pub head: ChainHead,
+    /// Tasks served at once, at most (see [`crate::operator::OperatorRuntime`]).
+    pub max_in_flight: usize,
 }
 
 impl<O: Observe> ObserverRuntime<O> {
@@ -84,6 +90,8 @@ impl<O: Observe> ObserverRuntime<O> {
             patience: Duration::from_secs(30),
             health: Default::default(),
             protection: Arc::new(crate::operator::in_memory_protection()),
+            head: ChainHead::default(),
+            max_in_flight: DEFAULT_IN_FLIGHT,
         }
     }
 
@@ -101,19 +109,30 @@ impl<O: Observe> ObserverRuntime<O> {
             tracing::warn!(task = task_id, "input refused; not reporting");
             return Endorsement::NotObserved;
         };
-        let observation = match tokio::time::timeout(
+        let observing = tokio::time::timeout(
             self.patience,
             self.observe.observe(&input, task.reference_block),
-        )
-        .await
+        );
+        let observation = match self
+            .head
+            .before_deadline(task.deadline_block, observing)
+            .await
         {
-            Ok(Ok(observation)) => observation,
-            Ok(Err(err)) => {
+            Some(Ok(Ok(observation))) => observation,
+            Some(Ok(Err(err))) => {
                 tracing::warn!(task = task_id, %err, "observation failed; not reporting");
                 return Endorsement::NotObserved;
             }
-            Err(_) => {
+            Some(Err(_)) => {
                 tracing::warn!(task = task_id, "observation timed out; not reporting");
+                return Endorsement::NotObserved;
+            }
+            None => {
+                metrics::counter!(names::OPERATOR_DEADLINES).increment(1);
+                tracing::warn!(
+                    task = task_id,
+                    "observation passed the task's deadline; not reporting"
+                );
                 return Endorsement::NotObserved;
             }
         };
@@ -276,14 +295,21 @@ impl<O: Observe> ObserverRuntime<O> {
         poll: Duration,
         shutdown: impl std::future::Future<Output = ()>,
     ) {
-        let avs = Address::from(self.context.avs);
-        let health = self.health.clone();
-        follow_tasks(provider, avs, from_block, poll, &health, shutdown, |task| {
+        let follow = Follow {
+            provider,
+            avs: Address::from(self.context.avs),
+            from_block,
+            poll,
+            health: self.health.clone(),
+            head: self.head.clone(),
+            max_in_flight: self.max_in_flight,
+        };
+        follow_tasks(follow, shutdown, |task| {
             let me = self.clone();
-            tokio::spawn(async move {
+            async move {
                 let outcome = me.respond(&task).await;
                 tracing::debug!(task = task.task_id, ?outcome, "task done");
-            });
+            }
         })
         .await;
     }

@@ -33,6 +33,12 @@ pub struct OperatorRuntime<T: Task> {
     pub health: std::sync::Arc<Health>,
     /// What it signed per task, so it never signs two responses to one.
     pub protection: std::sync::Arc<Protection>,
+    /// The chain head as last polled: execution of a task stops once it passes the
+    /// task's deadline block (see [`OperatorRuntime::respond`]).
+    pub head: ChainHead,
+    /// Tasks served at once, at most; a task arriving while all are busy is skipped
+    /// (counted in `bulwark_operator_tasks_skipped_total`).
+    pub max_in_flight: usize,
 }
 
 impl<T: Task> OperatorRuntime<T> {
@@ -59,6 +65,8 @@ impl<T: Task> OperatorRuntime<T> {
             backoff: Backoff::default(),
             health: Default::default(),
             protection: std::sync::Arc::new(in_memory_protection()),
+            head: ChainHead::default(),
+            max_in_flight: DEFAULT_IN_FLIGHT,
         }
     }
 
@@ -70,7 +78,8 @@ impl<T: Task> OperatorRuntime<T> {
 
     /// Executes, signs and submits one task; returns each aggregator's status (or the
     /// error that left it without one). `None` when the operator does not sign (input
-    /// refused or execution failed).
+    /// refused, execution failed, or execution still running when the chain head
+    /// passed the task's deadline block: a response then could not land anyway).
     pub async fn respond(
         &self,
         task: &NewTask,
@@ -83,10 +92,22 @@ impl<T: Task> OperatorRuntime<T> {
             );
             return None;
         };
-        let output = match self.task.execute(input).await {
-            Ok(output) => output,
-            Err(err) => {
+        let execution = self
+            .head
+            .before_deadline(task.deadline_block, self.task.execute(input));
+        let output = match execution.await {
+            Some(Ok(output)) => output,
+            Some(Err(err)) => {
                 tracing::warn!(task = task.task_id, %err, "execution failed; not signing");
+                return None;
+            }
+            None => {
+                metrics::counter!(names::OPERATOR_DEADLINES).increment(1);
+                tracing::warn!(
+                    task = task.task_id,
+                    deadline = task.deadline_block,
+                    "execution passed the task's deadline; abandoned"
+                );
                 return None;
             }
         };
@@ -134,10 +155,20 @@ impl<T: Task> OperatorRuntime<T> {
         shutdown: impl std::future::Future<Output = ()>,
     ) {
         let avs = Address::from(self.context.avs);
-        let health = self.health.clone();
-        follow_tasks(provider, avs, from_block, poll, &health, shutdown, |task| {
+        let follow = Follow {
+            provider,
+            avs,
+            from_block,
+            poll,
+            health: self.health.clone(),
+            head: self.head.clone(),
+            max_in_flight: self.max_in_flight,
+        };
+        follow_tasks(follow, shutdown, |task| {
             let me = self.clone();
-            tokio::spawn(async move { me.respond(&task).await });
+            async move {
+                me.respond(&task).await;
+            }
         })
         .await;
     }
@@ -214,30 +245,114 @@ pub(crate) fn count_answer<T>(
     metrics::counter!(metric, "status" => label).increment(1);
 }
 
-/// Polls the AVS for new tasks every `poll` from `from_block`, handing each to
-/// `on_task`, until `shutdown` resolves; chain errors are counted and retried.
-pub(crate) async fn follow_tasks(
-    provider: DynProvider,
-    avs: Address,
-    from_block: u64,
-    poll: Duration,
-    health: &Health,
+/// Tasks an operator serves at once by default.
+pub const DEFAULT_IN_FLIGHT: usize = 64;
+
+/// The chain head as the operator's follower last saw it, shared with the tasks it
+/// serves so each can stop at its deadline block (blocks, not wall-clock time: the
+/// deadline is a block number, and block times differ between chains).
+#[derive(Clone, Debug)]
+pub struct ChainHead(tokio::sync::watch::Sender<u64>);
+
+impl Default for ChainHead {
+    fn default() -> Self {
+        Self(tokio::sync::watch::Sender::new(0))
+    }
+}
+
+impl ChainHead {
+    /// Records a newly polled head (never moves back: a lagging RPC node behind a
+    /// load balancer must not revive a task already past its deadline).
+    pub fn advance(&self, head: u64) {
+        self.0.send_if_modified(|current| {
+            let moved = head > *current;
+            if moved {
+                *current = head;
+            }
+            moved
+        });
+    }
+
+    /// The head last recorded (0 before the first poll).
+    pub fn get(&self) -> u64 {
+        *self.0.borrow()
+    }
+
+    /// Runs `work` until it finishes or the head passes `deadline` (`None` then).
+    pub async fn before_deadline<F: std::future::Future>(
+        &self,
+        deadline: u32,
+        work: F,
+    ) -> Option<F::Output> {
+        let mut head = self.0.subscribe();
+        let passed = async move {
+            // `wait_for` fails only when the sender is gone, which it is not while
+            // `self` lives; then the deadline cannot be observed and `work` runs on.
+            if head.wait_for(|h| *h > u64::from(deadline)).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            output = work => Some(output),
+            () = passed => None,
+        }
+    }
+}
+
+/// What [`follow_tasks`] follows and how.
+pub(crate) struct Follow {
+    pub provider: DynProvider,
+    pub avs: Address,
+    pub from_block: u64,
+    pub poll: Duration,
+    pub health: std::sync::Arc<Health>,
+    pub head: ChainHead,
+    pub max_in_flight: usize,
+}
+
+/// Polls the AVS for new tasks every `poll` from `from_block`, serving each with
+/// `serve` on its own tokio task (at most `max_in_flight` at once), until `shutdown`
+/// resolves; chain errors are counted and retried.
+///
+/// # Security
+/// Anyone can create tasks on a permissionless AVS: without the bound, a burst of
+/// tasks whose execution hangs (a slow HTTP source) would pile up tasks, sockets and
+/// memory without limit. Over the bound, new tasks are skipped, not queued: a queue
+/// would only serve them after their deadlines.
+pub(crate) async fn follow_tasks<F, Fut>(
+    follow: Follow,
     shutdown: impl std::future::Future<Output = ()>,
-    mut on_task: impl FnMut(NewTask),
-) {
-    let mut follower = TaskFollower::new(provider, avs, from_block);
+    mut serve: F,
+) where
+    F: FnMut(NewTask) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let mut follower = TaskFollower::new(follow.provider, follow.avs, follow.from_block);
+    let mut serving = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
-    let mut ticker = tokio::time::interval(poll);
+    let mut ticker = tokio::time::interval(follow.poll);
     loop {
         tokio::select! {
             _ = &mut shutdown => return,
+            Some(_) = serving.join_next(), if !serving.is_empty() => {}
             _ = ticker.tick() => match follower.poll().await {
                 Ok((head, tasks)) => {
-                    health.chain_ok(head);
+                    follow.health.chain_ok(head);
+                    follow.head.advance(head);
                     // A task past its deadline can no longer be answered: signing
                     // for it (again, after a restart) could only add risk.
                     for task in tasks.into_iter().filter(|t| u64::from(t.deadline_block) >= head) {
-                        on_task(task);
+                        while serving.try_join_next().is_some() {}
+                        if serving.len() >= follow.max_in_flight {
+                            metrics::counter!(names::OPERATOR_SKIPPED).increment(1);
+                            tracing::warn!(
+                                task = task.task_id,
+                                in_flight = serving.len(),
+                                "too many tasks in flight; task skipped"
+                            );
+                            continue;
+                        }
+                        serving.spawn(serve(task));
                     }
                 }
                 Err(err) => {
@@ -255,5 +370,39 @@ pub(crate) fn in_memory_protection() -> Protection {
     match Protection::in_memory() {
         Ok(protection) => protection,
         Err(err) => panic!("an in-memory database cannot fail to open: {err}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::ChainHead;
+
+    #[tokio::test]
+    async fn work_stops_when_the_head_passes_the_deadline_not_at_it() {
+        let head = ChainHead::default();
+        let hanging = head.before_deadline(10, std::future::pending::<()>());
+        let advancing = async {
+            for block in [5, 10, 9, 11] {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                head.advance(block);
+            }
+        };
+        let (outcome, ()) = tokio::join!(hanging, advancing);
+        assert_eq!(outcome, None);
+        // A lagging node's lower head does not move it back.
+        assert_eq!(head.get(), 11);
+        // Work that finishes before the deadline keeps its output.
+        let head = ChainHead::default();
+        head.advance(10);
+        assert_eq!(head.before_deadline(10, async { 7 }).await, Some(7));
+        // Past the deadline already: the work may still win the race if it is
+        // ready at once, but never waits.
+        let late = head.before_deadline(3, std::future::pending::<()>());
+        assert_eq!(
+            tokio::time::timeout(Duration::from_secs(1), late).await,
+            Ok(None)
+        );
     }
 }

@@ -279,8 +279,20 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String), req
         .send()
         .await?;
     let code = response.status().as_u16();
-    Ok((code, response.text().await?))
+    // Whatever listens on the address answers: at most 1 MiB of it is read.
+    let mut response = response;
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > MAX_HTTP_BODY {
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((code, String::from_utf8_lossy(&body).into_owned()))
 }
+
+/// The most of a telemetry answer [`http_get`] reads.
+const MAX_HTTP_BODY: usize = 1 << 20;
 
 /// The value of an unlabelled Prometheus counter or gauge in `text`, or the sum over
 /// all its label sets.

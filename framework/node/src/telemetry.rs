@@ -49,6 +49,11 @@ pub mod names {
     pub const OPERATOR_TASKS: &str = "bulwark_operator_tasks_total";
     /// Responses an operator sent, by aggregator reply `status`.
     pub const OPERATOR_SUBMISSIONS: &str = "bulwark_operator_submissions_total";
+    /// Tasks an operator abandoned because the chain passed their deadline block
+    /// while it was still executing or observing.
+    pub const OPERATOR_DEADLINES: &str = "bulwark_operator_deadlines_passed_total";
+    /// Tasks an operator skipped because too many were in flight.
+    pub const OPERATOR_SKIPPED: &str = "bulwark_operator_tasks_skipped_total";
     /// Chain polls that failed.
     pub const CHAIN_ERRORS: &str = "bulwark_chain_poll_errors_total";
 }
