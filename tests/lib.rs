@@ -29,9 +29,9 @@ use std::time::Duration;
 
 use alloy::providers::DynProvider;
 use bulwark_core::{EngineConfig, SigningContext};
+use bulwark_node::aggregator::store::Store;
 use bulwark_node::aggregator::{Aggregator, TaskOutcome};
 use bulwark_node::follow::ChainSource;
-use bulwark_node::journal::Journal;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -58,13 +58,13 @@ impl RunningAggregator {
         provider: DynProvider,
         context: SigningContext,
         from_block: u64,
-        journal: Option<Journal>,
+        store: Option<&std::path::Path>,
     ) -> Self {
         Self::start_with(
             provider,
             context,
             from_block,
-            journal,
+            store,
             EngineConfig::default(),
         )
         .await
@@ -75,10 +75,11 @@ impl RunningAggregator {
         provider: DynProvider,
         context: SigningContext,
         from_block: u64,
-        journal: Option<Journal>,
+        store: Option<&std::path::Path>,
         engine: EngineConfig,
     ) -> Self {
-        let (aggregator, certs) = Aggregator::with_journal(engine, journal);
+        let store = store.map(|path| Arc::new(Store::open(path).expect("open the store")));
+        let (aggregator, certs) = Aggregator::with_store(engine, store);
         let (listener, addr) = bulwark_net::server::bind_loopback().await.expect("bind");
         let (stop, stop_rx) = watch::channel(false);
         let server = {
@@ -102,6 +103,7 @@ impl RunningAggregator {
                     context,
                     from_block,
                     poll: Duration::from_millis(100),
+                    submitter: None,
                 };
                 agg.run(chain, certs, outcomes_tx, async move {
                     let _ = stop.changed().await;
@@ -234,7 +236,7 @@ impl Network {
         let mut follower =
             bulwark_node::follow::TaskFollower::new(self.provider.clone(), avs, self.start);
         for _ in 0..100 {
-            let (_, tasks) = follower.poll().await.expect("poll");
+            let tasks = follower.poll().await.expect("poll").tasks;
             if let Some(task) = tasks.into_iter().find(|t| t.task_id == created.task_id) {
                 return task;
             }

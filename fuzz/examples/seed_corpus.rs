@@ -16,7 +16,6 @@ use bulwark_core::{OperatorId, ResponseDigest, SignedReport, SignedResponse, Sig
 use bulwark_crypto::keystore::{Kdf, Keystore};
 use bulwark_crypto::{AggregateSignature, Domain, SecretKey};
 use bulwark_node::config::{AggregatorConfig, ChainConfig, OperatorConfig};
-use bulwark_node::journal::Journal;
 use oracle_avs::price::Price;
 use oracle_avs::round::{RoundAnswer, RoundInput, feed_id};
 use prost::Message;
@@ -162,28 +161,20 @@ fn grpc(corpus: &Corpus) -> Result {
     Ok(())
 }
 
-fn journal(corpus: &Corpus) -> Result {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("aggregator.journal");
-    let mut journal = Journal::open(&path)?;
-    journal.append(&response(4, 1, b"Hello, Ada!")?)?;
-    journal.append_report(&report(4, 2, &answer(1, "3021.45")?.encode())?)?;
-    journal.append(&response(4, 2, &answer(1, "3021.45")?.encode())?)?;
-    journal.append(&response(5, 3, b"Hello, Grace!")?)?;
-    let lines = std::fs::read(&path)?;
-    corpus.write("journal", "responses-and-reports", &lines)?;
-    // A torn write at a crash, after whole lines.
-    let mut torn = lines.clone();
-    torn.extend_from_slice(b"{\"task_id\":4,\"kind\":\"rep");
-    corpus.write("journal", "torn-last-line", torn)?;
-    // A line from before reports were journaled: no `kind`.
-    let old = response(6, 5, &[0x0a, 0x0b])?;
-    let line = format!(
-        "{{\"task_id\":6,\"operator\":\"{}\",\"response\":\"0a0b\",\"signature\":\"{}\"}}\n",
-        alloy::hex::encode(old.operator.0),
-        old.signature
-    );
-    corpus.write("journal", "old-format", line)?;
+fn store_records(corpus: &Corpus) -> Result {
+    use bulwark_node::aggregator::store::encode_record;
+    let hello = response(4, 1, b"Hello, Ada!")?;
+    corpus.write(
+        "store_record",
+        "response",
+        encode_record(hello.operator, &hello.signature, &hello.response),
+    )?;
+    let oracle = report(4, 2, &answer(1, "3021.45")?.encode())?;
+    corpus.write(
+        "store_record",
+        "report",
+        encode_record(oracle.operator, &oracle.signature, &oracle.report),
+    )?;
     Ok(())
 }
 
@@ -460,7 +451,7 @@ fn main() -> Result {
     let root = fuzz.parent().ok_or("fuzz/ has a parent")?.to_path_buf();
     let corpus = Corpus(fuzz.join("corpus"));
     grpc(&corpus)?;
-    journal(&corpus)?;
+    store_records(&corpus)?;
     keystores(&corpus)?;
     configs(&corpus)?;
     cli(&corpus, &root)?;

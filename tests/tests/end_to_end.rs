@@ -14,7 +14,6 @@ use bulwark_core::OperatorId;
 use bulwark_crypto::SecretKey;
 use bulwark_e2e::{Network, RunningAggregator, respond_accepted};
 use bulwark_node::aggregator::TaskOutcome;
-use bulwark_node::journal::Journal;
 
 const OPERATORS: usize = 10;
 
@@ -110,17 +109,17 @@ async fn ten_operators_certify_with_faults() {
 }
 
 /// An aggregator stopped mid-task loses nothing it accepted: its successor replays
-/// the journal when it reopens the task, and the certificate needs every signature.
+/// the store when it reopens the task, and the certificate needs every signature.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aggregator_restart_keeps_accepted_signatures() {
     let net = Network::start(5).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let journal_path = dir.path().join("aggregator.journal");
-    let journal = || Some(Journal::open(&journal_path).expect("journal"));
+    let store = dir.path().join("aggregator.redb");
+    let store = || Some(store.as_path());
 
     let first =
-        RunningAggregator::start(net.provider.clone(), net.context, net.start, journal()).await;
-    // Every operator must sign: without the journal the restart would lose three.
+        RunningAggregator::start(net.provider.clone(), net.context, net.start, store()).await;
+    // Every operator must sign: without the store the restart would lose three.
     let task = net.create_task(12, 10_000, 60).await;
     for i in 0..3 {
         respond_accepted(
@@ -132,7 +131,7 @@ async fn aggregator_restart_keeps_accepted_signatures() {
     first.stop().await;
 
     let mut second =
-        RunningAggregator::start(net.provider.clone(), net.context, net.start, journal()).await;
+        RunningAggregator::start(net.provider.clone(), net.context, net.start, store()).await;
     for i in 3..5 {
         respond_accepted(
             &net.operator(i, net.operators[i].key.clone(), &second.endpoint),
@@ -145,7 +144,7 @@ async fn aggregator_restart_keeps_accepted_signatures() {
             assert_eq!(
                 cert.signers.len(),
                 5,
-                "the three journaled signatures were replayed"
+                "the three stored signatures were read back"
             );
             assert_eq!(cert.response, 144u128.to_be_bytes().to_vec());
         }

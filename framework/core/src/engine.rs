@@ -871,6 +871,16 @@ impl Engine {
         reports
     }
 
+    /// Closes `task_id` without a certificate or an expiry report: it was answered on
+    /// chain by someone else (another aggregator), so what it holds no longer
+    /// matters. Later submissions for it are refused as for any finished task.
+    /// Returns whether it was open.
+    pub fn close(&mut self, task_id: u64) -> bool {
+        let was_open = self.open.remove(&task_id).is_some();
+        self.remember(task_id);
+        was_open
+    }
+
     /// Takes the events produced so far, oldest first.
     pub fn drain_events(&mut self) -> Vec<Event> {
         self.events.drain(..).collect()

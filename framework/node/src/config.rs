@@ -320,8 +320,14 @@ impl ChallengerConfig {
 pub struct AggregatorSection {
     /// Where the gRPC service listens.
     pub listen: SocketAddr,
-    /// The journal of accepted submissions (replayed after a restart); none when absent.
+    /// The aggregator's store (a redb file): accepted signatures, reports,
+    /// proposals, certificates not yet landed, evidence; read back after a restart.
+    /// Kept in memory only when absent (a restart then loses accepted work).
     #[serde(default)]
+    pub store: Option<PathBuf>,
+    /// Replaced by `store`: an old config naming a JSONL journal is refused with a
+    /// clear message instead of silently losing what the journal held.
+    #[serde(default, skip_serializing)]
     pub journal: Option<PathBuf>,
     /// The private key (hex) of the account that submits certificates and pays gas.
     pub submitter_key: SecretSource,
@@ -370,8 +376,8 @@ impl AggregatorConfig {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let mut config: Self = load_toml(path)?;
         let dir = path.parent().unwrap_or(Path::new("."));
-        if let Some(journal) = &mut config.aggregator.journal {
-            *journal = dir.join(&*journal);
+        if let Some(store) = &mut config.aggregator.store {
+            *store = dir.join(&*store);
         }
         if let Some(evidence) = &mut config.aggregator.evidence {
             *evidence = dir.join(&*evidence);
@@ -384,6 +390,17 @@ impl AggregatorConfig {
     /// Checks values that parse but cannot work.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.chain.validate()?;
+        if let Some(journal) = &self.aggregator.journal {
+            return Err(ConfigError::Invalid {
+                field: "aggregator.journal",
+                reason: format!(
+                    "the JSONL journal is replaced by `store = \"aggregator.redb\"` (an \
+                     embedded database); an aggregator of this version does not read \
+                     {}: let the tasks it holds expire, then rename the key",
+                    journal.display()
+                ),
+            });
+        }
         let max = self.aggregator.max_response_bytes;
         if max == 0 || max > bulwark_net::server::MAX_MESSAGE_BYTES / 2 {
             return Err(ConfigError::Invalid {
@@ -400,13 +417,14 @@ impl AggregatorConfig {
 
 impl AggregatorConfig {
     /// An aggregator on a local devnet: gRPC on `listen`, metrics and health on
-    /// `telemetry`, a journal and the submitter's key file beside the config.
+    /// `telemetry`, a store and the submitter's key file beside the config.
     pub fn local(chain: ChainConfig, listen: SocketAddr, telemetry: SocketAddr) -> Self {
         Self {
             chain,
             aggregator: AggregatorSection {
                 listen,
-                journal: Some("aggregator.journal".into()),
+                store: Some("aggregator.redb".into()),
+                journal: None,
                 submitter_key: SecretSource::File("submitter.key".into()),
                 max_response_bytes: default_max_response_bytes(),
                 report_window_ms: default_report_window_ms(),

@@ -6,7 +6,7 @@ use alloy::primitives::{Address, B256};
 use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::{Filter, Log};
 use alloy::sol_types::SolEvent;
-use bulwark_chain::bindings::BasicAVS::TaskCreated;
+use bulwark_chain::bindings::BasicAVS::{TaskCreated, TaskResponded};
 
 /// Which AVS to follow, from where, and how often to poll.
 #[derive(Clone)]
@@ -19,6 +19,9 @@ pub struct ChainSource {
     pub from_block: u64,
     /// Poll interval.
     pub poll: std::time::Duration,
+    /// The account the provider sends transactions from, when known (the lander
+    /// replaces a stuck certificate transaction at its nonce).
+    pub submitter: Option<Address>,
 }
 
 /// A task as announced on chain.
@@ -36,45 +39,87 @@ pub struct NewTask {
     pub deadline_block: u32,
 }
 
-/// One event of one contract, read block range by block range: each poll returns the
-/// head and the logs from the block after the last poll's head up to it, so no log is
-/// read twice or missed while the node keeps its history.
+/// The most blocks one `eth_getLogs` request spans: public RPC providers refuse wider
+/// ranges (commonly 1,000 to 10,000 blocks).
+pub const MAX_LOG_RANGE: u64 = 1_000;
+/// Ranges read in one poll at most, so catching up on a long history does not hold
+/// a poll (and what waits on it) for minutes.
+const RANGES_PER_POLL: u64 = 16;
+
+/// Some events of one contract, read block range by block range: each poll returns the
+/// head and the logs from the block after the last poll's end up to it (in ranges of
+/// at most [`MAX_LOG_RANGE`] blocks), so no log is read twice or missed while the
+/// node keeps its history.
 pub struct EventCursor {
     provider: DynProvider,
     address: Address,
-    signature: B256,
+    signatures: Vec<B256>,
     next_block: u64,
 }
 
 impl EventCursor {
     /// Reads event `E` of `address` from `from_block` on.
     pub fn of<E: SolEvent>(provider: DynProvider, address: Address, from_block: u64) -> Self {
+        Self::of_signatures(provider, address, vec![E::SIGNATURE_HASH], from_block)
+    }
+
+    /// Reads the events with these signature hashes of `address` from `from_block`.
+    pub fn of_signatures(
+        provider: DynProvider,
+        address: Address,
+        signatures: Vec<B256>,
+        from_block: u64,
+    ) -> Self {
         Self {
             provider,
             address,
-            signature: E::SIGNATURE_HASH,
+            signatures,
             next_block: from_block,
         }
     }
 
-    /// The head block and the logs since the last poll.
+    /// The next block a poll reads from.
+    pub fn next_block(&self) -> u64 {
+        self.next_block
+    }
+
+    /// The head block and the logs since the last poll (up to [`RANGES_PER_POLL`]
+    /// ranges; the next poll goes on from there).
     pub async fn poll(&mut self) -> Result<(u64, Vec<Log>), alloy::transports::TransportError> {
         let head = self.provider.get_block_number().await?;
-        if head < self.next_block {
-            return Ok((head, Vec::new()));
+        let mut logs = Vec::new();
+        for _ in 0..RANGES_PER_POLL {
+            if head < self.next_block {
+                break;
+            }
+            let to = head.min(self.next_block.saturating_add(MAX_LOG_RANGE - 1));
+            let filter = Filter::new()
+                .address(self.address)
+                .event_signature(self.signatures.clone())
+                .from_block(self.next_block)
+                .to_block(to);
+            logs.extend(self.provider.get_logs(&filter).await?);
+            self.next_block = to + 1;
         }
-        let filter = Filter::new()
-            .address(self.address)
-            .event_signature(self.signature)
-            .from_block(self.next_block)
-            .to_block(head);
-        let logs = self.provider.get_logs(&filter).await?;
-        self.next_block = head + 1;
         Ok((head, logs))
     }
 }
 
-/// Reads `TaskCreated` events of one AVS block range by block range.
+/// What one poll of an AVS found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct News {
+    /// The head block.
+    pub head: u64,
+    /// The block the next poll reads from.
+    pub next_block: u64,
+    /// Tasks created.
+    pub tasks: Vec<NewTask>,
+    /// Tasks answered.
+    pub responded: Vec<u64>,
+}
+
+/// Reads `TaskCreated` and `TaskResponded` events of one AVS block range by block
+/// range.
 pub struct TaskFollower {
     cursor: EventCursor,
 }
@@ -83,16 +128,36 @@ impl TaskFollower {
     /// Follows `avs` from `from_block` on.
     pub fn new(provider: DynProvider, avs: Address, from_block: u64) -> Self {
         Self {
-            cursor: EventCursor::of::<TaskCreated>(provider, avs, from_block),
+            cursor: EventCursor::of_signatures(
+                provider,
+                avs,
+                vec![TaskCreated::SIGNATURE_HASH, TaskResponded::SIGNATURE_HASH],
+                from_block,
+            ),
         }
     }
 
-    /// The head block and the tasks created since the last poll. Malformed logs are
-    /// skipped with a warning: they cannot come from the AVS contract.
-    pub async fn poll(&mut self) -> Result<(u64, Vec<NewTask>), alloy::transports::TransportError> {
+    /// The head block, the tasks created and the tasks answered since the last poll.
+    /// Malformed logs are skipped with a warning: they cannot come from the AVS
+    /// contract.
+    pub async fn poll(&mut self) -> Result<News, alloy::transports::TransportError> {
         let (head, logs) = self.cursor.poll().await?;
-        let mut tasks = Vec::new();
+        let mut news = News {
+            head,
+            next_block: self.cursor.next_block(),
+            ..News::default()
+        };
         for log in logs {
+            if log.topic0() == Some(&TaskResponded::SIGNATURE_HASH) {
+                match log.log_decode::<TaskResponded>() {
+                    Ok(event) => match u64::try_from(event.inner.data.taskId) {
+                        Ok(task_id) => news.responded.push(task_id),
+                        Err(_) => tracing::warn!("task id beyond u64, skipped"),
+                    },
+                    Err(err) => tracing::warn!(%err, "undecodable TaskResponded log skipped"),
+                }
+                continue;
+            }
             match log.log_decode::<TaskCreated>() {
                 Ok(event) => {
                     let e = event.inner.data;
@@ -100,7 +165,7 @@ impl TaskFollower {
                         tracing::warn!(task_id = %e.taskId, "task id beyond u64, skipped");
                         continue;
                     };
-                    tasks.push(NewTask {
+                    news.tasks.push(NewTask {
                         task_id,
                         input: e.input.to_vec(),
                         reference_block: e.referenceBlock,
@@ -111,6 +176,6 @@ impl TaskFollower {
                 Err(err) => tracing::warn!(%err, "undecodable TaskCreated log skipped"),
             }
         }
-        Ok((head, tasks))
+        Ok(news)
     }
 }

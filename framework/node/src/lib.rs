@@ -1,9 +1,10 @@
 //! Operator and aggregator runtimes: follow tasks on chain, execute and sign, aggregate over gRPC and submit certificates.
 //!
-//! - [`follow`]: polls an AVS for `TaskCreated` events and the chain head;
-//! - [`aggregator`]: opens engine tasks from chain events, serves submissions, and
-//!   submits each certificate (treating "already answered" as done);
-//! - [`journal`]: accepted submissions on disk, replayed after a restart;
+//! - [`follow`]: polls an AVS for `TaskCreated`/`TaskResponded` events and the chain
+//!   head, in bounded block ranges;
+//! - [`aggregator`]: opens engine tasks from chain events, serves submissions, lands
+//!   each certificate on its own queue (treating "already answered" as done), and
+//!   keeps accepted work in a redb store read back after a restart;
 //! - [`challenger`]: follows aggregators' evidence and challenges on chain with what
 //!   holds, remembering what it did across restarts;
 //! - [`operator`]: executes each task with the AVS's [`bulwark_core::Task`], signs, and
@@ -22,7 +23,6 @@ pub mod aggregator;
 pub mod challenger;
 pub mod config;
 pub mod follow;
-pub mod journal;
 pub mod listening;
 pub mod observer;
 pub mod operator;

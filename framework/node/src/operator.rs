@@ -336,7 +336,7 @@ pub(crate) async fn follow_tasks<F, Fut>(
             _ = &mut shutdown => return,
             Some(_) = serving.join_next(), if !serving.is_empty() => {}
             _ = ticker.tick() => match follower.poll().await {
-                Ok((head, tasks)) => {
+                Ok(super::follow::News { head, tasks, .. }) => {
                     follow.health.chain_ok(head);
                     follow.head.advance(head);
                     // A task past its deadline can no longer be answered: signing

@@ -21,7 +21,6 @@ use crate::config::{
     AggregatorConfig, ChainConfig, ChallengerConfig, ConfigError, OperatorConfig, TelemetryConfig,
 };
 use crate::follow::ChainSource;
-use crate::journal::Journal;
 use crate::listening::Listening;
 use crate::observer::ObserverRuntime;
 use crate::operator::OperatorRuntime;
@@ -55,9 +54,9 @@ pub enum ServiceError {
     /// The bound addresses could not be written to `$BULWARK_READY_FILE`.
     #[error("cannot announce the listening addresses: {0}")]
     Announce(std::io::Error),
-    /// The journal could not be opened.
-    #[error("journal: {0}")]
-    Journal(String),
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] crate::aggregator::store::StoreError),
     /// The slashing-protection record could not be opened.
     #[error("slashing protection: {0}")]
     Protection(String),
@@ -98,6 +97,7 @@ async fn chain_source(
         },
         from_block,
         poll: chain.poll(),
+        submitter: None,
     })
 }
 
@@ -212,17 +212,21 @@ async fn run_aggregator_with(
         .submitter_key
         .read("aggregator.submitter_key")?;
     let signer = bulwark_chain::provider::signer(&key)?;
-    tracing::info!(submitter = %signer.address(), "aggregator starting");
+    let signer_address = signer.address();
+    tracing::info!(submitter = %signer_address, "aggregator starting");
     let provider = bulwark_chain::provider::connect(
         &config.chain.rpc_url,
         Some(EthereumWallet::from(signer)),
     )?;
-    let chain = chain_source(&config.chain, &provider).await?;
-    let journal = match &config.aggregator.journal {
-        Some(path) => Some(Journal::open(path).map_err(|e| ServiceError::Journal(e.to_string()))?),
+    let submitter = signer_address;
+    let mut chain = chain_source(&config.chain, &provider).await?;
+    chain.submitter = Some(submitter);
+    let store = match &config.aggregator.store {
+        Some(path) => Some(Arc::new(crate::aggregator::store::Store::open(path)?)),
         None => None,
     };
-    let (aggregator, certificates) = Aggregator::build(EngineConfig::default(), journal, two_phase);
+    let (aggregator, certificates) =
+        Aggregator::build(EngineConfig::default(), store.clone(), two_phase);
     let listen = config.aggregator.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -269,6 +273,10 @@ async fn run_aggregator_with(
     match server.await {
         Ok(result) => result?,
         Err(err) => tracing::error!(%err, "gRPC server task failed"),
+    }
+    if let Some(store) = store {
+        // Every write sent is committed before the process ends.
+        store.close();
     }
     tracing::info!("aggregator stopped");
     Ok(())

@@ -43,6 +43,9 @@ pub mod names {
     pub const TASKS_EXPIRED: &str = "bulwark_aggregator_tasks_expired_total";
     /// Seconds from opening a task to its certificate.
     pub const TIME_TO_CERTIFICATE: &str = "bulwark_aggregator_time_to_certificate_seconds";
+    /// The lander's outcomes, by `outcome`: landed, answered (another certificate
+    /// was first), retry, expired (the deadline passed first).
+    pub const LANDINGS: &str = "bulwark_aggregator_landings_total";
     /// Seconds from a certificate to its transaction landing.
     pub const TIME_TO_LAND: &str = "bulwark_aggregator_time_to_land_seconds";
     /// Tasks an operator saw.

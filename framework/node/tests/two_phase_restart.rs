@@ -1,6 +1,6 @@
 //! A two-phase aggregator restarted between reports and its proposal: operators
 //! report once and then only ask for the proposal, so the reports it had accepted
-//! must come back from its journal, or the round could never be proposed.
+//! must come back from its store, or the round could never be proposed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,8 +13,8 @@ use bulwark_core::{
 };
 use bulwark_crypto::{Domain, SecretKey};
 use bulwark_net::server::{ProposalState, SubmissionSink};
+use bulwark_node::aggregator::store::Store;
 use bulwark_node::aggregator::{Aggregator, TwoPhase};
-use bulwark_node::journal::Journal;
 
 const CTX: SigningContext = SigningContext {
     chain_id: 31337,
@@ -120,7 +120,7 @@ async fn start(ops: &Operators, journal: &std::path::Path) -> Arc<Aggregator> {
     };
     let (aggregator, _certificates) = Aggregator::build(
         EngineConfig::default(),
-        Some(Journal::open(journal).expect("journal")),
+        Some(Arc::new(Store::open(journal).expect("store"))),
         Some(two_phase),
     );
     aggregator
@@ -133,7 +133,7 @@ async fn start(ops: &Operators, journal: &std::path::Path) -> Arc<Aggregator> {
 #[tokio::test]
 async fn a_restarted_aggregator_proposes_from_the_reports_it_had_accepted() {
     let dir = tempfile::tempdir().expect("dir");
-    let journal = dir.path().join("aggregator.journal");
+    let journal = dir.path().join("aggregator.redb");
     let ops = Operators::new(3);
 
     let first = start(&ops, &journal).await;
@@ -177,7 +177,7 @@ async fn conflicting_reports_become_a_report_equivocation() {
 
     let dir = tempfile::tempdir().expect("dir");
     let ops = Operators::new(3);
-    let aggregator = start(&ops, &dir.path().join("aggregator.journal")).await;
+    let aggregator = start(&ops, &dir.path().join("aggregator.redb")).await;
     assert_eq!(
         aggregator.submit_report(ops.report(0, 100)).await,
         Ok(ReportOutcome::Accepted)

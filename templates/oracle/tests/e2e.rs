@@ -174,7 +174,7 @@ async fn rounds_land_liars_are_left_out_and_failing_sources_are_handled() {
     let evidence_path = dir.path().join("evidence.jsonl");
     let mut aggregator = AggregatorConfig::local(chain.clone(), grpc, grpc);
     aggregator.telemetry.listen = None;
-    aggregator.aggregator.journal = Some(dir.path().join("aggregator.journal"));
+    aggregator.aggregator.store = Some(dir.path().join("aggregator.redb"));
     aggregator.aggregator.evidence = Some(evidence_path.clone());
     aggregator.aggregator.submitter_key = SecretSource::File(dir.path().join("submitter.key"));
     aggregator.avs = settings(

@@ -1,7 +1,12 @@
-//! The aggregator runtime: opens an engine task for every `TaskCreated` event (with the
-//! operator set read from chain at the task's reference block), serves operators'
-//! submissions through the engine, and submits each certificate to the AVS, retrying
-//! until it lands or someone else's does.
+//! The aggregator runtime, in parts with one job each:
+//! - the chain loop ([`Aggregator::run`]): follows `TaskCreated` and `TaskResponded`
+//!   in bounded block ranges, opens a task with the operator set read at its
+//!   reference block (retried until its deadline when the read fails), expires
+//!   tasks, and stands down on tasks another aggregator answered;
+//! - the task book (this type): the engine and the two-phase rounds, fed by
+//! - the gRPC sink ([`SubmissionSink`], served by `bulwark_net::server`);
+//! - the [`lander`]: lands certificates on its own queue, never stalling the loop;
+//! - the [`store`]: accepted work in redb, read back at a restart.
 //!
 //! # Security
 //! Submissions and reports come from anyone (see `bulwark_net::server`); tasks and
@@ -11,10 +16,10 @@
 //! - Pairings run on tokio's blocking pool and outside every lock: the engine's lock
 //!   and the rounds' lock are held only for bookkeeping, so a flood of checks cannot
 //!   stall the async workers that answer other operators or follow the chain. The
-//!   journal is written outside the engine's lock too.
-//! - The journal holds submissions as received (candidates) and verified reports;
-//!   replayed after a restart, submissions are checked again like new ones, so a
-//!   journal line is never taken as an operator's answer by itself.
+//!   store is written outside the engine's lock too.
+//! - The store holds submissions as received (candidates) and verified reports;
+//!   read back after a restart, submissions are checked again like new ones, so a
+//!   stored record is never taken as an operator's answer by itself.
 //! - Sessions: the gRPC server takes a request in an operator's name only on a
 //!   session that operator opened with its key, looked up in the keys of the operator
 //!   sets read here ([`SubmissionSink::operator_key`]); so a forgery reaches the
@@ -23,16 +28,19 @@
 //! - What an attacker can still do: with a session (its own, or a copied token),
 //!   spend about one pairing check per forged submission (bounded by the server's
 //!   in-flight limit and the engine's caps per operator), and have those forgeries
-//!   written to the journal as candidates (bounded per task by the engine's caps).
+//!   written to the store as candidates (bounded per task by the engine's caps).
+
+pub mod lander;
+pub mod store;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use alloy::primitives::{Address, U256};
+use alloy::primitives::Address;
 use alloy::providers::DynProvider;
-use bulwark_chain::certificate::{Submission, build_certificate, submit_response};
+use bulwark_chain::certificate::build_certificate;
 use bulwark_chain::registry::{OperatorSet as ChainSet, operator_set_at};
 use bulwark_chain::slashing::{Equivocation, SignedKind};
 use bulwark_core::SlashingProof;
@@ -44,11 +52,12 @@ use bulwark_core::{
 use bulwark_crypto::PublicKey;
 use bulwark_net::evidence::EvidenceLog;
 use bulwark_net::server::{ProposalState, SubmissionSink};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::follow::{ChainSource, NewTask, TaskFollower};
-use crate::journal::Journal;
 use crate::telemetry::{Health, names};
+use lander::{Lander, Landing};
+use store::{PendingCertificate, Store, StoredEvidence, Write};
 
 /// Counters the runtime keeps (exported as metrics by the binaries).
 #[derive(Debug, Default)]
@@ -61,8 +70,9 @@ pub struct Stats {
     pub rejected: AtomicU64,
     /// Signatures dropped as invalid at aggregation.
     pub bad_signatures: AtomicU64,
-    /// Certificates submitted and landed (or already answered).
-    pub certificates_landed: AtomicU64,
+    /// Certificates submitted and landed (or already answered); shared with the
+    /// lander.
+    pub certificates_landed: Arc<AtomicU64>,
     /// Tasks that expired without a certificate.
     pub expired: AtomicU64,
     /// Two-phase tasks: reports left out of a proposal (evidence recorded).
@@ -137,6 +147,8 @@ pub enum TaskOutcome {
 /// when it opened and was certified (for the latency metrics).
 struct OpenTask {
     set: ChainSet,
+    /// The last block a response lands in.
+    deadline_block: u32,
     context: SigningContext,
     opened: Instant,
     certified: Option<Instant>,
@@ -150,7 +162,7 @@ pub struct Aggregator {
     head: AtomicU64,
     open: std::sync::Mutex<HashMap<u64, OpenTask>>,
     certificates: mpsc::UnboundedSender<Certificate>,
-    journal: Option<std::sync::Mutex<Journal>>,
+    store: Option<Arc<Store>>,
     two_phase: Option<TwoPhase>,
     rounds: std::sync::Mutex<HashMap<u64, OpenRound>>,
     /// Every operator's key as of the latest operator set read, which opens its
@@ -167,24 +179,24 @@ pub struct Aggregator {
 impl Aggregator {
     /// A new aggregator and the receiving end of its certificates (for [`Self::run`]).
     pub fn new(config: EngineConfig) -> (Arc<Self>, mpsc::UnboundedReceiver<Certificate>) {
-        Self::with_journal(config, None)
+        Self::with_store(config, None)
     }
 
-    /// Like [`Aggregator::new`], recording accepted submissions in `journal` and
-    /// replaying the ones recorded there when a task is opened.
-    pub fn with_journal(
+    /// Like [`Aggregator::new`], keeping accepted work in `store` and reading it back
+    /// when a task is (re)opened.
+    pub fn with_store(
         config: EngineConfig,
-        journal: Option<Journal>,
+        store: Option<Arc<Store>>,
     ) -> (Arc<Self>, mpsc::UnboundedReceiver<Certificate>) {
-        Self::build(config, journal, None)
+        Self::build(config, store, None)
     }
 
-    /// Like [`Aggregator::with_journal`]; with `two_phase`, every task is a two-phase
+    /// Like [`Aggregator::with_store`]; with `two_phase`, every task is a two-phase
     /// task: operators report, the aggregator proposes, and only endorsements of the
     /// proposal are aggregated.
     pub fn build(
         config: EngineConfig,
-        journal: Option<Journal>,
+        store: Option<Arc<Store>>,
         two_phase: Option<TwoPhase>,
     ) -> (Arc<Self>, mpsc::UnboundedReceiver<Certificate>) {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -194,7 +206,7 @@ impl Aggregator {
                 head: AtomicU64::new(0),
                 open: std::sync::Mutex::new(HashMap::new()),
                 certificates: tx,
-                journal: journal.map(std::sync::Mutex::new),
+                store,
                 two_phase,
                 rounds: std::sync::Mutex::new(HashMap::new()),
                 keys: Default::default(),
@@ -206,9 +218,14 @@ impl Aggregator {
         )
     }
 
-    /// Follows the AVS of `chain`, opening and expiring tasks, and submits
-    /// certificates from `certificates`; reports each task's end on `outcomes`. Runs
-    /// until `shutdown` resolves.
+    /// Follows the AVS of `chain`, opening and expiring tasks, and hands
+    /// certificates from `certificates` to its lander; reports each task's end on
+    /// `outcomes`. Runs until `shutdown` resolves.
+    ///
+    /// With a store, it first reads back what a previous run left open: events are
+    /// read on from where it stopped, open tasks are reopened (their accepted work
+    /// read back), certificates not yet landed go to the lander, and evidence is
+    /// offered again.
     pub async fn run(
         self: Arc<Self>,
         chain: ChainSource,
@@ -221,44 +238,145 @@ impl Aggregator {
             context,
             from_block,
             poll,
+            submitter,
         } = chain;
         let avs = Address::from(context.avs);
-        let mut follower = TaskFollower::new(provider.clone(), avs, from_block);
+        let (landings, inbox) = mpsc::unbounded_channel();
+        let (head_tx, head_rx) = watch::channel(0u64);
+        let (stop_tx, mut stop_rx) = watch::channel(false);
+        let lander = Lander::new(
+            provider.clone(),
+            avs,
+            submitter,
+            self.store.clone(),
+            outcomes.clone(),
+            self.stats.certificates_landed.clone(),
+        );
+        let lander = tokio::spawn(lander.run(inbox, head_rx, async move {
+            let _ = stop_rx.changed().await;
+        }));
+        let mut waiting = Vec::new();
+        let mut from = from_block;
+        if let Some(recovered) = self.recover(&landings) {
+            from = from.max(recovered.cursor.unwrap_or(0));
+            waiting = recovered.tasks;
+        }
+        let mut follower = TaskFollower::new(provider.clone(), avs, from);
         tokio::pin!(shutdown);
         let mut ticker = tokio::time::interval(poll);
         loop {
             tokio::select! {
-                _ = &mut shutdown => return,
+                _ = &mut shutdown => break,
                 Some(cert) = certificates.recv() => {
-                    self.land(&provider, avs, cert, &outcomes).await;
+                    self.hand_over(cert, &landings).await;
                 }
                 _ = ticker.tick() => {
                     match follower.poll().await {
-                        Ok((head, tasks)) => {
+                        Ok(news) => {
+                            let head = news.head;
                             self.head.store(head, Ordering::Relaxed);
+                            let _ = head_tx.send(head);
                             self.health.chain_ok(head);
-                            for task in tasks {
-                                self.open(&provider, context, task).await;
+                            for task_id in news.responded {
+                                self.stand_down(task_id, &landings);
                             }
+                            waiting.extend(news.tasks);
+                            waiting = self.open_waiting(&provider, context, head, waiting).await;
                             self.expire(head, &outcomes).await;
+                            if let Some(store) = &self.store {
+                                store.write_later(vec![Write::Cursor(news.next_block)]);
+                            }
                         }
                         Err(err) => {
                             metrics::counter!(names::CHAIN_ERRORS).increment(1);
                             tracing::warn!(%err, "chain poll failed; retrying");
                         }
                     }
+                    self.advance_all().await;
                 }
             }
         }
+        let _ = stop_tx.send(true);
+        let _ = lander.await;
     }
 
-    async fn open(&self, provider: &DynProvider, context: SigningContext, task: NewTask) {
+    /// What the store holds from a previous run: evidence offered again, pending
+    /// certificates handed to the lander. Returns the cursor and the open tasks
+    /// still without a certificate (to reopen).
+    fn recover(&self, landings: &mpsc::UnboundedSender<Landing>) -> Option<store::Recovered> {
+        let store = self.store.as_ref()?;
+        let mut recovered = match store.recover() {
+            Ok(recovered) => recovered,
+            Err(err) => {
+                tracing::error!(%err, "cannot read the store; starting empty");
+                return None;
+            }
+        };
+        for e in &recovered.evidence {
+            self.evidence
+                .push(e.task_id, e.offence, e.operator, e.evidence.clone());
+        }
+        let certified: BTreeSet<u64> = recovered.certificates.iter().map(|c| c.task_id).collect();
+        for pending in std::mem::take(&mut recovered.certificates) {
+            let _ = landings.send(Landing::Land {
+                pending,
+                certificate: None,
+                certified: None,
+            });
+        }
+        recovered.tasks.retain(|t| !certified.contains(&t.task_id));
+        tracing::info!(
+            cursor = ?recovered.cursor,
+            tasks = recovered.tasks.len(),
+            certificates = certified.len(),
+            evidence = recovered.evidence.len(),
+            "state read back from the store"
+        );
+        Some(recovered)
+    }
+
+    /// Opens each task in `tasks` whose operator set can be read now; gives back the
+    /// ones to try again at the next poll (a failed read never skips a task for
+    /// good, only its deadline does).
+    async fn open_waiting(
+        &self,
+        provider: &DynProvider,
+        context: SigningContext,
+        head: u64,
+        tasks: Vec<NewTask>,
+    ) -> Vec<NewTask> {
+        let mut again = Vec::new();
+        for task in tasks {
+            if u64::from(task.deadline_block) < head {
+                tracing::warn!(
+                    task = task.task_id,
+                    "task passed its deadline before it could be opened"
+                );
+                if let Some(store) = &self.store {
+                    store.write_later(vec![Write::Finish(task.task_id)]);
+                }
+                continue;
+            }
+            if let Some(task) = self.open(provider, context, task).await {
+                again.push(task);
+            }
+        }
+        again
+    }
+
+    /// Opens `task`; gives it back when its operator set could not be read.
+    async fn open(
+        &self,
+        provider: &DynProvider,
+        context: SigningContext,
+        task: NewTask,
+    ) -> Option<NewTask> {
         let avs = Address::from(context.avs);
         let set = match operator_set_at(provider, avs, task.reference_block).await {
             Ok(set) => set,
             Err(err) => {
-                tracing::error!(task = task.task_id, %err, "cannot read the operator set; task skipped");
-                return;
+                tracing::warn!(task = task.task_id, %err, "cannot read the operator set; will retry");
+                return Some(task);
             }
         };
         let operators = set
@@ -278,7 +396,7 @@ impl Aggregator {
                 task = task.task_id,
                 "invalid operator set or threshold; task skipped"
             );
-            return;
+            return None;
         };
         let config = TaskConfig {
             task_id: task.task_id,
@@ -288,14 +406,18 @@ impl Aggregator {
             operators,
             context,
         };
+        if let Some(store) = &self.store {
+            store.write_later(vec![Write::Task(task.clone())]);
+        }
         if let Err(err) = self.open_task(config, set, &task.input).await {
             tracing::warn!(task = task.task_id, %err, "task not opened");
         }
+        None
     }
 
     /// Opens a task whose operator set the caller read itself (the chain loop does
     /// this for every `TaskCreated`; benchmarks and tests call it directly), then
-    /// replays what the journal holds for it. `input` is the task's input, which
+    /// reads back what the store holds for it. `input` is the task's input, which
     /// two-phase reports are checked against.
     pub async fn open_task(
         &self,
@@ -305,6 +427,7 @@ impl Aggregator {
     ) -> Result<(), bulwark_core::EngineError> {
         let task_id = config.task_id;
         let context = config.context;
+        let deadline_block = u32::try_from(config.deadline).unwrap_or(u32::MAX);
         let keys: Vec<_> = config
             .operators
             .operators()
@@ -337,6 +460,7 @@ impl Aggregator {
             task_id,
             OpenTask {
                 set,
+                deadline_block,
                 context,
                 opened: Instant::now(),
                 certified: None,
@@ -350,55 +474,52 @@ impl Aggregator {
         Ok(())
     }
 
-    /// What the journal holds for `task_id`, read with `read`; nothing without a
-    /// journal (or when it cannot be read, which is logged).
-    fn journaled<T>(
+    /// What the store holds for `task_id`, read with `read`; nothing without a
+    /// store (or when it cannot be read, which is logged).
+    fn stored<T>(
         &self,
         task_id: u64,
-        read: impl FnOnce(&Journal, u64) -> std::io::Result<Vec<T>>,
+        read: impl FnOnce(&Store, u64) -> Result<Vec<T>, store::StoreError>,
     ) -> Vec<T> {
-        let Some(journal) = &self.journal else {
+        let Some(store) = &self.store else {
             return Vec::new();
         };
-        match journal.lock().map(|j| read(&j, task_id)) {
-            Ok(Ok(recorded)) => recorded,
-            Ok(Err(err)) => {
-                tracing::error!(task = task_id, %err, "cannot read the journal");
+        match read(store, task_id) {
+            Ok(recorded) => recorded,
+            Err(err) => {
+                tracing::error!(task = task_id, %err, "cannot read the store");
                 Vec::new()
             }
-            Err(_) => Vec::new(),
         }
     }
 
-    /// Appends to the journal with `write`, when there is one. A failure is logged:
-    /// the work stays accepted in memory, only a restart would lose it.
-    fn record(&self, task_id: u64, write: impl FnOnce(&mut Journal) -> std::io::Result<()>) {
-        let Some(journal) = &self.journal else {
+    /// Writes `write` durably, when there is a store. A failure is logged: the work
+    /// stays accepted in memory, only a restart would lose it.
+    async fn record(&self, task_id: u64, write: Write) {
+        let Some(store) = &self.store else {
             return;
         };
-        let written = journal
-            .lock()
-            .map_err(|_| std::io::Error::other("journal lock poisoned"))
-            .and_then(|mut j| write(&mut j));
-        if let Err(err) = written {
-            tracing::error!(task = task_id, %err, "journal write failed");
+        if let Err(err) = store.write(vec![write]).await {
+            tracing::error!(task = task_id, %err, "store write failed");
         }
     }
 
-    /// Feeds the journal's reports for `task_id` back into its round (before the
-    /// endorsements, which may carry the proposal made from them).
+    /// Feeds the stored reports for `task_id` back into its round (before the
+    /// endorsements, which may carry the proposal made from them), and the stored
+    /// proposal, if one was made.
     fn replay_reports(&self, task_id: u64) {
         let Some(two_phase) = &self.two_phase else {
             return;
         };
-        let recorded = self.journaled(task_id, Journal::replay_reports);
-        if recorded.is_empty() {
+        let recorded = self.stored(task_id, Store::reports);
+        let proposal = self.stored(task_id, |s, t| s.proposal(t).map(Vec::from_iter));
+        if recorded.is_empty() && proposal.is_empty() {
             return;
         }
         tracing::info!(
             task = task_id,
             count = recorded.len(),
-            "replaying journaled reports"
+            "replaying stored reports"
         );
         let now = self.head.load(Ordering::Relaxed);
         let mut rounds = self.rounds();
@@ -407,19 +528,22 @@ impl Aggregator {
         };
         for report in recorded {
             if let Err(err) = open.round.add(now, report, two_phase.proposer.as_ref()) {
-                tracing::warn!(task = task_id, %err, "journaled report not replayed");
+                tracing::warn!(task = task_id, %err, "stored report not replayed");
             }
+        }
+        if let Some(proposal) = proposal.first() {
+            open.round.adopt(proposal);
         }
     }
 
-    /// Feeds the journal's submissions for `task_id` back into the engine.
+    /// Feeds the stored submissions for `task_id` back into the engine.
     async fn replay(&self, task_id: u64) {
-        let recorded = self.journaled(task_id, Journal::replay);
+        let recorded = self.stored(task_id, Store::submissions);
         if !recorded.is_empty() {
             tracing::info!(
                 task = task_id,
                 count = recorded.len(),
-                "replaying journaled submissions"
+                "replaying stored submissions"
             );
         }
         for sub in recorded {
@@ -463,6 +587,9 @@ impl Aggregator {
             metrics::counter!(names::TASKS_EXPIRED).increment(1);
             self.tasks().remove(&report.task_id);
             self.rounds().remove(&report.task_id);
+            if let Some(store) = &self.store {
+                store.write_later(vec![Write::Finish(report.task_id)]);
+            }
             tracing::warn!(
                 task = report.task_id,
                 responses = report.responses.len(),
@@ -475,15 +602,37 @@ impl Aggregator {
         }
     }
 
-    async fn land(
-        &self,
-        provider: &DynProvider,
-        avs: Address,
-        cert: Certificate,
-        outcomes: &mpsc::UnboundedSender<TaskOutcome>,
-    ) {
+    /// Another certificate answered `task_id` on chain (or ours did): the task is
+    /// closed and the lander stops trying. Not an error: with two aggregators, one
+    /// of them always stands down.
+    fn stand_down(&self, task_id: u64, landings: &mpsc::UnboundedSender<Landing>) {
+        let was_open = self.engine().close(task_id);
+        self.tasks().remove(&task_id);
+        self.rounds().remove(&task_id);
+        let _ = landings.send(Landing::Answered(task_id));
+        if was_open {
+            if let Some(store) = &self.store {
+                store.write_later(vec![Write::Finish(task_id)]);
+            }
+            metrics::counter!(names::LANDINGS, "outcome" => "answered").increment(1);
+            tracing::info!(
+                task = task_id,
+                "task answered on chain by another certificate; standing down"
+            );
+        }
+    }
+
+    /// Builds the chain's certificate for an engine certificate, stores it (durably:
+    /// it is what the operators' signatures came to) and hands it to the lander.
+    async fn hand_over(&self, cert: Certificate, landings: &mpsc::UnboundedSender<Landing>) {
         self.rounds().remove(&cert.task_id);
-        let Some(OpenTask { set, certified, .. }) = self.tasks().remove(&cert.task_id) else {
+        let Some(OpenTask {
+            set,
+            certified,
+            deadline_block,
+            ..
+        }) = self.tasks().remove(&cert.task_id)
+        else {
             tracing::error!(task = cert.task_id, "certificate for a task without a set");
             return;
         };
@@ -496,51 +645,26 @@ impl Aggregator {
                 return;
             }
         };
-        let mut delay = Duration::from_millis(200);
-        for attempt in 1..=5 {
-            match submit_response(
-                provider,
-                avs,
-                U256::from(cert.task_id),
-                &cert.response,
-                chain_cert.clone(),
-            )
-            .await
-            {
-                Ok(Submission::Accepted(tx)) => {
-                    tracing::info!(task = cert.task_id, %tx, "certificate landed");
-                    break;
-                }
-                Ok(Submission::AlreadyResponded) => {
-                    tracing::info!(task = cert.task_id, "task already answered");
-                    break;
-                }
-                Err(err) if attempt < 5 => {
-                    tracing::warn!(task = cert.task_id, %err, attempt, "submission failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                }
-                Err(err) => {
-                    tracing::error!(task = cert.task_id, %err, "giving up on the certificate");
-                    return;
-                }
-            }
-        }
-        self.stats
-            .certificates_landed
-            .fetch_add(1, Ordering::Relaxed);
-        metrics::counter!(names::CERTIFICATES).increment(1);
-        if let Some(at) = certified {
-            metrics::histogram!(names::TIME_TO_LAND).record(at.elapsed().as_secs_f64());
-        }
-        let _ = outcomes.send(TaskOutcome::Landed(Box::new(cert)));
+        let pending = PendingCertificate {
+            task_id: cert.task_id,
+            deadline_block,
+            response: cert.response.clone(),
+            certificate: lander::encode_certificate(&chain_cert),
+        };
+        self.record(cert.task_id, Write::Certificate(pending.clone()))
+            .await;
+        let _ = landings.send(Landing::Land {
+            pending,
+            certificate: Some(Box::new(cert)),
+            certified,
+        });
     }
 }
 
 impl Aggregator {
-    /// Runs one submission through the engine; journals it when accepted and `record`
-    /// is set (not for replays). Signature checks run on the blocking pool, outside
-    /// the engine's lock; the journal is written outside it too.
+    /// Runs one submission through the engine; stores it when accepted and `record`
+    /// is set (not for replays), before answering. Signature checks run on the
+    /// blocking pool, outside the engine's lock; the store is written outside it too.
     async fn process(
         &self,
         submission: SignedResponse,
@@ -556,8 +680,8 @@ impl Aggregator {
             return Err(rejection);
         }
         let now = self.head.load(Ordering::Relaxed);
-        // Copied only when it may have to be journaled.
-        let journaled = (record && self.journal.is_some()).then(|| submission.clone());
+        // Copied only when it may have to be stored.
+        let stored = (record && self.store.is_some()).then(|| submission.clone());
         let endorsed = record
             .then(|| self.endorsement_probe(&submission))
             .flatten();
@@ -570,11 +694,11 @@ impl Aggregator {
         for event in events {
             self.note(event);
         }
-        if let Some(journaled) = journaled {
-            // A candidate is journaled as received: replayed after a restart it is
+        if let Some(stored) = stored {
+            // A candidate is stored as received: read back after a restart it is
             // checked again, never taken as its operator's answer.
             if matches!(verdict, Ok(Outcome::Pending) | Ok(Outcome::Certified(_))) {
-                self.record(journaled.task_id, |j| j.append(&journaled));
+                self.record(stored.task_id, Write::Submission(stored)).await;
             }
         }
         match &verdict {
@@ -701,6 +825,14 @@ impl Aggregator {
             tracing::error!(task = task_id, %operator, "evidence shorter than an offence id; dropped");
             return;
         };
+        if let Some(store) = &self.store {
+            store.write_later(vec![Write::Evidence(StoredEvidence {
+                task_id,
+                offence,
+                operator: operator.0,
+                evidence: proof.clone(),
+            })]);
+        }
         let sequence = self.evidence.push(task_id, offence, operator.0, proof);
         metrics::counter!(names::EVIDENCE, "offence" => label).increment(1);
         tracing::warn!(task = task_id, %operator, offence = label, sequence, "offence proven; offered to challengers");
@@ -740,7 +872,7 @@ impl Aggregator {
         }
     }
 
-    /// A journaled endorsement replayed after a restart: it was accepted as an
+    /// A stored endorsement read back after a restart: it was accepted as an
     /// endorsement of the proposal made then, which the fresh round takes over.
     fn adopt_replayed(&self, submission: &SignedResponse) -> Result<(), Rejection> {
         if self.two_phase.is_none() {
@@ -765,8 +897,8 @@ impl Aggregator {
         };
         let task_id = report.task_id;
         let operator = report.operator;
-        // Copied only when it may have to be journaled, or be evidence of a conflict.
-        let journaled = self.journal.is_some().then(|| report.clone());
+        // Copied only when it may have to be stored, or be evidence of a conflict.
+        let stored = self.store.is_some().then(|| report.clone());
         let copy = report.clone();
         let screened = {
             let now = self.head.load(Ordering::Relaxed);
@@ -800,10 +932,10 @@ impl Aggregator {
         match &verdict {
             Ok(ReportOutcome::Accepted) => {
                 tracing::debug!(task = task_id, %operator, "report accepted");
-                if let Some(report) = journaled {
-                    self.record(task_id, |j| j.append_report(&report));
+                if let Some(report) = stored {
+                    self.record(task_id, Write::Report(report)).await;
                 }
-                self.advance(task_id);
+                self.advance(task_id).await;
             }
             Ok(ReportOutcome::Duplicate) => {}
             Err(ReportRejection::Conflicting(_)) => {
@@ -912,8 +1044,43 @@ impl Aggregator {
         }
     }
 
-    /// Proposes for `task_id` if its round is ready; records the outliers.
-    fn advance(&self, task_id: u64) -> ProposalState {
+    /// Proposes for every open round that is ready (its report window passed since
+    /// the last poll).
+    async fn advance_all(&self) {
+        if self.two_phase.is_none() {
+            return;
+        }
+        let open: Vec<u64> = self
+            .rounds()
+            .iter()
+            .filter(|(_, r)| r.round.proposal().is_none() && r.failed.is_none())
+            .map(|(id, _)| *id)
+            .collect();
+        for task_id in open {
+            self.advance(task_id).await;
+        }
+    }
+
+    /// The proposal state of `task_id`, as `GetProposal` answers it: a read, never
+    /// the trigger of a proposal (those come from reports and the report window).
+    fn proposal_state(&self, task_id: u64) -> ProposalState {
+        let rounds = self.rounds();
+        let Some(open) = rounds.get(&task_id) else {
+            return ProposalState::UnknownTask;
+        };
+        if let Some(p) = open.round.proposal() {
+            return ProposalState::Ready(p.response.clone());
+        }
+        match &open.failed {
+            Some(why) => ProposalState::Failed(why.clone()),
+            None => ProposalState::Pending,
+        }
+    }
+
+    /// Proposes for `task_id` if its round is ready; stores the proposal (before any
+    /// operator can see it, so a restart serves the same one) and records the
+    /// outliers.
+    async fn advance(&self, task_id: u64) -> ProposalState {
         let Some(two_phase) = &self.two_phase else {
             return ProposalState::UnknownTask;
         };
@@ -961,6 +1128,8 @@ impl Aggregator {
                 .collect();
             (proposal, evidence)
         };
+        self.record(task_id, Write::Proposal(task_id, proposal.response.clone()))
+            .await;
         tracing::info!(
             task = task_id,
             outliers = evidence.len(),
@@ -1016,7 +1185,7 @@ impl SubmissionSink for Aggregator {
     }
 
     async fn proposal(&self, task_id: u64) -> ProposalState {
-        self.advance(task_id)
+        self.proposal_state(task_id)
     }
 
     fn evidence(&self) -> Option<Arc<EvidenceLog>> {
