@@ -260,3 +260,102 @@ pub async fn respond_accepted(
         "{statuses:?}"
     );
 }
+
+impl Network {
+    /// A fresh account holding 100 ETH (anvil's `anvil_setBalance`): a submitter of
+    /// its own, whose nonces no other sender in the test touches.
+    pub async fn funded_account(&self) -> alloy::signers::local::PrivateKeySigner {
+        use alloy::providers::Provider;
+        let signer = alloy::signers::local::PrivateKeySigner::random();
+        let _: serde_json::Value = self
+            .provider
+            .raw_request(
+                "anvil_setBalance".into(),
+                (signer.address(), bulwark_chain::devnet::ether(100)),
+            )
+            .await
+            .expect("anvil_setBalance");
+        signer
+    }
+
+    /// A provider for `rpc_url` (anvil's, or a proxy's in front of it) signing as
+    /// `signer`.
+    pub fn provider_for(
+        &self,
+        rpc_url: &str,
+        signer: alloy::signers::local::PrivateKeySigner,
+    ) -> DynProvider {
+        bulwark_chain::provider::connect(
+            rpc_url,
+            Some(alloy::network::EthereumWallet::from(signer)),
+        )
+        .expect("provider")
+    }
+}
+
+/// A TCP proxy on 127.0.0.1 in front of an RPC endpoint that a test can cut (open
+/// connections closed, new ones closed at once) and restore: an RPC provider going
+/// away for a while.
+pub struct Proxy {
+    addr: std::net::SocketAddr,
+    up: Arc<watch::Sender<bool>>,
+    accept: JoinHandle<()>,
+}
+
+impl Proxy {
+    /// Proxies to `upstream` (`http://host:port`).
+    pub async fn start(upstream: &str) -> Self {
+        let upstream: std::net::SocketAddr = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .parse()
+            .expect("upstream host:port");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the proxy");
+        let addr = listener.local_addr().expect("proxy address");
+        let up = Arc::new(watch::Sender::new(true));
+        let accept = {
+            let up = up.clone();
+            tokio::spawn(async move {
+                while let Ok((mut client, _)) = listener.accept().await {
+                    if !*up.borrow() {
+                        continue; // dropped: closed at once
+                    }
+                    let mut cut = up.subscribe();
+                    tokio::spawn(async move {
+                        let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await else {
+                            return;
+                        };
+                        tokio::select! {
+                            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                            _ = cut.wait_for(|up| !*up) => {}
+                        }
+                    });
+                }
+            })
+        };
+        Self { addr, up, accept }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The endpoint goes away: every open connection is closed, new ones too.
+    pub fn cut(&self) {
+        self.up.send_replace(false);
+    }
+
+    /// The endpoint comes back.
+    pub fn restore(&self) {
+        self.up.send_replace(true);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}

@@ -1,0 +1,276 @@
+//! The aggregator on a real network's bad days, on anvil over real gRPC:
+//! - killed with SIGKILL mid-task (its own process) and restarted: no accepted
+//!   signature is lost and the certificate lands;
+//! - its RPC endpoint goes away for a while (a proxy cuts and restores it): every
+//!   certificate whose task is still open lands afterwards, and one whose deadline
+//!   passed meanwhile is dropped, not sent;
+//! - two aggregators at once: both collect, one lands, the other stands down
+//!   without an error; one killed mid-task, the other lands.
+
+use std::time::Duration;
+
+use alloy::primitives::U256;
+use alloy::providers::Provider;
+use alloy::rpc::types::Filter;
+use alloy::sol_types::SolEvent;
+use bulwark_chain::bindings::BasicAVS;
+use bulwark_core::OperatorId;
+use bulwark_e2e::{Network, Proxy, RunningAggregator, Square, respond_accepted};
+use bulwark_net::proto::SubmissionStatus;
+use bulwark_node::aggregator::TaskOutcome;
+use bulwark_node::operator::OperatorRuntime;
+use bulwark_node::supervise::Supervised;
+
+/// The task as the chain has it.
+async fn on_chain(net: &Network, task_id: u64) -> bulwark_chain::bindings::TaskManager::Task {
+    BasicAVS::new(net.avs, net.provider.clone())
+        .getTask(U256::from(task_id))
+        .call()
+        .await
+        .expect("getTask")
+}
+
+/// Waits up to `secs` for the task to be answered on chain.
+async fn answered_within(net: &Network, task_id: u64, secs: u64) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while tokio::time::Instant::now() < deadline {
+        if on_chain(net, task_id).await.respondedBlock != 0 {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// The `TaskResponded` events of `task_id`.
+async fn responses(net: &Network, task_id: u64) -> usize {
+    let filter = Filter::new()
+        .address(net.avs)
+        .event_signature(BasicAVS::TaskResponded::SIGNATURE_HASH)
+        .topic1(U256::from(task_id))
+        .from_block(net.start);
+    net.provider.get_logs(&filter).await.expect("logs").len()
+}
+
+/// Starts the aggregator process on `config`, ready to serve; its gRPC endpoint.
+async fn spawn_aggregator(
+    config: &std::path::Path,
+    log: std::path::PathBuf,
+) -> (Supervised, String) {
+    let program = std::path::Path::new(env!("CARGO_BIN_EXE_e2e-aggregator"));
+    let config = config.to_str().expect("utf-8 path");
+    let mut child = Supervised::spawn("aggregator", program, &[config], log).expect("spawn");
+    let listening = child
+        .wait_ready(Duration::from_secs(60))
+        .await
+        .expect("the aggregator announces where it listens");
+    let grpc = listening.grpc.expect("a gRPC address");
+    (child, format!("http://{grpc}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aggregator_killed_mid_task_loses_no_accepted_signature() {
+    let net = Network::start(5).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let submitter = net.funded_account().await;
+    std::fs::write(
+        dir.path().join("submitter.key"),
+        alloy::hex::encode(submitter.to_bytes()),
+    )
+    .expect("key file");
+    let config = dir.path().join("aggregator.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[chain]\nrpc_url = \"{}\"\navs = \"{}\"\nfrom_block = {}\npoll_ms = 100\n\n\
+             [aggregator]\nlisten = \"127.0.0.1:0\"\nstore = \"aggregator.redb\"\n\
+             submitter_key = {{ file = \"submitter.key\" }}\n\n\
+             [telemetry]\nlisten = \"127.0.0.1:0\"\n",
+            net.devnet.endpoint(),
+            net.avs,
+            net.start
+        ),
+    )
+    .expect("config");
+
+    let (first, endpoint) = spawn_aggregator(&config, dir.path().join("first.log")).await;
+    // Every operator must sign: a certificate needs the three the first one took.
+    let task = net.create_task(12, 10_000, 200).await;
+    for i in 0..3 {
+        respond_accepted(
+            &net.operator(i, net.operators[i].key.clone(), &endpoint),
+            &task,
+        )
+        .await;
+    }
+    // No graceful stop: the kernel ends it wherever it is.
+    let pid = first.id().expect("running");
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    first.stop(Duration::from_secs(5)).await;
+    assert_eq!(on_chain(&net, task.task_id).await.respondedBlock, 0);
+
+    let (second, endpoint) = spawn_aggregator(&config, dir.path().join("second.log")).await;
+    for i in 3..5 {
+        respond_accepted(
+            &net.operator(i, net.operators[i].key.clone(), &endpoint),
+            &task,
+        )
+        .await;
+    }
+    assert!(
+        answered_within(&net, task.task_id, 60).await,
+        "the restarted aggregator lands the certificate; its log: {}",
+        std::fs::read_to_string(dir.path().join("second.log")).unwrap_or_default()
+    );
+    let landed = on_chain(&net, task.task_id).await;
+    assert_eq!(
+        landed.signedStakeGwei, landed.totalStakeGwei,
+        "all five signed: the three accepted before the kill were read back"
+    );
+    second.stop(Duration::from_secs(10)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_land_once_the_rpc_endpoint_comes_back() {
+    let net = Network::start(4).await;
+    let proxy = Proxy::start(&net.devnet.endpoint()).await;
+    let provider = net.provider_for(&proxy.url(), net.funded_account().await);
+    let mut agg = RunningAggregator::start(provider, net.context, net.start, None).await;
+    let operators: Vec<_> = (0..4)
+        .map(|i| net.operator(i, net.operators[i].key.clone(), &agg.endpoint))
+        .collect();
+
+    let open = net.create_task(3, 10_000, 200).await;
+    let short = net.create_task(5, 10_000, 12).await;
+    // The aggregator has both open once it accepts a signature for each.
+    respond_accepted(&operators[0], &open).await;
+    respond_accepted(&operators[0], &short).await;
+
+    proxy.cut();
+    for op in &operators[1..] {
+        respond_accepted(op, &open).await;
+        respond_accepted(op, &short).await;
+    }
+    // Created while the aggregator cannot see the chain.
+    let later = net.create_task(4, 10_000, 200).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        agg.outcomes.try_recv().is_err(),
+        "nothing can land meanwhile"
+    );
+    // The short task's deadline passes while the endpoint is away.
+    bulwark_chain::devnet::mine(&net.provider, 20)
+        .await
+        .expect("mine");
+
+    proxy.restore();
+    match agg.next_outcome(60).await {
+        TaskOutcome::Landed(cert) => assert_eq!(cert.task_id, open.task_id),
+        other => panic!("expected the open task's certificate to land, got {other:?}"),
+    }
+    // The task created during the outage is opened once the chain is back.
+    for op in &operators {
+        respond_accepted(op, &later).await;
+    }
+    match agg.next_outcome(60).await {
+        TaskOutcome::Landed(cert) => assert_eq!(cert.task_id, later.task_id),
+        other => panic!("expected the later task's certificate to land, got {other:?}"),
+    }
+    assert!(on_chain(&net, open.task_id).await.respondedBlock != 0);
+    assert!(on_chain(&net, later.task_id).await.respondedBlock != 0);
+    assert_eq!(
+        on_chain(&net, short.task_id).await.respondedBlock,
+        0,
+        "past its deadline, the short task's certificate was dropped"
+    );
+    agg.stop().await;
+}
+
+/// Operator `i` sending to every endpoint in `endpoints`.
+fn operator_of_all(net: &Network, i: usize, endpoints: &[&str]) -> OperatorRuntime<Square> {
+    OperatorRuntime::new(
+        Square,
+        net.operators[i].key.clone(),
+        OperatorId(net.operators[i].address.into_array()),
+        net.context,
+        endpoints.iter().map(|e| e.to_string()).collect(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_aggregators_one_lands_the_other_stands_down() {
+    let net = Network::start(4).await;
+    let endpoint = net.devnet.endpoint();
+    let mut a = RunningAggregator::start(
+        net.provider_for(&endpoint, net.funded_account().await),
+        net.context,
+        net.start,
+        None,
+    )
+    .await;
+    let mut b = RunningAggregator::start(
+        net.provider_for(&endpoint, net.funded_account().await),
+        net.context,
+        net.start,
+        None,
+    )
+    .await;
+    let endpoints = [a.endpoint.as_str(), b.endpoint.as_str()];
+    let operators: Vec<_> = (0..4)
+        .map(|i| operator_of_all(&net, i, &endpoints))
+        .collect();
+
+    let task = net.create_task(6, 10_000, 200).await;
+    for op in &operators {
+        let statuses = op.respond(&task).await.expect("signs");
+        assert!(
+            statuses
+                .iter()
+                .all(|s| matches!(s, Ok(SubmissionStatus::Accepted))),
+            "both aggregators accept: {statuses:?}"
+        );
+    }
+    // Both end the task as done, neither as expired or failed.
+    for agg in [&mut a, &mut b] {
+        match agg.next_outcome(60).await {
+            TaskOutcome::Landed(cert) => assert_eq!(cert.task_id, task.task_id),
+            other => panic!("expected the task done, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        responses(&net, task.task_id).await,
+        1,
+        "one certificate landed"
+    );
+
+    // One aggregator goes away mid-task: the other lands.
+    let task = net.create_task(7, 10_000, 200).await;
+    for op in &operators[..2] {
+        op.respond(&task).await.expect("signs");
+    }
+    a.stop().await;
+    for op in &operators[2..] {
+        let statuses = op.respond(&task).await.expect("signs");
+        assert!(
+            matches!(statuses[1], Ok(SubmissionStatus::Accepted)),
+            "{statuses:?}"
+        );
+    }
+    match b.next_outcome(60).await {
+        TaskOutcome::Landed(cert) => assert_eq!(cert.task_id, task.task_id),
+        other => panic!("expected the survivor to land, got {other:?}"),
+    }
+    assert_eq!(responses(&net, task.task_id).await, 1);
+    assert_eq!(
+        b.aggregator
+            .stats
+            .expired
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+    b.stop().await;
+}
