@@ -16,7 +16,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # (forge output folder, artifacts folder, contracts), relative to the repository.
 PROJECTS = [
-    ("contracts/out", "framework/chain/artifacts", ["BasicAVS", "RestakingCore", "LiquidStakingToken", "RewardsDistributor", "SlashVeto", "EigenLayerRestaking"]),
+    ("contracts/out", "framework/chain/artifacts", ["BasicAVS", "RestakingCore", "LiquidStakingToken", "RewardsDistributor", "SlashVeto", "EigenLayerRestaking", "OperatorSetLens"]),
     ("examples/hello/out", "examples/hello/artifacts", ["HelloAVS"]),
     ("templates/oracle/out", "templates/oracle/artifacts", ["OracleAVS"]),
 ]

@@ -47,3 +47,13 @@ alloy::sol!(
     EigenLayerRestaking,
     "artifacts/EigenLayerRestaking.json"
 );
+
+/// The operator-set lens, apart: its ABI repeats `BLS` and `OperatorRegistry` types.
+pub mod lens {
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        OperatorSetLens,
+        "artifacts/OperatorSetLens.json"
+    );
+}

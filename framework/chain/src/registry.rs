@@ -14,11 +14,12 @@
 //! What a lying RPC can still do: report a different block's set or stakes (the
 //! certificate it leads to then fails on chain), or withhold answers (tasks skipped).
 
-use alloy::primitives::Address;
+use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
 use bulwark_crypto::{AggregatePublicKey, PublicKey};
 
-use crate::bindings::BasicAVS::{self, BasicAVSErrors};
+use crate::bindings::BasicAVS::BasicAVSErrors;
+use crate::bindings::lens::{BLS as LensBLS, OperatorSetLens};
 use crate::{ChainError, points};
 
 /// One registered operator at a block.
@@ -65,58 +66,120 @@ impl OperatorSet {
 
 /// Reads the set of the AVS at `avs` as it stood at the end of `block`, and checks the
 /// keys it lists sum to the aggregate key the registry committed to.
+///
+/// One `eth_call` per [`PAGE`] operators ever registered (the lens walks them in the
+/// EVM and sends only those registered at the block), instead of two calls per
+/// operator: a set of 1,000 is 4 calls, not 2,002.
 pub async fn operator_set_at<P: Provider + Clone>(
     provider: &P,
     avs: Address,
     block: u32,
 ) -> Result<OperatorSet, ChainError> {
-    let contract = BasicAVS::new(avs, provider.clone());
-    let set = match contract.setAt(block).call().await {
-        Ok(set) => set,
-        Err(e) if is_no_checkpoint(&e) => return Err(ChainError::EmptySet(block)),
-        Err(e) => return Err(e.into()),
-    };
+    operator_set_paged(provider, avs, block, PAGE).await
+}
+
+/// [`operator_set_at`] reading `page` operators per call (tests use small pages to
+/// cross page boundaries with a few operators).
+pub async fn operator_set_paged<P: Provider + Clone>(
+    provider: &P,
+    avs: Address,
+    block: u32,
+    page: u64,
+) -> Result<OperatorSet, ChainError> {
+    let page_size = page.max(1);
     let mut operators = Vec::new();
-    for address in contract.allOperators().call().await? {
-        let entry = match contract.operatorAt(address, block).call().await {
-            Ok(entry) => entry,
-            Err(e) if is_no_checkpoint(&e) => continue,
-            Err(e) => return Err(e.into()),
-        };
-        if entry.checkpoint.keyTag.is_zero() {
-            continue;
+    let mut start = 0u64;
+    let first = loop {
+        let page = read_page(provider, avs, block, start, page_size).await?;
+        for member in &page.members {
+            let public_key = points::public_key(&g2(&member.publicKey)).map_err(|source| {
+                ChainError::InvalidKey {
+                    operator: member.operator,
+                    source,
+                }
+            })?;
+            operators.push(OperatorEntry {
+                address: member.operator,
+                stake_gwei: member.stakeGwei,
+                public_key,
+                hint: u32::try_from(member.index)
+                    .map_err(|_| ChainError::OutOfRange("checkpoint index"))?,
+            });
         }
-        let key = contract.publicKeyOf(address).call().await?;
-        let public_key = points::public_key(&key).map_err(|source| ChainError::InvalidKey {
-            operator: address,
-            source,
-        })?;
-        operators.push(OperatorEntry {
-            address,
-            stake_gwei: entry.checkpoint.stakeGwei,
-            public_key,
-            hint: u32::try_from(entry.index)
-                .map_err(|_| ChainError::OutOfRange("checkpoint index"))?,
-        });
-    }
+        start += page_size;
+        if U256::from(start) >= page.everRegistered {
+            break page;
+        }
+    };
     operators.sort_by_key(|e| e.address);
+    if operators.windows(2).any(|w| w[0].address == w[1].address) {
+        return Err(ChainError::AggregateMismatch(block));
+    }
     let result = OperatorSet {
         block,
-        set_hint: u32::try_from(set.index).map_err(|_| ChainError::OutOfRange("set index"))?,
-        total_stake_gwei: set.checkpoint.totalStakeGwei,
+        set_hint: u32::try_from(first.setIndex).map_err(|_| ChainError::OutOfRange("set index"))?,
+        total_stake_gwei: first.set.totalStakeGwei,
         operators,
     };
     let apk = result.aggregate_key()?;
     let tag = alloy::primitives::keccak256(apk.to_eip2537());
-    if tag[..16] != set.checkpoint.apkTag[..] {
+    if tag[..16] != first.set.apkTag[..] {
         return Err(ChainError::AggregateMismatch(block));
     }
     Ok(result)
 }
 
-fn is_no_checkpoint(e: &alloy::contract::Error) -> bool {
-    matches!(
-        e.as_decoded_interface_error::<BasicAVSErrors>(),
-        Some(BasicAVSErrors::NoCheckpointAt(_))
-    )
+/// The lens's copy of the registry's G2 point type, as the registry's.
+fn g2(p: &LensBLS::G2Point) -> crate::bindings::BLS::G2Point {
+    crate::bindings::BLS::G2Point {
+        x0Hi: p.x0Hi,
+        x0Lo: p.x0Lo,
+        x1Hi: p.x1Hi,
+        x1Lo: p.x1Lo,
+        y0Hi: p.y0Hi,
+        y0Lo: p.y0Lo,
+        y1Hi: p.y1Hi,
+        y1Lo: p.y1Lo,
+    }
+}
+
+/// Operators read per `eth_call`: about 25,000 gas each (a checkpoint search and a
+/// key), so a page stays near 6.5 M gas, under every node's `eth_call` gas cap.
+pub const PAGE: u64 = 256;
+
+/// One page of the set, by running [`OperatorSetLens`]'s creation code in an
+/// `eth_call` (nothing is deployed).
+async fn read_page<P: Provider + Clone>(
+    provider: &P,
+    avs: Address,
+    block: u32,
+    start: u64,
+    count: u64,
+) -> Result<OperatorSetLens::Page, ChainError> {
+    use alloy::network::TransactionBuilder;
+    use alloy::sol_types::{SolConstructor, SolValue};
+    let args = OperatorSetLens::constructorCall {
+        avs,
+        blockNumber: block,
+        start: U256::from(start),
+        count: U256::from(count),
+    };
+    let mut code = OperatorSetLens::BYTECODE.to_vec();
+    code.extend_from_slice(&args.abi_encode());
+    let call = alloy::rpc::types::TransactionRequest::default().with_deploy_code(code);
+    let output = match provider.call(call).await {
+        Ok(output) => output,
+        Err(e) => {
+            let no_checkpoint = e
+                .as_error_resp()
+                .and_then(|p| p.as_decoded_interface_error::<BasicAVSErrors>())
+                .is_some_and(|e| matches!(e, BasicAVSErrors::NoCheckpointAt(_)));
+            if no_checkpoint {
+                return Err(ChainError::EmptySet(block));
+            }
+            return Err(e.into());
+        }
+    };
+    OperatorSetLens::Page::abi_decode(&output)
+        .map_err(|_| ChainError::OutOfRange("operator set page"))
 }
