@@ -225,6 +225,9 @@ pub struct ReportRound {
     context: SigningContext,
     threshold: Threshold,
     deadline: u64,
+    /// The block the report window counts from: the task's reference block (the
+    /// block before its creation), the same for every aggregator.
+    reference_block: u64,
     reports: BTreeMap<OperatorId, SignedReport>,
     reported_stake: u64,
     proposal: Option<Proposal>,
@@ -240,6 +243,7 @@ impl ReportRound {
             context: config.context,
             threshold: config.threshold,
             deadline: config.deadline,
+            reference_block: u64::from(config.reference_block),
             reports: BTreeMap::new(),
             reported_stake: 0,
             proposal: None,
@@ -354,6 +358,14 @@ impl ReportRound {
                 .threshold
                 .is_met(self.reported_stake, self.operators.total_stake())
             && (window_over || self.reports.len() == self.operators.len())
+    }
+
+    /// Whether the aggregator should propose at block `now`, with a report window of
+    /// `window_blocks` after the task's reference block: [`ReportRound::ready`] with
+    /// the window timed in blocks, like the engine's deadline, so every aggregator
+    /// following the same chain closes it at the same block whatever its clock.
+    pub fn due(&self, now: u64, window_blocks: u64) -> bool {
+        self.ready(now >= self.reference_block.saturating_add(window_blocks))
     }
 
     /// Makes the proposal (once; later calls return the first). `None` when
@@ -564,6 +576,29 @@ mod tests {
         assert_eq!(round.reported_stake(), 100);
         assert!(round.adopt(&90u64.to_be_bytes()), "the same proposal");
         assert!(!round.adopt(&91u64.to_be_bytes()), "never replaced");
+    }
+
+    #[test]
+    fn the_report_window_closes_at_a_block_counted_from_the_reference_block() {
+        let (keys, config) = setup(&[30, 30, 40]);
+        let mut round = ReportRound::new(&config, Vec::new());
+        round
+            .add(1, report(&config, &keys, 0, 90), &Lowest)
+            .expect("report");
+        round
+            .add(1, report(&config, &keys, 2, 90), &Lowest)
+            .expect("report");
+        // Reference block 1, a window of 3 blocks: open through block 3.
+        assert!(!round.due(2, 3));
+        assert!(!round.due(3, 3));
+        assert!(round.due(4, 3), "closed at reference block + window");
+        assert!(round.due(u64::MAX, u64::MAX), "no overflow");
+        // Below the threshold, no window makes it due.
+        let (keys, config) = setup(&[30, 30, 40]);
+        let mut thin = ReportRound::new(&config, Vec::new());
+        thin.add(1, report(&config, &keys, 0, 90), &Lowest)
+            .expect("report");
+        assert!(!thin.due(1_000, 0));
     }
 
     #[test]

@@ -334,11 +334,12 @@ pub struct AggregatorSection {
     /// Largest response accepted, in bytes.
     #[serde(default = "default_max_response_bytes")]
     pub max_response_bytes: usize,
-    /// Two-phase tasks: how long after a task opens the aggregator waits for every
-    /// operator's report before proposing from those it has (once they hold the
-    /// threshold), in milliseconds.
-    #[serde(default = "default_report_window_ms")]
-    pub report_window_ms: u64,
+    /// Two-phase tasks: how many blocks after a task's reference block the
+    /// aggregator waits for every operator's report before proposing from those it
+    /// has (once they hold the threshold). Blocks, not time: every aggregator on the
+    /// chain closes the window at the same block.
+    #[serde(default = "default_report_window_blocks")]
+    pub report_window_blocks: u64,
     /// Two-phase tasks: where the signed reports of operators left out of a proposal
     /// are appended (JSON lines), as evidence; none when absent.
     #[serde(default)]
@@ -349,8 +350,8 @@ fn default_max_response_bytes() -> usize {
     64 * 1024
 }
 
-fn default_report_window_ms() -> u64 {
-    1_500
+fn default_report_window_blocks() -> u64 {
+    2
 }
 
 /// The whole aggregator configuration.
@@ -427,7 +428,7 @@ impl AggregatorConfig {
                 journal: None,
                 submitter_key: SecretSource::File("submitter.key".into()),
                 max_response_bytes: default_max_response_bytes(),
-                report_window_ms: default_report_window_ms(),
+                report_window_blocks: default_report_window_blocks(),
                 evidence: Some("aggregator.evidence.jsonl".into()),
             },
             telemetry: TelemetryConfig {

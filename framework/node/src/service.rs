@@ -195,7 +195,7 @@ pub async fn run_two_phase_aggregator(
 ) -> Result<(), ServiceError> {
     let two_phase = TwoPhase {
         proposer,
-        report_window: Duration::from_millis(config.aggregator.report_window_ms),
+        report_window_blocks: config.aggregator.report_window_blocks,
         evidence: config.aggregator.evidence.clone(),
     };
     run_aggregator_with(config, Some(two_phase), outcomes, shutdown).await

@@ -3,7 +3,6 @@
 //! must come back from its store, or the round could never be proposed.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use alloy::primitives::Address;
 use bulwark_chain::registry::{OperatorEntry, OperatorSet as ChainSet};
@@ -115,7 +114,7 @@ impl Operators {
 async fn start(ops: &Operators, journal: &std::path::Path) -> Arc<Aggregator> {
     let two_phase = TwoPhase {
         proposer: Arc::new(Highest),
-        report_window: Duration::from_secs(3_600),
+        report_window_blocks: u64::MAX,
         evidence: None,
     };
     let (aggregator, _certificates) = Aggregator::build(

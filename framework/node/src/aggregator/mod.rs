@@ -36,7 +36,7 @@ pub mod store;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use alloy::primitives::Address;
 use alloy::providers::DynProvider;
@@ -84,9 +84,9 @@ pub struct Stats {
 pub struct TwoPhase {
     /// The AVS's proposal rule.
     pub proposer: Arc<dyn Propose>,
-    /// How long after a task opens to wait for every report (once the reports hold
-    /// the threshold).
-    pub report_window: Duration,
+    /// Blocks after the task's reference block to wait for every report (once the
+    /// reports hold the threshold); then the proposal is made from those received.
+    pub report_window_blocks: u64,
     /// Where evidence goes (JSON lines, appended); only logged and counted when absent.
     pub evidence: Option<std::path::PathBuf>,
 }
@@ -121,7 +121,6 @@ const PROVEN: u8 = u8::MAX;
 /// Phase one of one open two-phase task.
 struct OpenRound {
     round: ReportRound,
-    opened: Instant,
     failed: Option<String>,
     /// Conflicting reports checked per operator ([`PROVEN`] once one proved): a few
     /// pairings per operator and round at most, however many it sends, and a
@@ -441,7 +440,6 @@ impl Aggregator {
                 task_id,
                 OpenRound {
                     round: ReportRound::new(&config, input.to_vec()),
-                    opened: Instant::now(),
                     failed: None,
                     conflicts_checked: Default::default(),
                 },
@@ -1095,8 +1093,8 @@ impl Aggregator {
             if let Some(why) = &open.failed {
                 return ProposalState::Failed(why.clone());
             }
-            let window_over = open.opened.elapsed() >= two_phase.report_window;
-            if !open.round.ready(window_over) {
+            let now = self.head.load(Ordering::Relaxed);
+            if !open.round.due(now, two_phase.report_window_blocks) {
                 return ProposalState::Pending;
             }
             let Some(proposal) = open.round.propose(two_phase.proposer.as_ref()).cloned() else {
