@@ -137,6 +137,7 @@ bench: gas
 	cargo bench -p bulwark-crypto --features bench --bench bls
 	cargo bench -p bulwark-core --features bench --bench engine
 	cargo bench -p bulwark-node --bench grpc
+	cargo bench -p bulwark-node --bench scale
 
 # Certificate verification gas by operator-set size and share of non-signers (Osaka).
 gas: $(TOOLS_STAMP)

@@ -113,6 +113,14 @@ pub struct EvidenceRecord {
     pub proposal: String,
 }
 
+/// Operator sets kept by reference block (the newest blocks'): tasks created in one
+/// block share one read and one copy.
+const CACHED_SETS: usize = 64;
+
+/// Operator sets by reference block: as read from chain, and as the engine takes it
+/// (`None` when the chain's is not a valid set).
+type SetCache = std::collections::BTreeMap<u32, (Arc<ChainSet>, Option<OperatorSet>)>;
+
 /// Conflicting reports of one operator checked per round, at most.
 const CONFLICT_CHECKS: u8 = 4;
 /// Marks an operator whose report conflict is proven (nothing more to check).
@@ -145,7 +153,7 @@ pub enum TaskOutcome {
 /// A task the aggregator has open: the set its certificate is built against, and
 /// when it opened and was certified (for the latency metrics).
 struct OpenTask {
-    set: ChainSet,
+    set: Arc<ChainSet>,
     /// The last block a response lands in.
     deadline_block: u32,
     context: SigningContext,
@@ -164,6 +172,8 @@ pub struct Aggregator {
     store: Option<Arc<Store>>,
     two_phase: Option<TwoPhase>,
     rounds: std::sync::Mutex<HashMap<u64, OpenRound>>,
+    /// Operator sets read, by reference block.
+    sets: std::sync::Mutex<SetCache>,
     /// Every operator's key as of the latest operator set read, which opens its
     /// gRPC sessions.
     keys: std::sync::RwLock<HashMap<OperatorId, PublicKey>>,
@@ -208,6 +218,7 @@ impl Aggregator {
                 store,
                 two_phase,
                 rounds: std::sync::Mutex::new(HashMap::new()),
+                sets: Default::default(),
                 keys: Default::default(),
                 evidence: Arc::new(EvidenceLog::new()),
                 stats: Stats::default(),
@@ -370,27 +381,11 @@ impl Aggregator {
         context: SigningContext,
         task: NewTask,
     ) -> Option<NewTask> {
-        let avs = Address::from(context.avs);
-        let set = match operator_set_at(provider, avs, task.reference_block).await {
-            Ok(set) => set,
-            Err(err) => {
-                tracing::warn!(task = task.task_id, %err, "cannot read the operator set; will retry");
-                return Some(task);
-            }
+        let Some((set, operators)) = self.set_at(provider, context, &task).await else {
+            return Some(task);
         };
-        let operators = set
-            .operators
-            .iter()
-            .map(|e| Operator {
-                id: OperatorId(e.address.into_array()),
-                public_key: e.public_key,
-                stake: e.stake_gwei,
-            })
-            .collect();
-        let (Ok(operators), Some(threshold)) = (
-            OperatorSet::new(operators),
-            Threshold::new(task.threshold_bps),
-        ) else {
+        let (Some(operators), Some(threshold)) = (operators, Threshold::new(task.threshold_bps))
+        else {
             tracing::error!(
                 task = task.task_id,
                 "invalid operator set or threshold; task skipped"
@@ -414,6 +409,51 @@ impl Aggregator {
         None
     }
 
+    /// The operator set at the task's reference block: read once per block (tasks
+    /// created in one block share it) through the lens, and kept for the next
+    /// tasks. `None` when it cannot be read now; an inner `None` when what was read
+    /// is not a valid set.
+    async fn set_at(
+        &self,
+        provider: &DynProvider,
+        context: SigningContext,
+        task: &NewTask,
+    ) -> Option<(Arc<ChainSet>, Option<OperatorSet>)> {
+        let block = task.reference_block;
+        if let Some(cached) = self.sets().get(&block) {
+            return Some(cached.clone());
+        }
+        let set = match operator_set_at(provider, Address::from(context.avs), block).await {
+            Ok(set) => set,
+            Err(err) => {
+                tracing::warn!(task = task.task_id, %err, "cannot read the operator set; will retry");
+                return None;
+            }
+        };
+        let operators = OperatorSet::new(
+            set.operators
+                .iter()
+                .map(|e| Operator {
+                    id: OperatorId(e.address.into_array()),
+                    public_key: e.public_key,
+                    stake: e.stake_gwei,
+                })
+                .collect(),
+        )
+        .ok();
+        let entry = (Arc::new(set), operators);
+        let mut sets = self.sets();
+        sets.insert(block, entry.clone());
+        while sets.len() > CACHED_SETS {
+            sets.pop_first();
+        }
+        Some(entry)
+    }
+
+    fn sets(&self) -> std::sync::MutexGuard<'_, SetCache> {
+        self.sets.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Opens a task whose operator set the caller read itself (the chain loop does
     /// this for every `TaskCreated`; benchmarks and tests call it directly), then
     /// reads back what the store holds for it. `input` is the task's input, which
@@ -421,9 +461,10 @@ impl Aggregator {
     pub async fn open_task(
         &self,
         config: TaskConfig,
-        set: ChainSet,
+        set: impl Into<Arc<ChainSet>>,
         input: &[u8],
     ) -> Result<(), bulwark_core::EngineError> {
+        let set = set.into();
         let task_id = config.task_id;
         let context = config.context;
         let deadline_block = u32::try_from(config.deadline).unwrap_or(u32::MAX);
