@@ -78,6 +78,36 @@ impl RunningAggregator {
         store: Option<&std::path::Path>,
         engine: EngineConfig,
     ) -> Self {
+        Self::start_full(provider, None, context, from_block, store, engine).await
+    }
+
+    /// [`RunningAggregator::start`] sending certificates from `submitter` (the
+    /// provider's signer), whose nonces and fees its lander then sets itself.
+    pub async fn start_as(
+        provider: DynProvider,
+        submitter: alloy::primitives::Address,
+        context: SigningContext,
+        from_block: u64,
+    ) -> Self {
+        Self::start_full(
+            provider,
+            Some(submitter),
+            context,
+            from_block,
+            None,
+            EngineConfig::default(),
+        )
+        .await
+    }
+
+    async fn start_full(
+        provider: DynProvider,
+        submitter: Option<alloy::primitives::Address>,
+        context: SigningContext,
+        from_block: u64,
+        store: Option<&std::path::Path>,
+        engine: EngineConfig,
+    ) -> Self {
         let store = store.map(|path| Arc::new(Store::open(path).expect("open the store")));
         let (aggregator, certs) = Aggregator::with_store(engine, store);
         let (listener, addr) = bulwark_net::server::bind_loopback().await.expect("bind");
@@ -103,7 +133,7 @@ impl RunningAggregator {
                     context,
                     from_block,
                     poll: Duration::from_millis(100),
-                    submitter: None,
+                    submitter,
                 };
                 agg.run(chain, certs, outcomes_tx, async move {
                     let _ = stop.changed().await;
@@ -127,6 +157,15 @@ impl RunningAggregator {
             .await
             .expect("a task outcome in time")
             .expect("aggregator running")
+    }
+
+    /// Ends the server and the chain loop where they are, with no stop signal: an
+    /// aggregator that dies (its open connections drop, its lander stops mid-way).
+    pub async fn kill(self) {
+        self.chain_loop.abort();
+        self.server.abort();
+        let _ = self.chain_loop.await;
+        let _ = self.server.await;
     }
 
     /// Stops the server and the chain loop and waits for both.

@@ -7,6 +7,7 @@
 //! - two aggregators at once: both collect, one lands, the other stands down
 //!   without an error; one killed mid-task, the other lands.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use alloy::primitives::U256;
@@ -138,8 +139,10 @@ async fn an_aggregator_killed_mid_task_loses_no_accepted_signature() {
 async fn certificates_land_once_the_rpc_endpoint_comes_back() {
     let net = Network::start(4).await;
     let proxy = Proxy::start(&net.devnet.endpoint()).await;
-    let provider = net.provider_for(&proxy.url(), net.funded_account().await);
-    let mut agg = RunningAggregator::start(provider, net.context, net.start, None).await;
+    let submitter = net.funded_account().await;
+    let address = submitter.address();
+    let provider = net.provider_for(&proxy.url(), submitter);
+    let mut agg = RunningAggregator::start_as(provider, address, net.context, net.start).await;
     let operators: Vec<_> = (0..4)
         .map(|i| net.operator(i, net.operators[i].key.clone(), &agg.endpoint))
         .collect();
@@ -182,11 +185,22 @@ async fn certificates_land_once_the_rpc_endpoint_comes_back() {
     }
     assert!(on_chain(&net, open.task_id).await.respondedBlock != 0);
     assert!(on_chain(&net, later.task_id).await.respondedBlock != 0);
+    assert_eq!(on_chain(&net, short.task_id).await.respondedBlock, 0);
+    let stats = &agg.aggregator.stats;
     assert_eq!(
-        on_chain(&net, short.task_id).await.respondedBlock,
-        0,
-        "past its deadline, the short task's certificate was dropped"
+        stats.certificates_expired.load(Ordering::Relaxed),
+        1,
+        "past its deadline, the short task's certificate was dropped, not sent"
     );
+    assert_eq!(stats.certificates_landed.load(Ordering::Relaxed), 2);
+    // The submitter sent exactly the two certificates that landed: nothing for the
+    // expired task, no duplicate from the retries during the outage.
+    let sent = net
+        .provider
+        .get_transaction_count(address)
+        .await
+        .expect("nonce");
+    assert_eq!(sent, 2);
     agg.stop().await;
 }
 
@@ -205,18 +219,20 @@ fn operator_of_all(net: &Network, i: usize, endpoints: &[&str]) -> OperatorRunti
 async fn two_aggregators_one_lands_the_other_stands_down() {
     let net = Network::start(4).await;
     let endpoint = net.devnet.endpoint();
-    let mut a = RunningAggregator::start(
-        net.provider_for(&endpoint, net.funded_account().await),
+    let (key_a, key_b) = (net.funded_account().await, net.funded_account().await);
+    let (addr_a, addr_b) = (key_a.address(), key_b.address());
+    let mut a = RunningAggregator::start_as(
+        net.provider_for(&endpoint, key_a),
+        addr_a,
         net.context,
         net.start,
-        None,
     )
     .await;
-    let mut b = RunningAggregator::start(
-        net.provider_for(&endpoint, net.funded_account().await),
+    let mut b = RunningAggregator::start_as(
+        net.provider_for(&endpoint, key_b),
+        addr_b,
         net.context,
         net.start,
-        None,
     )
     .await;
     let endpoints = [a.endpoint.as_str(), b.endpoint.as_str()];
@@ -234,25 +250,45 @@ async fn two_aggregators_one_lands_the_other_stands_down() {
             "both aggregators accept: {statuses:?}"
         );
     }
-    // Both end the task as done, neither as expired or failed.
-    for agg in [&mut a, &mut b] {
-        match agg.next_outcome(60).await {
-            TaskOutcome::Landed(cert) => assert_eq!(cert.task_id, task.task_id),
-            other => panic!("expected the task done, got {other:?}"),
-        }
-    }
+    // One lands; the other ends the task as answered by another certificate, with
+    // no error and nothing expired.
+    let (first, second) = (a.next_outcome(60).await, b.next_outcome(60).await);
+    let landed = [&first, &second]
+        .iter()
+        .filter(|o| matches!(o, TaskOutcome::Landed(c) if c.task_id == task.task_id))
+        .count();
+    let stood_down = [&first, &second]
+        .iter()
+        .filter(|o| matches!(o, TaskOutcome::Answered { task_id } if *task_id == task.task_id))
+        .count();
+    assert_eq!(
+        (landed, stood_down),
+        (1, 1),
+        "one lands, one stands down: {first:?} / {second:?}"
+    );
     assert_eq!(
         responses(&net, task.task_id).await,
         1,
         "one certificate landed"
     );
+    for agg in [&a, &b] {
+        assert_eq!(agg.aggregator.stats.expired.load(Ordering::Relaxed), 0);
+    }
+    let sent = |addr| {
+        let provider = net.provider.clone();
+        async move { provider.get_transaction_count(addr).await.expect("nonce") }
+    };
+    assert!(
+        sent(addr_a).await + sent(addr_b).await <= 2,
+        "at most the loser's one transaction raced the winner's"
+    );
 
-    // One aggregator goes away mid-task: the other lands.
+    // One aggregator dies mid-task: the other lands.
     let task = net.create_task(7, 10_000, 200).await;
     for op in &operators[..2] {
         op.respond(&task).await.expect("signs");
     }
-    a.stop().await;
+    a.kill().await;
     for op in &operators[2..] {
         let statuses = op.respond(&task).await.expect("signs");
         assert!(
@@ -265,12 +301,5 @@ async fn two_aggregators_one_lands_the_other_stands_down() {
         other => panic!("expected the survivor to land, got {other:?}"),
     }
     assert_eq!(responses(&net, task.task_id).await, 1);
-    assert_eq!(
-        b.aggregator
-            .stats
-            .expired
-            .load(std::sync::atomic::Ordering::Relaxed),
-        0
-    );
     b.stop().await;
 }

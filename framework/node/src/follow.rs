@@ -42,19 +42,28 @@ pub struct NewTask {
 /// The most blocks one `eth_getLogs` request spans: public RPC providers refuse wider
 /// ranges (commonly 1,000 to 10,000 blocks).
 pub const MAX_LOG_RANGE: u64 = 1_000;
+/// The most the head may move forward between two polls of one follower.
+pub const MAX_HEAD_JUMP: u64 = 100_000;
 /// Ranges read in one poll at most, so catching up on a long history does not hold
 /// a poll (and what waits on it) for minutes.
 const RANGES_PER_POLL: u64 = 16;
 
 /// Some events of one contract, read block range by block range: each poll returns the
-/// head and the logs from the block after the last poll's end up to it (in ranges of
-/// at most [`MAX_LOG_RANGE`] blocks), so no log is read twice or missed while the
-/// node keeps its history.
+/// head and the logs from the block after the last range read up to it (in ranges of
+/// at most [`MAX_LOG_RANGE`] blocks). A range is passed only once its logs are
+/// returned, so a failed request costs a retry, never a log.
+///
+/// # Security
+/// The RPC endpoint is trusted to relay one chain (run your own node, or pin one
+/// behind a load balancer): a head that goes backwards is ignored, and one that
+/// jumps more than [`MAX_HEAD_JUMP`] blocks in one poll is refused, so a single bad
+/// answer cannot expire every open task at once.
 pub struct EventCursor {
     provider: DynProvider,
     address: Address,
     signatures: Vec<B256>,
     next_block: u64,
+    head: Option<u64>,
 }
 
 impl EventCursor {
@@ -75,6 +84,7 @@ impl EventCursor {
             address,
             signatures,
             next_block: from_block,
+            head: None,
         }
     }
 
@@ -86,7 +96,18 @@ impl EventCursor {
     /// The head block and the logs since the last poll (up to [`RANGES_PER_POLL`]
     /// ranges; the next poll goes on from there).
     pub async fn poll(&mut self) -> Result<(u64, Vec<Log>), alloy::transports::TransportError> {
-        let head = self.provider.get_block_number().await?;
+        let reported = self.provider.get_block_number().await?;
+        let head = match self.head {
+            Some(known) if reported < known => known,
+            Some(known) if reported - known > MAX_HEAD_JUMP => {
+                return Err(alloy::transports::TransportErrorKind::custom_str(&format!(
+                    "the node reports head {reported}, {} blocks past {known} in one poll; refused",
+                    reported - known
+                )));
+            }
+            _ => reported,
+        };
+        self.head = Some(head);
         let mut logs = Vec::new();
         for _ in 0..RANGES_PER_POLL {
             if head < self.next_block {
@@ -98,7 +119,15 @@ impl EventCursor {
                 .event_signature(self.signatures.clone())
                 .from_block(self.next_block)
                 .to_block(to);
-            logs.extend(self.provider.get_logs(&filter).await?);
+            match self.provider.get_logs(&filter).await {
+                Ok(read) => logs.extend(read),
+                // What was read so far is returned; the failed range is read again.
+                Err(err) if logs.is_empty() => return Err(err),
+                Err(err) => {
+                    tracing::warn!(%err, from = self.next_block, to, "log range not read; retrying at the next poll");
+                    break;
+                }
+            }
             self.next_block = to + 1;
         }
         Ok((head, logs))

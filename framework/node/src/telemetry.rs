@@ -46,6 +46,8 @@ pub mod names {
     /// The lander's outcomes, by `outcome`: landed, answered (another certificate
     /// was first), retry, expired (the deadline passed first).
     pub const LANDINGS: &str = "bulwark_aggregator_landings_total";
+    /// Aggregator store writes that failed (accepted work then lives in memory only).
+    pub const STORE_ERRORS: &str = "bulwark_aggregator_store_errors_total";
     /// Seconds from a certificate to its transaction landing.
     pub const TIME_TO_LAND: &str = "bulwark_aggregator_time_to_land_seconds";
     /// Tasks an operator saw.

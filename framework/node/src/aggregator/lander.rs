@@ -5,16 +5,20 @@
 //! is answered by someone else (another aggregator: `TaskAlreadyResponded`, or a
 //! `TaskResponded` the chain loop saw), or the chain passes the task's deadline
 //! block. Attempts are retried with exponential backoff (200 ms doubling to 5 s); an
-//! unreachable RPC endpoint only delays them. A transaction not mined within
-//! [`RECEIPT_WAIT`] is replaced on the next attempt: same nonce, fees raised by an
-//! eighth over the previous ones (and at least the node's current estimate), so a
-//! transaction stuck under a fee spike does not hold every later one behind it.
+//! unreachable RPC endpoint only delays them. Any other revert is retried too, until
+//! the deadline: a revert at estimation can come from a lagging node.
 //!
-//! Every outcome is logged once and counted in
+//! With the submitter's address known, the lander sets each transaction's nonce
+//! (the account's pending count) and fees (the node's estimate) itself and records
+//! them; a transaction not mined within [`RECEIPT_WAIT`] is replaced on the next
+//! attempt at the same nonce with fees an eighth higher (and at least the current
+//! estimate), so one stuck under a fee spike does not hold every later one behind
+//! it. Certificates are sent one at a time, oldest task first: the account's nonces
+//! are sequential anyway.
+//!
+//! Every attempt that fails is logged and counted as `retry`, and every end once, in
 //! `bulwark_aggregator_landings_total{outcome}`: `landed`, `answered` (someone
-//! else's certificate was first), `retry`, `expired`, `refused` (the contract
-//! reverted for another reason: logged with the reason, retried until the deadline,
-//! since a revert at estimation can come from a lagging node).
+//! else's certificate was first), `expired` (the deadline passed first).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,6 +35,7 @@ use tokio::sync::{mpsc, watch};
 use super::TaskOutcome;
 use super::store::{PendingCertificate, Store, Write};
 use crate::telemetry::names;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How long one attempt waits for its transaction to be mined.
 pub const RECEIPT_WAIT: Duration = Duration::from_secs(12);
@@ -78,9 +83,23 @@ struct Entry {
 enum Attempt {
     Landed(B256),
     Answered,
-    /// Sent but not mined yet: try again later (the transaction may still land).
+    /// Sent but not mined yet: replace it at the next attempt (it may still land).
     Unmined(Sent),
+    /// Not sent, or sent and reverted: try again; the transaction to replace, if
+    /// one is still unmined.
+    Retry(Option<Sent>, String),
     Failed(String),
+}
+
+/// What the lander counts (shared with the aggregator's stats).
+#[derive(Clone, Debug, Default)]
+pub struct Counters {
+    /// Certificates landed by this lander.
+    pub landed: Arc<AtomicU64>,
+    /// Certificates made moot by another certificate.
+    pub answered: Arc<AtomicU64>,
+    /// Certificates dropped at their task's deadline.
+    pub expired: Arc<AtomicU64>,
 }
 
 /// Lands certificates for one AVS.
@@ -92,21 +111,20 @@ pub struct Lander {
     submitter: Option<Address>,
     store: Option<Arc<Store>>,
     outcomes: mpsc::UnboundedSender<TaskOutcome>,
-    landed: Arc<std::sync::atomic::AtomicU64>,
+    counters: Counters,
     queue: BTreeMap<u64, Entry>,
 }
 
 impl Lander {
     /// A lander for `avs` sending through `provider` (which signs, as `submitter` when
-    /// given); outcomes go to `outcomes`, and `landed` counts certificates landed or
-    /// answered.
+    /// given); outcomes go to `outcomes`, and are counted in `counters`.
     pub fn new(
         provider: DynProvider,
         avs: Address,
         submitter: Option<Address>,
         store: Option<Arc<Store>>,
         outcomes: mpsc::UnboundedSender<TaskOutcome>,
-        landed: Arc<std::sync::atomic::AtomicU64>,
+        counters: Counters,
     ) -> Self {
         Self {
             provider,
@@ -114,7 +132,7 @@ impl Lander {
             submitter,
             store,
             outcomes,
-            landed,
+            counters,
             queue: BTreeMap::new(),
         }
     }
@@ -144,7 +162,9 @@ impl Lander {
                 },
                 () = wake => {
                     let now_head = *head.borrow();
-                    self.work(now_head, &mut shutdown).await;
+                    if self.work(now_head, &mut shutdown).await.is_break() {
+                        return;
+                    }
                 }
             }
         }
@@ -176,12 +196,13 @@ impl Lander {
     }
 
     /// Tries every due certificate once (oldest task first), one transaction at a
-    /// time: the submitter's nonces are sequential anyway.
+    /// time: the submitter's nonces are sequential anyway. Breaks when `shutdown`
+    /// resolved meanwhile (it must not be polled again).
     async fn work(
         &mut self,
         head: u64,
         shutdown: &mut std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
-    ) {
+    ) -> std::ops::ControlFlow<()> {
         let now = Instant::now();
         let due: Vec<u64> = self
             .queue
@@ -209,7 +230,7 @@ impl Lander {
                 attempt = self.attempt(&entry) => attempt,
                 () = shutdown.as_mut() => {
                     self.queue.insert(task_id, entry);
-                    return;
+                    return std::ops::ControlFlow::Break(());
                 }
             };
             match attempt {
@@ -224,6 +245,12 @@ impl Lander {
                     );
                     self.done(entry, "answered", None);
                 }
+                Attempt::Retry(sent, err) => {
+                    metrics::counter!(names::LANDINGS, "outcome" => "retry").increment(1);
+                    tracing::warn!(task = task_id, %err, attempt = entry.attempts, "certificate not landed; retrying");
+                    entry.sent = sent;
+                    self.retry(entry);
+                }
                 Attempt::Unmined(sent) => {
                     metrics::counter!(names::LANDINGS, "outcome" => "retry").increment(1);
                     tracing::warn!(task = task_id, tx = %sent.hash, nonce = sent.nonce, "certificate transaction not mined yet; will replace it");
@@ -237,6 +264,7 @@ impl Lander {
                 }
             }
         }
+        std::ops::ControlFlow::Continue(())
     }
 
     fn retry(&mut self, mut entry: Entry) {
@@ -248,30 +276,40 @@ impl Lander {
     /// Ends a certificate's journey: counted, pruned from the store, reported.
     fn done(&self, entry: Entry, outcome: &'static str, _tx: Option<B256>) {
         metrics::counter!(names::LANDINGS, "outcome" => outcome).increment(1);
+        let task_id = entry.pending.task_id;
         if let Some(store) = &self.store {
-            store.write_later(vec![Write::Finish(entry.pending.task_id)]);
+            store.write_later(vec![Write::Finish(task_id)]);
         }
-        if matches!(outcome, "landed" | "answered") {
-            self.landed
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            metrics::counter!(names::CERTIFICATES).increment(1);
-            if let Some(at) = entry.certified {
-                metrics::histogram!(names::TIME_TO_LAND).record(at.elapsed().as_secs_f64());
+        match outcome {
+            "landed" => {
+                self.counters.landed.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!(names::CERTIFICATES).increment(1);
+                if let Some(at) = entry.certified {
+                    metrics::histogram!(names::TIME_TO_LAND).record(at.elapsed().as_secs_f64());
+                }
+                if let Some(cert) = entry.certificate {
+                    let _ = self.outcomes.send(TaskOutcome::Landed(cert));
+                }
             }
-            if let Some(cert) = entry.certificate {
-                let _ = self.outcomes.send(TaskOutcome::Landed(cert));
+            "answered" => {
+                self.counters.answered.fetch_add(1, Ordering::Relaxed);
+                let _ = self.outcomes.send(TaskOutcome::Answered { task_id });
+            }
+            _ => {
+                self.counters.expired.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
 
     async fn attempt(&self, entry: &Entry) -> Attempt {
         // The transaction of the last attempt may have been mined since.
+        let mut replace = entry.sent;
         if let Some(sent) = entry.sent {
             match timed(self.provider.get_transaction_receipt(sent.hash)).await {
                 Ok(Some(receipt)) if receipt.status() => return Attempt::Landed(sent.hash),
-                Ok(Some(_)) => {
-                    // Reverted: answered meanwhile, or refused; the estimate below says.
-                }
+                // Mined and reverted: its nonce is used; answered meanwhile, or
+                // refused (the send below says which).
+                Ok(Some(_)) => replace = None,
                 Ok(None) => {}
                 Err(err) => return Attempt::Failed(err),
             }
@@ -286,21 +324,45 @@ impl Lander {
             Bytes::copy_from_slice(&entry.pending.response),
             certificate,
         );
-        if let (Some(sent), Some(_)) = (entry.sent, self.submitter) {
-            // Replace the unmined transaction: its nonce, higher fees.
+        // Nonce and fees set here and recorded, so a stuck transaction can be
+        // replaced; without the submitter's address the provider fills them.
+        let mut sending = None;
+        if let Some(submitter) = self.submitter {
             let estimate = match timed(self.provider.estimate_eip1559_fees()).await {
                 Ok(estimate) => estimate,
                 Err(err) => return Attempt::Failed(err),
             };
-            let bump = |previous: u128| previous + previous / 8 + 1;
-            let priority = bump(sent.priority_fee).max(estimate.max_priority_fee_per_gas);
-            let max_fee = bump(sent.max_fee)
-                .max(estimate.max_fee_per_gas)
-                .max(priority);
+            let (nonce, max_fee, priority_fee) = match replace {
+                Some(sent) => {
+                    let bump = |previous: u128| previous + previous / 8 + 1;
+                    let priority = bump(sent.priority_fee).max(estimate.max_priority_fee_per_gas);
+                    (
+                        sent.nonce,
+                        bump(sent.max_fee)
+                            .max(estimate.max_fee_per_gas)
+                            .max(priority),
+                        priority,
+                    )
+                }
+                None => {
+                    let nonce =
+                        match timed(self.provider.get_transaction_count(submitter).pending()).await
+                        {
+                            Ok(nonce) => nonce,
+                            Err(err) => return Attempt::Failed(err),
+                        };
+                    (
+                        nonce,
+                        estimate.max_fee_per_gas,
+                        estimate.max_priority_fee_per_gas,
+                    )
+                }
+            };
             call = call
-                .nonce(sent.nonce)
+                .nonce(nonce)
                 .max_fee_per_gas(max_fee)
-                .max_priority_fee_per_gas(priority);
+                .max_priority_fee_per_gas(priority_fee);
+            sending = Some((nonce, max_fee, priority_fee));
         }
         let pending = match tokio::time::timeout(RPC_TIMEOUT, call.send()).await {
             Ok(Ok(pending)) => pending,
@@ -314,20 +376,19 @@ impl Lander {
                 if answered || self.answered(entry.pending.task_id).await {
                     return Attempt::Answered;
                 }
-                return Attempt::Failed(err.to_string());
+                return Attempt::Retry(replace, err.to_string());
             }
-            Err(_) => return Attempt::Failed(format!("no answer within {RPC_TIMEOUT:?}")),
+            Err(_) => {
+                return Attempt::Retry(replace, format!("no answer within {RPC_TIMEOUT:?}"));
+            }
         };
         let hash = *pending.tx_hash();
-        let sent = match self.sent_fields(hash).await {
-            Some(sent) => sent,
-            None => Sent {
-                hash,
-                nonce: entry.sent.map_or(0, |s| s.nonce),
-                max_fee: 0,
-                priority_fee: 0,
-            },
-        };
+        let sent = sending.map(|(nonce, max_fee, priority_fee)| Sent {
+            hash,
+            nonce,
+            max_fee,
+            priority_fee,
+        });
         let deadline = tokio::time::Instant::now() + RECEIPT_WAIT;
         let mut delay = Duration::from_millis(50);
         while tokio::time::Instant::now() < deadline {
@@ -337,29 +398,20 @@ impl Lander {
                     if self.answered(entry.pending.task_id).await {
                         return Attempt::Answered;
                     }
-                    return Attempt::Failed(format!("transaction {hash} reverted"));
+                    return Attempt::Retry(None, format!("transaction {hash} reverted"));
                 }
                 Ok(None) | Err(_) => {}
             }
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(1));
         }
-        Attempt::Unmined(sent)
-    }
-
-    /// The nonce and fees of a transaction just sent (to replace it if it sticks).
-    async fn sent_fields(&self, hash: B256) -> Option<Sent> {
-        use alloy::consensus::Transaction as _;
-        let tx = timed(self.provider.get_transaction_by_hash(hash))
-            .await
-            .ok()
-            .flatten()?;
-        Some(Sent {
-            hash,
-            nonce: tx.nonce(),
-            max_fee: tx.max_fee_per_gas(),
-            priority_fee: tx.max_priority_fee_per_gas().unwrap_or_default(),
-        })
+        match sent {
+            Some(sent) => Attempt::Unmined(sent),
+            None => Attempt::Retry(
+                None,
+                format!("transaction {hash} not mined in {RECEIPT_WAIT:?}"),
+            ),
+        }
     }
 
     /// Whether the task has a response on chain.

@@ -70,9 +70,16 @@ pub struct Stats {
     pub rejected: AtomicU64,
     /// Signatures dropped as invalid at aggregation.
     pub bad_signatures: AtomicU64,
-    /// Certificates submitted and landed (or already answered); shared with the
-    /// lander.
+    /// Certificates this aggregator landed, or found answered when it tried (shared
+    /// with the lander).
     pub certificates_landed: Arc<AtomicU64>,
+    /// Tasks another aggregator's certificate answered first: this one stood down.
+    pub answered_elsewhere: Arc<AtomicU64>,
+    /// Certificates dropped unlanded because the chain passed their task's deadline.
+    pub certificates_expired: Arc<AtomicU64>,
+    /// Store writes that failed (the work stays accepted in memory; a restart would
+    /// lose it).
+    pub store_errors: AtomicU64,
     /// Tasks that expired without a certificate.
     pub expired: AtomicU64,
     /// Two-phase tasks: reports left out of a proposal (evidence recorded).
@@ -113,6 +120,15 @@ pub struct EvidenceRecord {
     pub proposal: String,
 }
 
+/// A task aborted when its handle is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Operator sets kept by reference block (the newest blocks'): tasks created in one
 /// block share one read and one copy.
 const CACHED_SETS: usize = 64;
@@ -129,6 +145,9 @@ const PROVEN: u8 = u8::MAX;
 /// Phase one of one open two-phase task.
 struct OpenRound {
     round: ReportRound,
+    /// Whether the proposal (once made) is durable and may be shown: a proposal is
+    /// stored before any operator can see it, so a restart shows the same one.
+    published: bool,
     failed: Option<String>,
     /// Conflicting reports checked per operator ([`PROVEN`] once one proved): a few
     /// pairings per operator and round at most, however many it sends, and a
@@ -141,6 +160,12 @@ struct OpenRound {
 pub enum TaskOutcome {
     /// A certificate landed on chain.
     Landed(Box<Certificate>),
+    /// Another certificate (another aggregator's) answered the task first: this
+    /// aggregator stood down.
+    Answered {
+        /// The task.
+        task_id: u64,
+    },
     /// The task expired: each response with its valid signers' stake.
     Expired {
         /// The task.
@@ -260,11 +285,17 @@ impl Aggregator {
             submitter,
             self.store.clone(),
             outcomes.clone(),
-            self.stats.certificates_landed.clone(),
+            lander::Counters {
+                landed: self.stats.certificates_landed.clone(),
+                answered: self.stats.answered_elsewhere.clone(),
+                expired: self.stats.certificates_expired.clone(),
+            },
         );
-        let lander = tokio::spawn(lander.run(inbox, head_rx, async move {
+        // Aborted if this future is dropped (the chain loop's task aborted): no
+        // lander outlives its aggregator.
+        let mut lander = AbortOnDrop(tokio::spawn(lander.run(inbox, head_rx, async move {
             let _ = stop_rx.changed().await;
-        }));
+        })));
         let mut waiting = Vec::new();
         let mut from = from_block;
         if let Some(recovered) = self.recover(&landings) {
@@ -287,10 +318,19 @@ impl Aggregator {
                             self.head.store(head, Ordering::Relaxed);
                             let _ = head_tx.send(head);
                             self.health.chain_ok(head);
-                            for task_id in news.responded {
-                                self.stand_down(task_id, &landings);
+                            if let Some(store) = &self.store {
+                                // Stored before the cursor passes them: a crash
+                                // before they open still reopens them.
+                                store.write_later(news.tasks.iter().cloned().map(Write::Task).collect());
                             }
                             waiting.extend(news.tasks);
+                            if !news.responded.is_empty() {
+                                let responded: BTreeSet<u64> = news.responded.iter().copied().collect();
+                                waiting.retain(|t| !responded.contains(&t.task_id));
+                                for task_id in responded {
+                                    self.stand_down(task_id, &landings, &outcomes);
+                                }
+                            }
                             waiting = self.open_waiting(&provider, context, head, waiting).await;
                             self.expire(head, &outcomes).await;
                             if let Some(store) = &self.store {
@@ -307,7 +347,7 @@ impl Aggregator {
             }
         }
         let _ = stop_tx.send(true);
-        let _ = lander.await;
+        let _ = (&mut lander.0).await;
     }
 
     /// What the store holds from a previous run: evidence offered again, pending
@@ -400,9 +440,6 @@ impl Aggregator {
             operators,
             context,
         };
-        if let Some(store) = &self.store {
-            store.write_later(vec![Write::Task(task.clone())]);
-        }
         if let Err(err) = self.open_task(config, set, &task.input).await {
             tracing::warn!(task = task.task_id, %err, "task not opened");
         }
@@ -468,6 +505,17 @@ impl Aggregator {
         let task_id = config.task_id;
         let context = config.context;
         let deadline_block = u32::try_from(config.deadline).unwrap_or(u32::MAX);
+        if let Some(store) = &self.store {
+            // Before anything accepted for it: the store keeps rows only for the
+            // tasks it knows are open.
+            store.write_later(vec![Write::Task(NewTask {
+                task_id,
+                input: input.to_vec(),
+                reference_block: config.reference_block,
+                threshold_bps: config.threshold.bps(),
+                deadline_block,
+            })]);
+        }
         let keys: Vec<_> = config
             .operators
             .operators()
@@ -481,6 +529,7 @@ impl Aggregator {
                 task_id,
                 OpenRound {
                     round: ReportRound::new(&config, input.to_vec()),
+                    published: false,
                     failed: None,
                     conflicts_checked: Default::default(),
                 },
@@ -539,7 +588,9 @@ impl Aggregator {
             return;
         };
         if let Err(err) = store.write(vec![write]).await {
-            tracing::error!(task = task_id, %err, "store write failed");
+            self.stats.store_errors.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!(names::STORE_ERRORS).increment(1);
+            tracing::error!(task = task_id, %err, "store write failed; the work stays accepted in memory only");
         }
     }
 
@@ -571,7 +622,8 @@ impl Aggregator {
             }
         }
         if let Some(proposal) = proposal.first() {
-            open.round.adopt(proposal);
+            // Stored before it was shown: it is the one operators may have signed.
+            open.published = open.round.adopt(proposal);
         }
     }
 
@@ -644,20 +696,29 @@ impl Aggregator {
     /// Another certificate answered `task_id` on chain (or ours did): the task is
     /// closed and the lander stops trying. Not an error: with two aggregators, one
     /// of them always stands down.
-    fn stand_down(&self, task_id: u64, landings: &mpsc::UnboundedSender<Landing>) {
+    fn stand_down(
+        &self,
+        task_id: u64,
+        landings: &mpsc::UnboundedSender<Landing>,
+        outcomes: &mpsc::UnboundedSender<TaskOutcome>,
+    ) {
         let was_open = self.engine().close(task_id);
         self.tasks().remove(&task_id);
         self.rounds().remove(&task_id);
         let _ = landings.send(Landing::Answered(task_id));
+        if let Some(store) = &self.store {
+            store.write_later(vec![Write::Finish(task_id)]);
+        }
         if was_open {
-            if let Some(store) = &self.store {
-                store.write_later(vec![Write::Finish(task_id)]);
-            }
+            self.stats
+                .answered_elsewhere
+                .fetch_add(1, Ordering::Relaxed);
             metrics::counter!(names::LANDINGS, "outcome" => "answered").increment(1);
             tracing::info!(
                 task = task_id,
                 "task answered on chain by another certificate; standing down"
             );
+            let _ = outcomes.send(TaskOutcome::Answered { task_id });
         }
     }
 
@@ -904,7 +965,7 @@ impl Aggregator {
             // Not open (or already done): the engine gives the precise reason.
             return Ok(());
         };
-        match open.round.proposal() {
+        match open.round.proposal().filter(|_| open.published) {
             Some(p) if p.response == submission.response => Ok(()),
             Some(_) => Err(Rejection::Malformed("not the proposed response")),
             None => Err(Rejection::Malformed("no proposal yet to endorse")),
@@ -920,7 +981,12 @@ impl Aggregator {
         let adopted = self
             .rounds()
             .get_mut(&submission.task_id)
-            .is_none_or(|open| open.round.adopt(&submission.response));
+            .is_none_or(|open| {
+                // Stored endorsements were taken for a proposal already shown.
+                let adopted = open.round.adopt(&submission.response);
+                open.published |= adopted;
+                adopted
+            });
         if adopted {
             Ok(())
         } else {
@@ -1107,7 +1173,7 @@ impl Aggregator {
         let Some(open) = rounds.get(&task_id) else {
             return ProposalState::UnknownTask;
         };
-        if let Some(p) = open.round.proposal() {
+        if let Some(p) = open.round.proposal().filter(|_| open.published) {
             return ProposalState::Ready(p.response.clone());
         }
         match &open.failed {
@@ -1129,7 +1195,11 @@ impl Aggregator {
                 return ProposalState::UnknownTask;
             };
             if let Some(p) = open.round.proposal() {
-                return ProposalState::Ready(p.response.clone());
+                // Made, and being stored by another call until published.
+                return match open.published {
+                    true => ProposalState::Ready(p.response.clone()),
+                    false => ProposalState::Pending,
+                };
             }
             if let Some(why) = &open.failed {
                 return ProposalState::Failed(why.clone());
@@ -1169,6 +1239,9 @@ impl Aggregator {
         };
         self.record(task_id, Write::Proposal(task_id, proposal.response.clone()))
             .await;
+        if let Some(open) = self.rounds().get_mut(&task_id) {
+            open.published = true;
+        }
         tracing::info!(
             task = task_id,
             outliers = evidence.len(),

@@ -12,6 +12,9 @@
 //! - `evidence`: proofs offered to challengers (the latest [`MAX_EVIDENCE`]);
 //! - `meta`: the next block to read events from, and the sequence counter.
 //!
+//! A task's rows are kept only while the task itself is (written when it opens,
+//! before anything accepted for it): a row for a task already finished is dropped.
+//!
 //! Writes go through one writer thread that commits whatever is waiting in one
 //! transaction (group commit, fsync'd): under load a commit carries hundreds of
 //! signatures, and a caller is answered only once its write is durable.
@@ -26,7 +29,7 @@ use std::path::Path;
 
 use bulwark_core::{OperatorId, SignedReport, SignedResponse};
 use bulwark_crypto::Signature;
-use redb::{Database, Durability, ReadableTable, TableDefinition};
+use redb::{Database, Durability, ReadableTable, ReadableTableMetadata, TableDefinition};
 use tokio::sync::oneshot;
 
 use crate::follow::NewTask;
@@ -243,8 +246,10 @@ impl Store {
         committed.await.map_err(|_| StoreError::Stopped)?
     }
 
-    /// Writes `writes` without waiting (bookkeeping whose loss a restart repairs:
-    /// the cursor, pruning).
+    /// Writes `writes` without waiting: they are committed in order with every
+    /// other write (a task before the cursor that passes it, say), but the caller
+    /// goes on before they are durable (open tasks, the cursor, pruning, evidence:
+    /// what a crash can lose is found again on chain or proven again).
     pub fn write_later(&self, writes: Vec<Write>) {
         if let Err(err) = self.send(Job { writes, done: None }) {
             tracing::error!(%err, "store write dropped");
@@ -404,24 +409,30 @@ fn apply(db: &Database, jobs: &[Job], sequence: &mut u64) -> Result<(), StoreErr
                 Write::Task(task) => {
                     tasks.insert(task.task_id, encode_task(task).as_slice())?;
                 }
-                Write::Submission(s) => {
+                // Rows of a task the store does not hold as open (finished while
+                // this write was on its way) are dropped: nothing would prune them.
+                Write::Submission(s) if tasks.get(s.task_id)?.is_some() => {
                     let record = encode_record(s.operator, &s.signature, &s.response);
                     submissions.insert((s.task_id, *sequence), record.as_slice())?;
                 }
-                Write::Report(r) => {
+                Write::Report(r) if tasks.get(r.task_id)?.is_some() => {
                     let record = encode_record(r.operator, &r.signature, &r.report);
                     reports.insert((r.task_id, *sequence), record.as_slice())?;
                 }
-                Write::Proposal(task, response) => {
+                Write::Proposal(task, response) if tasks.get(*task)?.is_some() => {
                     proposals.insert(*task, response.as_slice())?;
                 }
-                Write::Certificate(cert) => {
+                Write::Certificate(cert) if tasks.get(cert.task_id)?.is_some() => {
                     certificates.insert(cert.task_id, cert.encode().as_slice())?;
                 }
+                Write::Submission(_)
+                | Write::Report(_)
+                | Write::Proposal(..)
+                | Write::Certificate(_) => {}
                 Write::Evidence(e) => {
                     evidence.insert(*sequence, encode_evidence(e).as_slice())?;
-                    if *sequence > MAX_EVIDENCE {
-                        evidence.retain_in(..=*sequence - MAX_EVIDENCE, |_, _| false)?;
+                    while evidence.len()? > MAX_EVIDENCE {
+                        evidence.pop_first()?;
                     }
                 }
                 Write::Finish(task) => {
@@ -570,6 +581,10 @@ mod tests {
             ])
             .await
             .expect("write");
+        store
+            .write(vec![Write::Task(task(3))])
+            .await
+            .expect("task 3");
         // Concurrent writers each get their own answer once durable.
         let store = std::sync::Arc::new(store);
         let mut writers = tokio::task::JoinSet::new();
@@ -589,7 +604,7 @@ mod tests {
         let store = Store::open(&path).expect("reopen");
         let recovered = store.recover().expect("recover");
         assert_eq!(recovered.cursor, Some(12));
-        assert_eq!(recovered.tasks, vec![task(1), task(2)]);
+        assert_eq!(recovered.tasks, vec![task(1), task(2), task(3)]);
         assert_eq!(recovered.certificates, vec![cert]);
         assert_eq!(recovered.evidence, vec![evidence.clone()]);
         let firsts = store.submissions(1).expect("read");
@@ -603,13 +618,59 @@ mod tests {
             .await
             .expect("finish");
         let recovered = store.recover().expect("recover");
-        assert!(recovered.tasks.is_empty() && recovered.certificates.is_empty());
+        assert_eq!(recovered.tasks, vec![task(3)]);
+        assert!(recovered.certificates.is_empty());
         assert!(store.submissions(1).expect("read").is_empty());
         assert!(store.reports(1).expect("read").is_empty());
         assert_eq!(store.proposal(1).expect("read"), None);
         // Other tasks' rows and evidence stay (challengers may still need it).
         assert_eq!(store.submissions(3).expect("read").len(), 50);
         assert_eq!(recovered.evidence, vec![evidence]);
+    }
+
+    #[tokio::test]
+    async fn rows_of_a_finished_task_are_dropped_and_evidence_is_bounded() {
+        let store = Store::in_memory().expect("store");
+        store
+            .write(vec![Write::Task(task(1)), Write::Finish(1)])
+            .await
+            .expect("write");
+        // Late writes for the finished task (an expiry raced them) leave nothing.
+        store
+            .write(vec![
+                Write::Submission(response(1, 1, b"late")),
+                Write::Proposal(1, vec![1]),
+                Write::Certificate(PendingCertificate {
+                    task_id: 1,
+                    deadline_block: 9,
+                    response: vec![1],
+                    certificate: vec![2],
+                }),
+            ])
+            .await
+            .expect("write");
+        assert!(store.submissions(1).expect("read").is_empty());
+        assert_eq!(store.proposal(1).expect("read"), None);
+        assert!(store.recover().expect("recover").certificates.is_empty());
+        // Evidence keeps the newest MAX_EVIDENCE, however many other writes happen.
+        let evidence = |i: u64| StoredEvidence {
+            task_id: i,
+            offence: [0; 32],
+            operator: [0; 20],
+            evidence: vec![],
+        };
+        let writes: Vec<Write> = (0..MAX_EVIDENCE + 3)
+            .map(|i| Write::Evidence(evidence(i)))
+            .collect();
+        store.write(writes).await.expect("evidence");
+        store
+            .write((10..20).map(|i| Write::Task(task(i))).collect())
+            .await
+            .expect("tasks");
+        let kept = store.recover().expect("recover").evidence;
+        assert_eq!(kept.len() as u64, MAX_EVIDENCE);
+        assert_eq!(kept.first().map(|e| e.task_id), Some(3));
+        assert_eq!(kept.last().map(|e| e.task_id), Some(MAX_EVIDENCE + 2));
     }
 
     #[test]
