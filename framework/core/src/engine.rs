@@ -457,6 +457,7 @@ impl OpenTask {
             trigger,
             scope: Scope::Group,
             response: None,
+            set: Some(self.config.operators.clone()),
         })
     }
 
@@ -640,6 +641,7 @@ impl Engine {
                 trigger: Some((index, sub.signature)),
                 scope: Scope::Single,
                 response: Some(response),
+                set: None,
             })
         };
         if let Some((first, signature)) = task.credited.get(&index).copied() {
@@ -948,6 +950,7 @@ impl Expiring {
                     trigger: None,
                     scope: Scope::Group,
                     response: None,
+                    set: Some(task.config.operators.clone()),
                 }
                 .run();
                 for (k, (i, _, sig)) in checked.check.entries.iter().enumerate() {

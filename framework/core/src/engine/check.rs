@@ -36,6 +36,9 @@ pub struct Check {
     pub(crate) scope: Scope,
     /// The response bytes, for a single check whose response has no group yet.
     pub(crate) response: Option<Vec<u8>>,
+    /// The task's operator set, for summing the keys of many entries from the
+    /// set's sum (group checks).
+    pub(crate) set: Option<crate::OperatorSet>,
 }
 
 /// A [`Check`] carried out: which of its entries are invalid.
@@ -68,9 +71,22 @@ impl Check {
     /// (pairings): run it off async worker threads and outside the engine's lock.
     pub fn run(self) -> Checked {
         let all_valid = (|| {
-            let apk =
-                bulwark_crypto::AggregatePublicKey::aggregate(self.entries.iter().map(|e| &e.1))
-                    .ok()?;
+            let apk = match &self.set {
+                // Entries come in index order from the group's map; sorted anyway.
+                Some(set) => {
+                    let mut indices: Vec<usize> = self.entries.iter().map(|e| e.0).collect();
+                    indices.sort_unstable();
+                    indices.dedup();
+                    if indices.len() != self.entries.len() {
+                        return None;
+                    }
+                    set.key_of_members(&indices)?
+                }
+                None => {
+                    bulwark_crypto::AggregatePublicKey::aggregate(self.entries.iter().map(|e| &e.1))
+                        .ok()?
+                }
+            };
             let asig = AggregateSignature::aggregate(self.entries.iter().map(|e| &e.2)).ok()?;
             asig.verify(&Domain::SIGNATURE, &self.message, &apk)
                 .is_ok()
