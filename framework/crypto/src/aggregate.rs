@@ -28,15 +28,13 @@ pub struct AggregatePublicKey(blst::min_sig::AggregatePublicKey);
 impl AggregatePublicKey {
     /// Sums `keys`; refuses an empty set.
     pub fn aggregate<'a>(keys: impl IntoIterator<Item = &'a PublicKey>) -> Result<Self, Error> {
-        let mut keys = keys.into_iter();
-        let first = keys.next().ok_or(Error::Empty)?;
-        let mut agg = Self(blst::min_sig::AggregatePublicKey::from_public_key(
-            first.as_blst(),
-        ));
-        for key in keys {
-            agg.add(key);
+        // One batched affine addition, as for signatures.
+        let points: Vec<blst::min_sig::PublicKey> =
+            keys.into_iter().map(|k| *k.as_blst()).collect();
+        if points.is_empty() {
+            return Err(Error::Empty);
         }
-        Ok(agg)
+        Ok(Self(blst::MultiPoint::add(points.as_slice())))
     }
 
     /// Adds one key.
@@ -82,15 +80,15 @@ impl AggregateSignature {
     pub fn aggregate<'a>(
         signatures: impl IntoIterator<Item = &'a Signature>,
     ) -> Result<Self, Error> {
-        let mut sigs = signatures.into_iter();
-        let first = sigs.next().ok_or(Error::Empty)?;
-        let mut agg = Self(blst::min_sig::AggregateSignature::from_signature(
-            first.as_blst(),
-        ));
-        for sig in sigs {
-            agg.add(sig);
+        // One batched affine addition (blst's `p1s_add`, Montgomery's trick for the
+        // inversions): several times faster than adding points one by one, which
+        // matters for a certificate of 10,000 signatures.
+        let points: Vec<blst::min_sig::Signature> =
+            signatures.into_iter().map(|s| *s.as_blst()).collect();
+        if points.is_empty() {
+            return Err(Error::Empty);
         }
-        Ok(agg)
+        Ok(Self(blst::MultiPoint::add(points.as_slice())))
     }
 
     /// Adds one signature.

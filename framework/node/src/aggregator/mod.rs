@@ -162,6 +162,8 @@ pub struct Aggregator {
     rounds: std::sync::Mutex<HashMap<u64, OpenRound>>,
     /// Operator sets read, by reference block.
     sets: std::sync::Mutex<SetCache>,
+    /// The set whose keys were last added to `keys`.
+    last_keyed: std::sync::Mutex<Option<Arc<ChainSet>>>,
     /// Every operator's key as of the latest operator set read, which opens its
     /// gRPC sessions.
     keys: std::sync::RwLock<HashMap<OperatorId, PublicKey>>,
@@ -207,6 +209,7 @@ impl Aggregator {
                 two_phase,
                 rounds: std::sync::Mutex::new(HashMap::new()),
                 sets: Default::default(),
+                last_keyed: Default::default(),
                 keys: Default::default(),
                 evidence: Arc::new(EvidenceLog::new()),
                 stats: Stats::default(),
@@ -479,12 +482,8 @@ impl Aggregator {
                 deadline_block,
             })]);
         }
-        let keys: Vec<_> = config
-            .operators
-            .operators()
-            .iter()
-            .map(|o| (o.id, o.public_key))
-            .collect();
+        // Cheap: the members are shared.
+        let members = config.operators.clone();
         // Phase one is ready before the engine opens, so no operator sees the task
         // open without its report round.
         if self.two_phase.is_some() {
@@ -496,10 +495,19 @@ impl Aggregator {
             self.rounds().remove(&task_id);
             return Err(err);
         }
-        self.keys
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend(keys);
+        // Tasks of one reference block share their set: its keys are added once.
+        let keyed = {
+            let mut last = self.last_keyed.lock().unwrap_or_else(|e| e.into_inner());
+            let same = last.as_ref().is_some_and(|l| Arc::ptr_eq(l, &set));
+            *last = Some(set.clone());
+            same
+        };
+        if !keyed {
+            self.keys
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(members.operators().iter().map(|o| (o.id, o.public_key)));
+        }
         self.tasks().insert(
             task_id,
             OpenTask {
