@@ -93,7 +93,8 @@ pub struct EngineConfig {
     pub remembered_finished: usize,
     /// Unverified candidates held per operator and task (each on another response).
     pub max_candidates_per_operator: usize,
-    /// Unverified candidates held per task.
+    /// Unverified candidates held per task (at least twice the task's operator set,
+    /// whatever this says: one honest candidate per member must fit).
     pub max_candidates_per_task: usize,
     /// Refused signatures remembered per task, so a resent one costs no check.
     pub max_refused_per_task: usize,
@@ -665,8 +666,13 @@ impl Engine {
             // At most one of the two is valid; check the newcomer alone.
             return Ok(single(task, sub.response));
         }
+        // Room for one candidate per member at least: a set larger than the cap
+        // would otherwise pay a pairing for every signature past it.
+        let per_task = config
+            .max_candidates_per_task
+            .max(task.config.operators.len().saturating_mul(2));
         let over_bound = config.verification == Verification::Eager
-            || task.candidates >= config.max_candidates_per_task
+            || task.candidates >= per_task
             || task.candidates_of.get(&index).copied().unwrap_or(0)
                 >= config.max_candidates_per_operator
             || (group.is_none() && task.unverified_groups() >= config.max_responses_per_task);

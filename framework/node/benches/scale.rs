@@ -306,6 +306,7 @@ async fn big_task(n: usize, tasks: u64, held: u64) {
         let entered = Instant::now();
         let outcome = aggregator.submit(last).await;
         latency.push(entered.elapsed());
+
         assert!(matches!(outcome, Ok(Outcome::Certified(_))), "{outcome:?}");
     }
     latency.sort();
