@@ -207,3 +207,85 @@ async fn conflicting_reports_become_a_report_equivocation() {
     assert!(aggregator.submit_report(ops.report(0, 151)).await.is_err());
     assert_eq!(aggregator.evidence().since(0).len(), 1);
 }
+
+/// Flags every endorsement of the lowest reporter whose signature holds: an AVS
+/// offence that does not depend on the endorsement making the certificate.
+struct FlagsLowest;
+
+impl Propose for FlagsLowest {
+    fn check_report(&self, input: &[u8], report: &[u8]) -> bool {
+        Highest.check_report(input, report)
+    }
+
+    fn propose(&self, input: &[u8], reports: &[WeighedReport<'_>]) -> Option<Proposal> {
+        Highest.propose(input, reports)
+    }
+
+    fn endorsement_evidence(
+        &self,
+        context: &SigningContext,
+        key: &bulwark_crypto::PublicKey,
+        report: &SignedReport,
+        endorsement: &bulwark_core::SignedResponse,
+    ) -> Option<Vec<u8>> {
+        let message = context.message(
+            endorsement.task_id,
+            &ResponseDigest::of(&endorsement.response),
+        );
+        key.verify(&Domain::SIGNATURE, &message, &endorsement.signature)
+            .ok()?;
+        (report.report == 50u64.to_be_bytes()).then(|| [7u8; 40].to_vec())
+    }
+}
+
+/// An endorsement arriving after the task's certificate is still an endorsement its
+/// operator signed: the AVS's offence in it is proven (once), not lost because
+/// honest operators were faster.
+#[tokio::test]
+async fn an_offence_in_an_endorsement_after_the_certificate_is_still_proven() {
+    let ops = Operators::new(3);
+    let two_phase = TwoPhase {
+        proposer: Arc::new(FlagsLowest),
+        report_window_blocks: u64::MAX,
+        evidence: None,
+    };
+    let (aggregator, _certificates) =
+        Aggregator::build(EngineConfig::default(), None, Some(two_phase));
+    aggregator
+        .open_task(ops.config(), ops.chain_set(), b"input")
+        .await
+        .expect("open");
+    for (i, value) in [(0, 100), (1, 300), (2, 50)] {
+        assert_eq!(
+            aggregator.submit_report(ops.report(i, value)).await,
+            Ok(ReportOutcome::Accepted)
+        );
+    }
+    let ProposalState::Ready(proposal) = aggregator.proposal(TASK).await else {
+        panic!("every operator reported: a proposal");
+    };
+    let endorse = |i: usize| {
+        let message = CTX.message(TASK, &ResponseDigest::of(&proposal));
+        bulwark_core::SignedResponse {
+            task_id: TASK,
+            operator: ops.ids[i],
+            response: proposal.clone(),
+            signature: ops.keys[i].sign(&Domain::SIGNATURE, &message),
+        }
+    };
+    // Two of three hold the threshold: certified without operator 2.
+    aggregator.submit(endorse(0)).await.expect("pending");
+    let certified = aggregator.submit(endorse(1)).await.expect("certified");
+    assert!(matches!(certified, bulwark_core::Outcome::Certified(_)));
+    assert!(aggregator.evidence().since(0).is_empty());
+    // Operator 2 endorses late: refused for the certificate, proven all the same.
+    assert!(aggregator.submit(endorse(2)).await.is_err());
+    let items = aggregator.evidence().since(0);
+    assert_eq!(items.len(), 1, "the late endorsement's offence is proven");
+    assert_eq!(items[0].operator, ops.ids[2].0);
+    // A forged late endorsement in operator 1's name proves nothing.
+    let mut forged = endorse(2);
+    forged.operator = ops.ids[1];
+    assert!(aggregator.submit(forged).await.is_err());
+    assert_eq!(aggregator.evidence().since(0).len(), 1);
+}

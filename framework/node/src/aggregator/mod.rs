@@ -299,6 +299,7 @@ impl Aggregator {
                             }
                             waiting = self.open_waiting(&provider, context, head, waiting).await;
                             self.expire(head, &outcomes).await;
+                            self.rounds().retain(|_, open| open.round.deadline() >= head);
                             if let Some(store) = &self.store {
                                 store.write_later(vec![Write::Cursor(news.next_block)]);
                             }
@@ -689,7 +690,8 @@ impl Aggregator {
     /// Builds the chain's certificate for an engine certificate, stores it (durably:
     /// it is what the operators' signatures came to) and hands it to the lander.
     async fn hand_over(&self, cert: Certificate, landings: &mpsc::UnboundedSender<Landing>) {
-        self.rounds().remove(&cert.task_id);
+        // The round stays until the task's deadline: endorsements arriving after the
+        // certificate can still prove an offence.
         let Some(OpenTask {
             set,
             certified,
@@ -769,8 +771,18 @@ impl Aggregator {
             Ok(_) => self.stats.accepted.fetch_add(1, Ordering::Relaxed),
             Err(_) => self.stats.rejected.fetch_add(1, Ordering::Relaxed),
         };
-        if let (Some(probe), Ok(_)) = (endorsed, &verdict) {
-            self.prove_endorsement(probe).await;
+        if let Some(probe) = endorsed {
+            // An offence does not depend on making the certificate: an endorsement
+            // arriving after it is still looked at, once per operator and task (the
+            // AVS's check verifies both signatures, the engine did not).
+            let look = match &verdict {
+                Ok(_) => true,
+                Err(Rejection::AlreadyCertified(_)) => self.first_late_look(&probe),
+                Err(_) => false,
+            };
+            if look {
+                self.prove_endorsement(probe).await;
+            }
         }
         verdict
     }

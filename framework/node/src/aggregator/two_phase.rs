@@ -35,6 +35,8 @@ pub(super) struct OpenRound {
     /// pairings per operator and round at most, however many it sends, and a
     /// forgery in its name cannot stop its real conflict from being proven.
     conflicts_checked: HashMap<OperatorId, u8>,
+    /// Operators whose endorsement after the certificate was looked at (once each).
+    late_looked: std::collections::HashSet<OperatorId>,
 }
 
 impl OpenRound {
@@ -45,6 +47,7 @@ impl OpenRound {
             published: false,
             failed: None,
             conflicts_checked: HashMap::new(),
+            late_looked: Default::default(),
         }
     }
 }
@@ -187,6 +190,15 @@ impl Aggregator {
             }
         }
         verdict
+    }
+
+    /// Whether this is the first endorsement of its operator looked at after the
+    /// task's certificate (each costs the AVS's check a few pairings).
+    pub(super) fn first_late_look(&self, probe: &EndorsementProbe) -> bool {
+        let operator = probe.endorsement.operator;
+        self.rounds()
+            .get_mut(&probe.endorsement.task_id)
+            .is_some_and(|open| open.late_looked.insert(operator))
     }
 
     /// The endorsement's probe, when its operator reported in the round.
