@@ -303,3 +303,95 @@ async fn two_aggregators_one_lands_the_other_stands_down() {
     assert_eq!(responses(&net, task.task_id).await, 1);
     b.stop().await;
 }
+
+/// A certificate transaction that is not mined (the node holds it: automine off)
+/// is replaced at its nonce with higher fees, and the replacement is what lands:
+/// one transaction from the submitter, not two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unmined_certificate_is_replaced_at_its_nonce() {
+    let net = Network::start(3).await;
+    let submitter = net.funded_account().await;
+    let address = submitter.address();
+    let provider = net.provider_for(&net.devnet.endpoint(), submitter);
+    let mut agg = RunningAggregator::start_as(provider, address, net.context, net.start).await;
+    let operators: Vec<_> = (0..3)
+        .map(|i| net.operator(i, net.operators[i].key.clone(), &agg.endpoint))
+        .collect();
+    let task = net.create_task(9, 10_000, 200).await;
+    respond_accepted(&operators[0], &task).await;
+
+    let automine = |on: bool| {
+        let provider = net.provider.clone();
+        async move {
+            let _: serde_json::Value = provider
+                .raw_request("evm_setAutomine".into(), (on,))
+                .await
+                .expect("evm_setAutomine");
+        }
+    };
+    automine(false).await;
+    for op in &operators[1..] {
+        respond_accepted(op, &task).await;
+    }
+    // The first transaction waits in the pool past the lander's receipt wait; the
+    // lander then sends its replacement.
+    let pool = |provider: alloy::providers::DynProvider| async move {
+        let content: serde_json::Value = provider
+            .raw_request("txpool_content".into(), ())
+            .await
+            .expect("txpool_content");
+        content["pending"]
+            .as_object()
+            .map(|senders| {
+                senders
+                    .values()
+                    .flat_map(|by_nonce| by_nonce.as_object().cloned().unwrap_or_default())
+                    .map(|(_, tx)| tx["maxFeePerGas"].as_str().unwrap_or_default().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    let mut first_fee = None;
+    let deadline = tokio::time::Instant::now()
+        + bulwark_node::aggregator::lander::RECEIPT_WAIT
+        + Duration::from_secs(20);
+    let mut replaced = false;
+    while tokio::time::Instant::now() < deadline {
+        let fees = pool(net.provider.clone()).await;
+        assert!(
+            fees.len() <= 1,
+            "one pending transaction at a time: {fees:?}"
+        );
+        match (&first_fee, fees.first()) {
+            (None, Some(fee)) => first_fee = Some(fee.clone()),
+            (Some(first), Some(fee)) if fee != first => {
+                replaced = true;
+                break;
+            }
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        replaced,
+        "the unmined transaction was replaced with other fees ({first_fee:?})"
+    );
+    automine(true).await;
+    bulwark_chain::devnet::mine(&net.provider, 1)
+        .await
+        .expect("mine");
+    match agg.next_outcome(60).await {
+        TaskOutcome::Landed(cert) => assert_eq!(cert.task_id, task.task_id),
+        other => panic!("expected the replacement to land, got {other:?}"),
+    }
+    assert_eq!(
+        net.provider
+            .get_transaction_count(address)
+            .await
+            .expect("nonce"),
+        1,
+        "the replacement took the first transaction's nonce"
+    );
+    assert_eq!(responses(&net, task.task_id).await, 1);
+    agg.stop().await;
+}

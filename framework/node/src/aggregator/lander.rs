@@ -364,7 +364,28 @@ impl Lander {
                 .max_priority_fee_per_gas(priority_fee);
             sending = Some((nonce, max_fee, priority_fee));
         }
-        let pending = match tokio::time::timeout(RPC_TIMEOUT, call.send()).await {
+        // Gas estimated at the latest block, not the pending one: there, our own
+        // unmined transaction has answered the task already, and the estimate
+        // would revert with TaskAlreadyResponded exactly when it needs replacing.
+        let call = call.block(alloy::eips::BlockId::latest());
+        let estimated = match tokio::time::timeout(RPC_TIMEOUT, call.estimate_gas()).await {
+            Ok(Ok(gas)) => Ok(gas),
+            Ok(Err(err)) => Err(err),
+            Err(_) => {
+                return Attempt::Retry(replace, format!("no answer within {RPC_TIMEOUT:?}"));
+            }
+        };
+        let sent_call = match estimated {
+            // A quarter more than estimated, as challenges get: the state can move
+            // between the estimate and the block.
+            Ok(gas) => Ok(call.gas(gas.saturating_add(gas / 4))),
+            Err(err) => Err(err),
+        };
+        let outcome = match sent_call {
+            Ok(call) => tokio::time::timeout(RPC_TIMEOUT, call.send()).await,
+            Err(err) => Ok(Err(err)),
+        };
+        let pending = match outcome {
             Ok(Ok(pending)) => pending,
             Ok(Err(err)) => {
                 let answered = matches!(
