@@ -34,7 +34,6 @@ use bulwark_net::server::SubmissionSink;
 use bulwark_node::aggregator::Aggregator;
 use bulwark_node::aggregator::store::{Store, Write as StoreWrite};
 use bulwark_node::follow::NewTask;
-use tokio::sync::mpsc;
 use tonic::transport::Channel;
 
 const CTX: SigningContext = SigningContext {
@@ -383,7 +382,6 @@ async fn restart(n: usize, tasks: u64, signatures_per_task: usize) {
         ms(serving),
         ms(read),
     );
-    let _ = mpsc::unbounded_channel::<()>();
 }
 
 fn main() {

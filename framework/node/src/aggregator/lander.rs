@@ -189,7 +189,7 @@ impl Lander {
             }
             Landing::Answered(task_id) => {
                 if let Some(entry) = self.queue.remove(&task_id) {
-                    self.done(entry, "answered", None);
+                    self.done(entry, "answered");
                 }
             }
         }
@@ -222,7 +222,7 @@ impl Lander {
                     attempts = entry.attempts,
                     "certificate not landed before the task's deadline; dropped"
                 );
-                self.done(entry, "expired", None);
+                self.done(entry, "expired");
                 continue;
             }
             entry.attempts += 1;
@@ -236,14 +236,14 @@ impl Lander {
             match attempt {
                 Attempt::Landed(tx) => {
                     tracing::info!(task = task_id, %tx, attempts = entry.attempts, "certificate landed");
-                    self.done(entry, "landed", Some(tx));
+                    self.done(entry, "landed");
                 }
                 Attempt::Answered => {
                     tracing::info!(
                         task = task_id,
                         "task already answered on chain; standing down"
                     );
-                    self.done(entry, "answered", None);
+                    self.done(entry, "answered");
                 }
                 Attempt::Retry(sent, err) => {
                     metrics::counter!(names::LANDINGS, "outcome" => "retry").increment(1);
@@ -274,7 +274,7 @@ impl Lander {
     }
 
     /// Ends a certificate's journey: counted, pruned from the store, reported.
-    fn done(&self, entry: Entry, outcome: &'static str, _tx: Option<B256>) {
+    fn done(&self, entry: Entry, outcome: &'static str) {
         metrics::counter!(names::LANDINGS, "outcome" => outcome).increment(1);
         let task_id = entry.pending.task_id;
         if let Some(store) = &self.store {
