@@ -69,9 +69,13 @@
 
 mod check;
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
-use bulwark_crypto::{AggregateSignature, PublicKey, Signature};
+// Seeded per process (no key an attacker picks collides on purpose), and several
+// times cheaper than SipHash on the per-operator maps a 10,000-member check walks.
+use foldhash::{HashMap, HashSet};
+
+use bulwark_crypto::{AggregateSignature, Signature};
 
 use check::Scope;
 pub use check::{Check, Checked};
@@ -367,14 +371,6 @@ impl OpenTask {
             .map_or(0, |o| o.stake)
     }
 
-    fn key_of(&self, index: usize) -> Option<PublicKey> {
-        self.config
-            .operators
-            .operators()
-            .get(index)
-            .map(|o| o.public_key)
-    }
-
     fn id_of(&self, index: usize) -> OperatorId {
         self.config
             .operators
@@ -420,6 +416,120 @@ impl OpenTask {
         Some(held)
     }
 
+    /// Takes the candidates a finished group check covered out of `digest`'s group
+    /// in one pass (`entries` ascending by index, as `group_check` builds them), and
+    /// lets the group be checked again.
+    fn release_checked(&mut self, digest: &ResponseDigest, entries: &[(usize, Signature)]) {
+        let ops = self.config.operators.operators();
+        let Some(group) = self.groups.get_mut(digest) else {
+            return;
+        };
+        group.checking = false;
+        debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
+        let mut released = Vec::with_capacity(entries.len());
+        let all_covered = group.candidates.len() == entries.len()
+            && group
+                .candidates
+                .iter()
+                .zip(entries)
+                .all(|((i, (held, _)), (j, sig))| i == j && held == sig);
+        if all_covered {
+            // The usual case (nothing arrived while the check ran): one drop, not
+            // one rebalancing removal per candidate.
+            released.extend(std::mem::take(&mut group.candidates).into_keys());
+        } else {
+            group.candidates.retain(|i, (held, _)| {
+                let covered = entries
+                    .binary_search_by_key(i, |e| e.0)
+                    .is_ok_and(|k| entries[k].1 == *held);
+                if covered {
+                    released.push(*i);
+                }
+                !covered
+            });
+        }
+        let stake: u64 = released
+            .iter()
+            .map(|&i| ops.get(i).map_or(0, |o| o.stake))
+            .fold(0, u64::saturating_add);
+        group.candidate_stake = group.candidate_stake.saturating_sub(stake);
+        self.candidates = self.candidates.saturating_sub(released.len());
+        for i in released {
+            if let Some(n) = self.candidates_of.get_mut(&i) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.candidates_of.remove(&i);
+                }
+            }
+        }
+    }
+
+    /// Credits operators whose signatures on `digest` verified and who were bound to
+    /// nothing (ascending by index): into the group (made from `response` when a
+    /// single check's response has none yet), each bound to it.
+    fn credit(
+        &mut self,
+        digest: &ResponseDigest,
+        credit: Vec<(usize, Signature)>,
+        response: Option<Vec<u8>>,
+        max_refused: usize,
+        events: &mut VecDeque<Event>,
+    ) {
+        let task_id = self.config.task_id;
+        let context = self.config.context;
+        let stake: u64 = credit
+            .iter()
+            .map(|&(i, _)| self.stake_of(i))
+            .fold(0, u64::saturating_add);
+        let group = match (self.groups.get_mut(digest), response) {
+            (Some(group), _) => group,
+            (None, Some(bytes)) => self.groups.entry(*digest).or_insert(Group {
+                message: context.message(task_id, digest),
+                response: bytes,
+                valid: BTreeMap::new(),
+                valid_stake: 0,
+                candidates: BTreeMap::new(),
+                candidate_stake: 0,
+                checking: false,
+            }),
+            // Nothing to hold the credit (a group check's group is never pruned
+            // while it runs): nobody is credited.
+            (None, None) => return,
+        };
+        // Another candidate of a credited operator here cannot be valid too (BLS
+        // signatures are unique); none is left in the usual case.
+        let others: Vec<usize> = if group.candidates.is_empty() {
+            Vec::new()
+        } else {
+            credit
+                .iter()
+                .filter(|(i, _)| group.candidates.contains_key(i))
+                .map(|(i, _)| *i)
+                .collect()
+        };
+        if group.valid.is_empty() {
+            // Built in one pass from sorted input.
+            group.valid = credit.iter().copied().collect();
+        } else {
+            group.valid.extend(credit.iter().copied());
+        }
+        group.valid_stake = group.valid_stake.saturating_add(stake);
+        for index in others {
+            if let Some(other) = self.drop_candidate(digest, index, None) {
+                self.refuse(max_refused, index, *digest, &other);
+            }
+        }
+        self.credited.reserve(credit.len());
+        for (index, sig) in credit {
+            self.credited.insert(index, (*digest, sig));
+            events.push_back(Event::Credited {
+                task_id,
+                operator: self.id_of(index),
+                digest: *digest,
+            });
+        }
+    }
+
     /// Forgets `digest`'s group when nothing is held for it any more.
     fn prune(&mut self, digest: &ResponseDigest) {
         if self
@@ -437,16 +547,16 @@ impl OpenTask {
         digest: &ResponseDigest,
         trigger: Option<(usize, Signature)>,
     ) -> Option<Check> {
-        let ops = self.config.operators.operators();
+        let members = self.config.operators.len();
         let group = self.groups.get_mut(digest)?;
         if group.checking || group.candidates.is_empty() {
             return None;
         }
         let mut entries = Vec::with_capacity(group.candidates.len());
         for (&i, (sig, checking)) in group.candidates.iter_mut() {
-            if let Some(op) = ops.get(i) {
+            if i < members {
                 *checking = true;
-                entries.push((i, op.public_key, *sig));
+                entries.push((i, *sig));
             }
         }
         group.checking = true;
@@ -458,7 +568,7 @@ impl OpenTask {
             trigger,
             scope: Scope::Group,
             response: None,
-            set: Some(self.config.operators.clone()),
+            set: self.config.operators.clone(),
         })
     }
 
@@ -481,17 +591,18 @@ impl OpenTask {
             None => AggregateSignature::aggregate(group.valid.values()).ok()?,
         };
         let signature = aggregate.to_signature().ok()?;
-        let (signers, non_signers) = set.operators().iter().enumerate().fold(
-            (Vec::new(), Vec::new()),
-            |(mut s, mut n), (i, o)| {
-                if group.valid.contains_key(&i) {
-                    s.push(o.id);
-                } else {
-                    n.push(o.id);
-                }
-                (s, n)
-            },
-        );
+        // `valid` is in index order: one merge pass, no lookups.
+        let mut signers = Vec::with_capacity(group.valid.len());
+        let mut non_signers = Vec::new();
+        let mut next = group.valid.keys().peekable();
+        for (i, o) in set.operators().iter().enumerate() {
+            if next.peek() == Some(&&i) {
+                next.next();
+                signers.push(o.id);
+            } else {
+                non_signers.push(o.id);
+            }
+        }
         Some(Certificate {
             task_id: self.config.task_id,
             reference_block: self.config.reference_block,
@@ -521,10 +632,10 @@ impl Engine {
     pub fn new(config: EngineConfig) -> Self {
         Self {
             config,
-            open: HashMap::new(),
+            open: HashMap::default(),
             finished: VecDeque::new(),
-            finished_set: HashSet::new(),
-            certified: HashSet::new(),
+            finished_set: HashSet::default(),
+            certified: HashSet::default(),
             events: VecDeque::new(),
         }
     }
@@ -550,11 +661,11 @@ impl Engine {
             id,
             OpenTask {
                 config: task,
-                groups: HashMap::new(),
-                credited: HashMap::new(),
-                candidates_of: HashMap::new(),
+                groups: HashMap::default(),
+                credited: HashMap::default(),
+                candidates_of: HashMap::default(),
                 candidates: 0,
-                refused: HashSet::new(),
+                refused: HashSet::default(),
             },
         );
         Ok(())
@@ -626,9 +737,6 @@ impl Engine {
         {
             return Err(Rejection::BadSignature(sub.operator));
         }
-        let Some(key) = task.key_of(index) else {
-            return Err(Rejection::UnknownOperator(sub.operator));
-        };
         let single = |task: &OpenTask, response: Vec<u8>| {
             let message = task.groups.get(&digest).map_or_else(
                 || task.config.context.message(sub.task_id, &digest),
@@ -638,11 +746,11 @@ impl Engine {
                 task_id: sub.task_id,
                 digest,
                 message,
-                entries: vec![(index, key, sub.signature)],
+                entries: vec![(index, sub.signature)],
                 trigger: Some((index, sub.signature)),
                 scope: Scope::Single,
                 response: Some(response),
-                set: None,
+                set: task.config.operators.clone(),
             })
         };
         if let Some((first, signature)) = task.credited.get(&index).copied() {
@@ -730,23 +838,24 @@ impl Engine {
             };
         };
         let digest = check.digest;
-        if check.scope == Scope::Group {
-            if let Some(group) = task.groups.get_mut(&digest) {
-                group.checking = false;
-            }
+        let group_scope = check.scope == Scope::Group;
+        if group_scope {
+            task.release_checked(&digest, &check.entries);
         }
         let max_refused = self.config.max_refused_per_task;
         let mut verdict = Ok(Outcome::Pending);
-        let mut response = check.response;
         let all_valid = invalid.is_empty();
         let prior_valid = task.groups.get(&digest).map_or(0, |g| g.valid.len());
         let entries_len = check.entries.len();
-        for (k, (index, _, sig)) in check.entries.into_iter().enumerate() {
+        let mut bad = invalid.iter().peekable();
+        // Operators whose signature verified and who are bound by nothing yet: credited
+        // together below (one group lookup, one bulk build of the group's map).
+        let mut credit: Vec<(usize, Signature)> =
+            Vec::with_capacity(if all_valid { entries_len } else { 0 });
+        for (k, (index, sig)) in check.entries.into_iter().enumerate() {
             let is_trigger = trigger == Some((index, sig));
-            if check.scope == Scope::Group {
-                task.drop_candidate(&digest, index, Some(&sig));
-            }
-            if invalid.binary_search(&k).is_ok() {
+            if bad.peek() == Some(&&k) {
+                bad.next();
                 task.refuse(max_refused, index, digest, &sig);
                 self.events.push_back(Event::SignatureRejected {
                     task_id,
@@ -776,42 +885,17 @@ impl Engine {
                         verdict = Err(Rejection::Conflicting { operator, first });
                     }
                 }
-                None => {
-                    let stake = task.stake_of(index);
-                    // Another candidate of this operator here cannot be valid too.
-                    if let Some(other) = task.drop_candidate(&digest, index, None) {
-                        task.refuse(max_refused, index, digest, &other);
-                    }
-                    let context = task.config.context;
-                    let group = match task.groups.get_mut(&digest) {
-                        Some(group) => group,
-                        None => {
-                            let Some(bytes) = response.take() else {
-                                continue;
-                            };
-                            task.groups.entry(digest).or_insert(Group {
-                                message: context.message(task_id, &digest),
-                                response: bytes,
-                                valid: BTreeMap::new(),
-                                valid_stake: 0,
-                                candidates: BTreeMap::new(),
-                                candidate_stake: 0,
-                                checking: false,
-                            })
-                        }
-                    };
-                    group.valid.insert(index, sig);
-                    group.valid_stake = group.valid_stake.saturating_add(stake);
-                    task.credited.insert(index, (digest, sig));
-                    // Earlier valid candidates of this operator on other responses
-                    // are now equivocation evidence waiting for their group's check.
-                    self.events.push_back(Event::Credited {
-                        task_id,
-                        operator: task.id_of(index),
-                        digest,
-                    });
-                }
+                None => credit.push((index, sig)),
             }
+        }
+        if !credit.is_empty() {
+            task.credit(
+                &digest,
+                credit,
+                check.response,
+                max_refused,
+                &mut self.events,
+            );
         }
         // A fully valid group check that made every verified signature of its group
         // has summed the certificate's signature already.
@@ -942,10 +1026,11 @@ impl Expiring {
             };
             let mut signers: BTreeMap<usize, u64> =
                 group.valid.keys().map(|&i| (i, stake_of(i))).collect();
-            let entries: Vec<(usize, PublicKey, Signature)> = group
+            let entries: Vec<(usize, Signature)> = group
                 .candidates
                 .iter()
-                .filter_map(|(&i, (sig, _))| ops.get(i).map(|o| (i, o.public_key, *sig)))
+                .filter(|(i, _)| **i < ops.len())
+                .map(|(&i, (sig, _))| (i, *sig))
                 .collect();
             if !entries.is_empty() {
                 let checked = Check {
@@ -956,10 +1041,10 @@ impl Expiring {
                     trigger: None,
                     scope: Scope::Group,
                     response: None,
-                    set: Some(task.config.operators.clone()),
+                    set: task.config.operators.clone(),
                 }
                 .run();
-                for (k, (i, _, sig)) in checked.check.entries.iter().enumerate() {
+                for (k, (i, sig)) in checked.check.entries.iter().enumerate() {
                     if checked.invalid.binary_search(&k).is_ok() {
                         events.push(Event::SignatureRejected {
                             task_id,

@@ -398,17 +398,30 @@ fn main() {
         return;
     }
     // `cargo bench` passes `--bench`; `cargo test --benches` runs a small smoke run.
-    let smoke = !std::env::args().any(|a| a == "--bench");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let smoke = !args.iter().any(|a| a == "--bench");
+    // `cargo bench --bench scale -- grpc` (or `task`, `restart`) runs one part only.
+    let parts: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let runs = |part: &str| parts.is_empty() || parts.contains(&part);
     runtime.block_on(async {
         println!("aggregator at scale");
-        if smoke {
-            grpc_cpu(50, 2).await;
-            big_task(200, 2, 2).await;
-            restart(200, 10, 5).await;
+        let (grpc, task, again) = if smoke {
+            ((50, 2), (200, 2, 2), (200, 10, 5))
         } else {
-            grpc_cpu(1_000, 20).await;
-            big_task(10_000, 10, 16).await;
-            restart(10_000, 1_000, 20).await;
+            ((1_000, 20), (10_000, 10, 16), (10_000, 1_000, 20))
+        };
+        if runs("grpc") {
+            grpc_cpu(grpc.0, grpc.1).await;
+        }
+        if runs("task") {
+            big_task(task.0, task.1, task.2).await;
+        }
+        if runs("restart") {
+            restart(again.0, again.1, again.2).await;
         }
     });
 }

@@ -29,16 +29,18 @@ pub struct Check {
     pub(crate) task_id: u64,
     pub(crate) digest: ResponseDigest,
     pub(crate) message: [u8; 32],
-    /// (index in the operator set, its key, the signature claimed in its name).
-    pub(crate) entries: Vec<(usize, PublicKey, Signature)>,
+    /// (index in the operator set, the signature claimed in its name), in ascending
+    /// index order, one per index. Keys are read from `set` when the check runs, not
+    /// copied here under the engine's lock (a 10,000-member check would copy ~2 MB).
+    pub(crate) entries: Vec<(usize, Signature)>,
     /// The submission whose verdict waits on this check, if any.
     pub(crate) trigger: Option<(usize, Signature)>,
     pub(crate) scope: Scope,
     /// The response bytes, for a single check whose response has no group yet.
     pub(crate) response: Option<Vec<u8>>,
-    /// The task's operator set, for summing the keys of many entries from the
-    /// set's sum (group checks).
-    pub(crate) set: Option<crate::OperatorSet>,
+    /// The task's operator set: the entries' keys, and their sum from the set's
+    /// cached sum when the entries are most of it.
+    pub(crate) set: crate::OperatorSet,
 }
 
 /// A [`Check`] carried out: which of its entries are invalid.
@@ -70,24 +72,18 @@ impl Check {
     /// case), bisection over same-message aggregates otherwise. Pure computation
     /// (pairings): run it off async worker threads and outside the engine's lock.
     pub fn run(self) -> Checked {
+        let members = self.set.operators();
+        // Ascending and unique, as the engine builds them; anything else (or an
+        // index outside the set) goes to the search below.
+        let ordered = self.entries.windows(2).all(|w| w[0].0 < w[1].0)
+            && self.entries.last().is_some_and(|e| e.0 < members.len());
         let all_valid = (|| {
-            let apk = match &self.set {
-                // Entries come in index order from the group's map; sorted anyway.
-                Some(set) => {
-                    let mut indices: Vec<usize> = self.entries.iter().map(|e| e.0).collect();
-                    indices.sort_unstable();
-                    indices.dedup();
-                    if indices.len() != self.entries.len() {
-                        return None;
-                    }
-                    set.key_of_members(&indices)?
-                }
-                None => {
-                    bulwark_crypto::AggregatePublicKey::aggregate(self.entries.iter().map(|e| &e.1))
-                        .ok()?
-                }
-            };
-            let asig = AggregateSignature::aggregate(self.entries.iter().map(|e| &e.2)).ok()?;
+            if !ordered {
+                return None;
+            }
+            let indices: Vec<usize> = self.entries.iter().map(|e| e.0).collect();
+            let apk = self.set.key_of_members(&indices)?;
+            let asig = AggregateSignature::aggregate(self.entries.iter().map(|e| &e.1)).ok()?;
             asig.verify(&Domain::SIGNATURE, &self.message, &apk)
                 .is_ok()
                 .then_some(asig)
@@ -99,16 +95,24 @@ impl Check {
                 aggregate: Some(aggregate),
             };
         }
-        let pairs: Vec<(PublicKey, Signature)> = self
-            .entries
+        // Entries whose index is outside the set have no key: invalid outright.
+        let (known, unknown): (Vec<usize>, Vec<usize>) =
+            (0..self.entries.len()).partition(|&k| self.entries[k].0 < members.len());
+        let pairs: Vec<(PublicKey, Signature)> = known
             .iter()
-            .map(|(_, pk, sig)| (*pk, *sig))
+            .map(|&k| (members[self.entries[k].0].public_key, self.entries[k].1))
             .collect();
-        let invalid = if pairs.len() == 1 {
-            vec![0]
-        } else {
-            batch::find_invalid_same_message(&Domain::SIGNATURE, &self.message, &pairs)
+        let mut invalid: Vec<usize> = match pairs.len() {
+            0 => Vec::new(),
+            // The aggregate check of this one entry just failed.
+            1 if ordered => vec![known[0]],
+            _ => batch::find_invalid_same_message(&Domain::SIGNATURE, &self.message, &pairs)
+                .into_iter()
+                .map(|j| known[j])
+                .collect(),
         };
+        invalid.extend(unknown);
+        invalid.sort_unstable();
         Checked {
             check: self,
             invalid,
