@@ -965,10 +965,13 @@ impl Engine {
 
     /// Closes `task_id` without a certificate or an expiry report: it was answered on
     /// chain by someone else (another aggregator), so what it holds no longer
-    /// matters. Later submissions for it are refused as for any finished task.
-    /// Returns whether it was open.
+    /// matters. Later submissions for it are refused as already certified (the
+    /// chain holds a certificate), which tells an operator to stop retrying, where
+    /// "unknown task" would have it wait for the task to open. Returns whether it
+    /// was open.
     pub fn close(&mut self, task_id: u64) -> bool {
         let was_open = self.open.remove(&task_id).is_some();
+        self.certified.insert(task_id);
         self.remember(task_id);
         was_open
     }

@@ -459,6 +459,24 @@ fn candidates_per_operator_are_bounded_and_the_operator_still_counts() {
 }
 
 #[test]
+fn a_task_answered_elsewhere_refuses_later_submissions_as_certified() {
+    let f = fixture(&[1; 4]);
+    let mut e = f.engine(5, 10_000);
+    assert!(matches!(
+        e.submit(1, f.signed(0, 5, b"r")),
+        Ok(Outcome::Pending)
+    ));
+    assert!(e.close(5), "it was open");
+    assert!(!e.is_open(5));
+    // An operator told "unknown task" would keep waiting for it to open.
+    assert_eq!(
+        e.submit(1, f.signed(1, 5, b"r")),
+        Err(Rejection::AlreadyCertified(5))
+    );
+    assert!(!e.close(5), "closed once");
+}
+
+#[test]
 fn deferred_checks_settle_outside_the_engine() {
     let f = fixture(&[1; 4]);
     let mut e = f.engine(5, 7500);

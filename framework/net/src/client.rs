@@ -3,6 +3,7 @@
 //! returns its status.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bulwark_core::{OperatorId, SignedReport, SignedResponse};
@@ -16,6 +17,7 @@ use crate::proto::{
     SessionStatus, SubmissionStatus, SubmitResponseReply,
 };
 use crate::session::session_message;
+use crate::stream::SubmissionStream;
 use crate::submission;
 
 /// Retry policy for one submission.
@@ -82,6 +84,10 @@ pub struct Connection {
     /// The open session's token; the lock also makes concurrent first submissions
     /// open one session between them, not one each.
     session: Arc<tokio::sync::Mutex<Option<Vec<u8>>>>,
+    /// The submission stream, opened with the first submission.
+    stream: Arc<std::sync::Mutex<Option<Arc<SubmissionStream>>>>,
+    /// The aggregator turned a stream down: submissions go call by call.
+    stream_refused: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -115,6 +121,8 @@ impl Connection {
             channel,
             identity: None,
             session: Arc::new(tokio::sync::Mutex::new(None)),
+            stream: Arc::default(),
+            stream_refused: Arc::default(),
         }
     }
 
@@ -231,23 +239,62 @@ impl Connection {
         &self.endpoint
     }
 
-    /// Submits `sub`. A status from the aggregator, whatever it is, ends the
-    /// retries: only transport failures are retried.
+    /// Submits `sub`: on the connection's submission stream when the aggregator
+    /// takes one, else (or when the stream cannot carry it) as a call of its own. A
+    /// status from the aggregator, whatever it is, ends the retries: only transport
+    /// failures are retried.
     pub async fn submit(
         &self,
         sub: &SignedResponse,
         backoff: &Backoff,
     ) -> Result<(SubmissionStatus, String), ClientError> {
         let request = submission::encode(sub);
-        self.submit_with(
-            backoff,
-            |session| crate::proto::SubmitResponseRequest {
+        self.on_session(backoff, |session| {
+            let request = crate::proto::SubmitResponseRequest {
                 session,
                 ..request.clone()
-            },
-            |mut client, request| async move { client.submit_response(request).await },
-        )
+            };
+            async move {
+                if let Some(stream) = self.submission_stream() {
+                    if let Some(reply) = stream.send(request.clone()).await {
+                        return Ok((
+                            SubmissionStatus::try_from(reply.status)
+                                .unwrap_or(SubmissionStatus::Unspecified),
+                            reply.detail,
+                        ));
+                    }
+                }
+                let reply = self
+                    .call(backoff, |mut client| {
+                        let request = request.clone();
+                        async move { client.submit_response(request).await }
+                    })
+                    .await?;
+                Ok(answer_of(reply))
+            }
+        })
         .await
+    }
+
+    /// The submission stream: the open one, or a new one; none for an anonymous
+    /// connection (no session to carry it) or once the aggregator refused one.
+    fn submission_stream(&self) -> Option<Arc<SubmissionStream>> {
+        if self.identity.is_none() || self.stream_refused.load(Ordering::Relaxed) {
+            return None;
+        }
+        let channel = self.channel.as_ref().ok()?;
+        let mut held = self.stream.lock().unwrap_or_else(|e| e.into_inner());
+        match &*held {
+            Some(stream) if !stream.is_closed() => Some(stream.clone()),
+            _ => {
+                let stream = Arc::new(SubmissionStream::start(
+                    channel.clone(),
+                    self.stream_refused.clone(),
+                ));
+                *held = Some(stream.clone());
+                Some(stream)
+            }
+        }
     }
 
     /// Submits a two-phase task's report; retried like [`Connection::submit`].

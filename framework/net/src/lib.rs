@@ -8,6 +8,7 @@ pub mod client;
 pub mod evidence;
 pub mod server;
 pub mod session;
+mod stream;
 pub mod submission;
 
 /// Code generated from `proto/bulwark/v1`.

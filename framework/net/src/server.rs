@@ -19,6 +19,11 @@
 //!   are answered `UNAVAILABLE`, which clients retry), concurrent HTTP/2 streams and
 //!   in-flight requests per connection, and a timeout per request; so a flood costs
 //!   the server a fixed number of sink slots, not unbounded tasks.
+//! - Submission streams (`SubmitResponses`) check every request as a call is checked;
+//!   the first must ride on an open session within [`FIRST_REQUEST_WAIT`], all carry
+//!   that one operator's name (another ends the stream), and an operator holds at
+//!   most [`MAX_STREAMS_PER_OPERATOR`]. A client that stops reading its replies stops
+//!   its own stream (bounded buffer), nobody else's.
 //! - Evidence streams ([`crate::evidence`]) need no session (evidence is public and
 //!   checked by whoever uses it); at most [`MAX_EVIDENCE_STREAMS`] at once.
 //! - What an attacker can still do: hold the session lane busy with forged openings
@@ -42,6 +47,7 @@ use crate::proto::{
     Evidence, GetChallengeReply, GetChallengeRequest, GetProposalReply, GetProposalRequest,
     OpenSessionReply, OpenSessionRequest, ProposalStatus, SessionStatus, StreamEvidenceRequest,
     SubmissionStatus, SubmitReportRequest, SubmitResponseReply, SubmitResponseRequest,
+    SubmitResponsesReply,
 };
 use crate::session::{ChallengeError, SessionError, Sessions, session_message};
 use crate::submission;
@@ -162,6 +168,8 @@ pub struct AggregatorService<S> {
     queue_timeout: std::time::Duration,
     sessions: Arc<Sessions>,
     evidence_streams: Arc<tokio::sync::Semaphore>,
+    /// Submission streams held, per operator.
+    streams: Arc<std::sync::Mutex<std::collections::HashMap<Vec<u8>, usize>>>,
     /// Turns true when the server shuts down: open evidence streams end then, or a
     /// graceful shutdown would wait for challengers to hang up.
     closing: tokio::sync::watch::Receiver<bool>,
@@ -169,6 +177,70 @@ pub struct AggregatorService<S> {
 
 /// Evidence streams served at once; more are refused (`RESOURCE_EXHAUSTED`).
 pub const MAX_EVIDENCE_STREAMS: usize = 16;
+
+/// Submission streams (`SubmitResponses`) one operator holds at once; more are
+/// refused (`RESOURCE_EXHAUSTED`), so a registered operator cannot take more than its
+/// share of the server's tasks this way. Strangers hold none past
+/// [`FIRST_REQUEST_WAIT`]: the first request must ride on an open session.
+pub const MAX_STREAMS_PER_OPERATOR: usize = 2;
+
+/// How long a new submission stream may wait for its first request.
+pub const FIRST_REQUEST_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Replies a submission stream buffers for a client that reads them slowly.
+const STREAM_REPLIES_BUFFERED: usize = 64;
+
+/// One operator's hold on a submission stream; released when dropped.
+struct StreamSlot {
+    streams: Arc<std::sync::Mutex<std::collections::HashMap<Vec<u8>, usize>>>,
+    operator: Vec<u8>,
+}
+
+impl StreamSlot {
+    fn take(
+        streams: &Arc<std::sync::Mutex<std::collections::HashMap<Vec<u8>, usize>>>,
+        operator: &[u8],
+    ) -> Option<Self> {
+        let mut held = streams.lock().unwrap_or_else(|e| e.into_inner());
+        let count = held.entry(operator.to_vec()).or_insert(0);
+        if *count >= MAX_STREAMS_PER_OPERATOR {
+            return None;
+        }
+        *count += 1;
+        Some(Self {
+            streams: streams.clone(),
+            operator: operator.to_vec(),
+        })
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut held = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = held.get_mut(&self.operator) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                held.remove(&self.operator);
+            }
+        }
+    }
+}
+
+impl<S> Clone for AggregatorService<S> {
+    fn clone(&self) -> Self {
+        Self {
+            sink: self.sink.clone(),
+            max_response_bytes: self.max_response_bytes,
+            slots: self.slots.clone(),
+            session_slots: self.session_slots.clone(),
+            queue_timeout: self.queue_timeout,
+            sessions: self.sessions.clone(),
+            evidence_streams: self.evidence_streams.clone(),
+            streams: self.streams.clone(),
+            closing: self.closing.clone(),
+        }
+    }
+}
 
 impl<S: SubmissionSink> AggregatorService<S> {
     /// A service handing submissions to `sink`, with the default limits.
@@ -190,6 +262,7 @@ impl<S: SubmissionSink> AggregatorService<S> {
             queue_timeout: limits.queue_timeout,
             sessions: Arc::new(Sessions::new(limits.session_ttl)?),
             evidence_streams: Arc::new(tokio::sync::Semaphore::new(MAX_EVIDENCE_STREAMS)),
+            streams: Arc::default(),
             closing: tokio::sync::watch::channel(false).1,
         })
     }
@@ -226,6 +299,25 @@ impl<S: SubmissionSink> AggregatorService<S> {
                 detail: "no open session of this operator carries the request; open one".into(),
             })
         }
+    }
+
+    /// Authenticates, decodes and hands one submission to the sink; the reply, with
+    /// its status counted.
+    async fn take_submission(&self, request: SubmitResponseRequest) -> SubmitResponseReply {
+        let reply = match self.authenticate(&request.session, &request.operator) {
+            Err(refused) => refused,
+            Ok(()) => match submission::decode(request, self.max_response_bytes) {
+                Ok(sub) => match self.slot().await {
+                    Ok(_permit) => submission::reply(&self.sink.submit(sub).await),
+                    Err(busy) => busy,
+                },
+                Err(err) => submission::malformed(&err),
+            },
+        };
+        let status =
+            SubmissionStatus::try_from(reply.status).unwrap_or(SubmissionStatus::Unspecified);
+        metrics::counter!(SUBMISSIONS_METRIC, "status" => submission::label(status)).increment(1);
+        reply
     }
 
     /// Checks an opening and opens the session: the challenge first (a MAC), then the
@@ -362,21 +454,90 @@ impl<S: SubmissionSink> Aggregator for AggregatorService<S> {
         &self,
         request: Request<SubmitResponseRequest>,
     ) -> Result<Response<SubmitResponseReply>, Status> {
-        let request = request.into_inner();
-        let reply = match self.authenticate(&request.session, &request.operator) {
-            Err(refused) => refused,
-            Ok(()) => match submission::decode(request, self.max_response_bytes) {
-                Ok(sub) => match self.slot().await {
-                    Ok(_permit) => submission::reply(&self.sink.submit(sub).await),
-                    Err(busy) => busy,
-                },
-                Err(err) => submission::malformed(&err),
-            },
+        Ok(Response::new(
+            self.take_submission(request.into_inner()).await,
+        ))
+    }
+
+    type SubmitResponsesStream =
+        tokio_stream::wrappers::ReceiverStream<Result<SubmitResponsesReply, Status>>;
+
+    async fn submit_responses(
+        &self,
+        request: Request<tonic::Streaming<SubmitResponseRequest>>,
+    ) -> Result<Response<Self::SubmitResponsesStream>, Status> {
+        let mut inbound = request.into_inner();
+        // The first request names the stream's operator; until it comes, the stream
+        // holds nothing but its own task.
+        let first = match tokio::time::timeout(FIRST_REQUEST_WAIT, inbound.message()).await {
+            Ok(Ok(Some(first))) => first,
+            Ok(Ok(None)) => return Err(Status::invalid_argument("the stream carried no request")),
+            Ok(Err(status)) => return Err(status),
+            Err(_) => {
+                return Err(Status::deadline_exceeded(format!(
+                    "no request within {} s of opening the stream",
+                    FIRST_REQUEST_WAIT.as_secs()
+                )));
+            }
         };
-        let status =
-            SubmissionStatus::try_from(reply.status).unwrap_or(SubmissionStatus::Unspecified);
-        metrics::counter!(SUBMISSIONS_METRIC, "status" => submission::label(status)).increment(1);
-        Ok(Response::new(reply))
+        if let Err(refused) = self.authenticate(&first.session, &first.operator) {
+            return Err(Status::unauthenticated(refused.detail));
+        }
+        let operator = first.operator.clone();
+        let Some(held) = StreamSlot::take(&self.streams, &operator) else {
+            return Err(Status::resource_exhausted(format!(
+                "this operator already holds {MAX_STREAMS_PER_OPERATOR} submission streams; use SubmitResponse"
+            )));
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(STREAM_REPLIES_BUFFERED);
+        let this = self.clone();
+        tokio::spawn(async move {
+            let _held = held;
+            let mut closing = this.closing.clone();
+            let mut next = Some(first);
+            loop {
+                let request = match next.take() {
+                    Some(request) => request,
+                    None => {
+                        let closed = async {
+                            let _ = closing.wait_for(|c| *c).await;
+                        };
+                        tokio::select! {
+                            message = inbound.message() => match message {
+                                Ok(Some(request)) => request,
+                                // The client hung up, or sent what does not decode
+                                // (tonic refused it: too large, not protobuf).
+                                _ => return,
+                            },
+                            _ = closed => return,
+                        }
+                    }
+                };
+                if request.operator != operator {
+                    let _ = tx
+                        .send(Err(Status::invalid_argument(
+                            "a submission stream carries one operator's requests",
+                        )))
+                        .await;
+                    return;
+                }
+                let task_id = request.task_id;
+                let reply = this.take_submission(request).await;
+                let reply = SubmitResponsesReply {
+                    task_id,
+                    status: reply.status,
+                    detail: reply.detail,
+                };
+                // A client that stops reading stops its own stream: the buffer fills
+                // and this waits, reading nothing more from it.
+                if tx.send(Ok(reply)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
+            rx,
+        )))
     }
 
     async fn submit_report(

@@ -749,3 +749,211 @@ async fn an_expired_session_is_reopened_by_the_client() {
     let _ = stop.send(());
     handle.await.expect("server");
 }
+
+/// Opens a raw submission stream over `raw` whose first request is `first`: the
+/// sender of its further requests and its replies, or the status refusing it.
+async fn open_stream(
+    raw: &mut AggregatorClient<tonic::transport::Channel>,
+    first: SubmitResponseRequest,
+) -> Result<
+    (
+        tokio::sync::mpsc::Sender<SubmitResponseRequest>,
+        tonic::Streaming<bulwark_net::proto::SubmitResponsesReply>,
+    ),
+    tonic::Status,
+> {
+    let (tx, rx) = tokio::sync::mpsc::channel(256);
+    tx.send(first).await.expect("queued");
+    let replies = raw
+        .submit_responses(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await?
+        .into_inner();
+    Ok((tx, replies))
+}
+
+async fn next_status(
+    replies: &mut tonic::Streaming<bulwark_net::proto::SubmitResponsesReply>,
+) -> (u64, SubmissionStatus) {
+    let reply = tokio::time::timeout(Duration::from_secs(10), replies.message())
+        .await
+        .expect("a reply in time")
+        .expect("the stream is up")
+        .expect("a reply, not the end");
+    (
+        reply.task_id,
+        SubmissionStatus::try_from(reply.status).expect("known status"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submission_stream_answers_each_request_in_order_as_a_call_would() {
+    let ((endpoint, stop, handle, keys), sink) = start_with(ServerLimits::default()).await;
+    let mut raw = AggregatorClient::connect(endpoint.clone())
+        .await
+        .expect("connect");
+    let token = session(&mut raw, 1, &keys[1]).await;
+    let good = SubmitResponseRequest {
+        session: token.clone(),
+        ..bulwark_net::submission::encode(&signed(&keys, 1, 7, b"42"))
+    };
+    // No session behind the first request: no stream, and nothing reached the engine.
+    let refused = open_stream(
+        &mut raw,
+        SubmitResponseRequest {
+            session: vec![7; 32],
+            ..good.clone()
+        },
+    )
+    .await
+    .expect_err("a stranger gets no stream");
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{refused}");
+    assert_eq!(sink.reached.load(Ordering::SeqCst), 0);
+
+    // Forged, malformed, a second encoding of one signature, then the real one and
+    // its replay: each answered, in order, on one stream.
+    let mut forged = good.clone();
+    forged.signature = keys[1]
+        .sign(&Domain::SIGNATURE, b"not the task")
+        .to_uncompressed()
+        .to_vec();
+    let mut flagged = good.clone();
+    let compressed = signed(&keys, 1, 7, b"42").signature.to_bytes();
+    flagged.signature = [compressed.as_slice(), &[0u8; 48]].concat();
+    let (tx, mut replies) = open_stream(&mut raw, forged).await.expect("stream");
+    for request in [
+        SubmitResponseRequest {
+            digest: vec![0; 32],
+            ..good.clone()
+        },
+        flagged,
+        SubmitResponseRequest {
+            task_id: 8,
+            ..good.clone()
+        },
+        good.clone(),
+        good.clone(),
+    ] {
+        tx.send(request).await.expect("sent");
+    }
+    for expected in [
+        (7, SubmissionStatus::BadSignature),
+        (7, SubmissionStatus::Malformed),
+        (7, SubmissionStatus::Malformed),
+        (8, SubmissionStatus::UnknownTask),
+        (7, SubmissionStatus::Accepted),
+        (7, SubmissionStatus::Duplicate),
+    ] {
+        assert_eq!(next_status(&mut replies).await, expected);
+    }
+    // A flood of forgeries on the stream: each refused, the stream still serves.
+    for _ in 0..200 {
+        let mut forged = signed(&keys, 1, 7, b"43");
+        forged.signature = keys[1].sign(&Domain::SIGNATURE, b"flood");
+        tx.send(SubmitResponseRequest {
+            session: token.clone(),
+            ..bulwark_net::submission::encode(&forged)
+        })
+        .await
+        .expect("sent");
+    }
+    for _ in 0..200 {
+        assert_eq!(
+            next_status(&mut replies).await,
+            (7, SubmissionStatus::BadSignature)
+        );
+    }
+
+    // At most two streams per operator: a third is refused until one ends.
+    let (second_tx, _second) = open_stream(&mut raw, good.clone()).await.expect("second");
+    let third = open_stream(&mut raw, good.clone())
+        .await
+        .expect_err("one operator's third stream");
+    assert_eq!(third.code(), tonic::Code::ResourceExhausted, "{third}");
+    drop(second_tx);
+    let mut reopened = None;
+    for _ in 0..50 {
+        if let Ok(stream) = open_stream(&mut raw, good.clone()).await {
+            reopened = Some(stream);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(reopened.is_some(), "a slot frees when a stream ends");
+
+    // A request in another operator's name (with that operator's own session)
+    // ends the stream: one stream, one operator.
+    let other = SubmitResponseRequest {
+        session: session(&mut raw, 2, &keys[2]).await,
+        ..bulwark_net::submission::encode(&signed(&keys, 2, 7, b"42"))
+    };
+    tx.send(other).await.expect("sent");
+    let ended = tokio::time::timeout(Duration::from_secs(10), replies.message())
+        .await
+        .expect("in time")
+        .expect_err("the stream ends");
+    assert_eq!(ended.code(), tonic::Code::InvalidArgument, "{ended}");
+
+    // A stream that never sends a request is dropped after a few seconds.
+    let (idle_tx, idle_rx) = tokio::sync::mpsc::channel::<SubmitResponseRequest>(1);
+    let idle = raw
+        .submit_responses(tokio_stream::wrappers::ReceiverStream::new(idle_rx))
+        .await
+        .expect_err("no first request");
+    assert_eq!(idle.code(), tonic::Code::DeadlineExceeded, "{idle}");
+    drop(idle_tx);
+
+    let _ = stop.send(());
+    handle.await.expect("server stopped cleanly");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_submits_on_its_stream_and_falls_back_to_calls() {
+    let ((endpoint, stop, handle, keys), _sink) = start_with(ServerLimits::default()).await;
+    let mut raw = AggregatorClient::connect(endpoint.clone())
+        .await
+        .expect("connect");
+    // Operator 0's connection submits on a stream of its own: with it held, one
+    // more raw stream fits the operator's two, a second does not.
+    let connection = with_a_session(&endpoint, &keys).await;
+    let token = session(&mut raw, 0, &keys[0]).await;
+    let good = SubmitResponseRequest {
+        session: token,
+        ..bulwark_net::submission::encode(&signed(&keys, 0, 7, b"42"))
+    };
+    let (_one, mut one_replies) = open_stream(&mut raw, good.clone()).await.expect("one");
+    assert_eq!(
+        next_status(&mut one_replies).await,
+        (7, SubmissionStatus::Duplicate)
+    );
+    let full = open_stream(&mut raw, good.clone())
+        .await
+        .expect_err("the connection holds the other");
+    assert_eq!(full.code(), tonic::Code::ResourceExhausted, "{full}");
+
+    // Operator 1's streams all taken by someone holding its session: its own
+    // connection is refused a stream and submits by calls instead.
+    let token = session(&mut raw, 1, &keys[1]).await;
+    let taken = SubmitResponseRequest {
+        session: token,
+        ..bulwark_net::submission::encode(&signed(&keys, 1, 7, b"42"))
+    };
+    let _held = [
+        open_stream(&mut raw, taken.clone()).await.expect("first"),
+        open_stream(&mut raw, taken.clone()).await.expect("second"),
+    ];
+    let operator = client::Connection::for_operator(&endpoint, id(1), keys[1].clone());
+    let (status, detail) = operator
+        .submit(&signed(&keys, 1, 7, b"42"), &Backoff::default())
+        .await
+        .expect("answered");
+    assert_eq!(status, SubmissionStatus::Duplicate, "{detail}");
+    let (status, detail) = operator
+        .submit(&signed(&keys, 1, 7, b"43"), &Backoff::default())
+        .await
+        .expect("answered");
+    assert_eq!(status, SubmissionStatus::Conflicting, "{detail}");
+    drop(connection);
+
+    let _ = stop.send(());
+    handle.await.expect("server stopped cleanly");
+}

@@ -1,8 +1,8 @@
 //! The aggregator at network scale (issue #12's goals), printed by `make bench`:
 //!
 //! 1. **CPU per accepted signature over gRPC, the aggregator alone**: the aggregator
-//!    serves in this process; 1,000 operators (one HTTP/2 connection and session
-//!    each) run in a child process (this binary again), so the process CPU time
+//!    serves in this process; 1,000 operators (one HTTP/2 connection, session and
+//!    submission stream each, uncompressed signatures) run in a child process (this binary again), so the process CPU time
 //!    (`getrusage`, user + system) counts the aggregator's work only. Goal: at most
 //!    50 µs per signature.
 //! 2. **10,000 operators in one task**: the last needed signature entering the
@@ -28,13 +28,11 @@ use bulwark_core::{
     SignedResponse, SigningContext, TaskConfig, Threshold,
 };
 use bulwark_crypto::{Domain, SecretKey};
-use bulwark_net::proto::aggregator_client::AggregatorClient;
-use bulwark_net::proto::{SessionStatus, SubmissionStatus, SubmitResponseRequest};
+use bulwark_net::proto::SubmissionStatus;
 use bulwark_net::server::SubmissionSink;
 use bulwark_node::aggregator::Aggregator;
 use bulwark_node::aggregator::store::{Store, Write as StoreWrite};
 use bulwark_node::follow::NewTask;
-use tonic::transport::Channel;
 
 const CTX: SigningContext = SigningContext {
     chain_id: 31337,
@@ -171,32 +169,33 @@ fn ms(d: Duration) -> f64 {
 
 // ------------------------------------------------------------------ 1. gRPC CPU
 
-/// The child: 1,000 operators over gRPC. Opens every connection and session, signs
-/// every task's submission, says `ready`, waits for `go` on stdin, sends them all,
-/// says `done`.
+/// The child: 1,000 operators over gRPC, each with the operator runtime's own
+/// `Connection` (its session and its submission stream opened before the
+/// measurement, by a submission to a task that does not exist). Signs every task's
+/// submission, says `ready`, waits for `go` on stdin, sends them all, says `done`.
 async fn clients(addr: &str, n: usize, tasks: u64) {
     let ops = operators(n);
+    let endpoint = format!("http://{addr}");
+    let backoff = bulwark_net::client::Backoff::default();
     let mut conns = Vec::with_capacity(n);
     for i in 0..n {
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .expect("endpoint")
-            .connect()
-            .await
-            .expect("connect");
-        let mut client = AggregatorClient::new(channel);
-        let reply = bulwark_net::client::open_session(&mut client, ops.ids[i], &ops.keys[i])
-            .await
-            .expect("session");
-        assert_eq!(reply.status, SessionStatus::Open as i32, "{}", reply.detail);
-        conns.push((client, reply.token));
+        let connection = bulwark_net::client::Connection::for_operator(
+            &endpoint,
+            ops.ids[i],
+            ops.keys[i].clone(),
+        );
+        let warm = SignedResponse {
+            task_id: 0,
+            ..signed(&ops, 0, i..i + 1).remove(0)
+        };
+        let (status, detail) = connection.submit(&warm, &backoff).await.expect("reachable");
+        assert_eq!(status, SubmissionStatus::UnknownTask, "{detail}");
+        conns.push(connection);
     }
-    let mut requests: Vec<Vec<SubmitResponseRequest>> = vec![Vec::new(); n];
+    let mut submissions: Vec<Vec<SignedResponse>> = vec![Vec::new(); n];
     for task_id in 1..=tasks {
         for (i, sub) in signed(&ops, task_id, 0..n).into_iter().enumerate() {
-            requests[i].push(SubmitResponseRequest {
-                session: conns[i].1.clone(),
-                ..bulwark_net::submission::encode(&sub)
-            });
+            submissions[i].push(sub);
         }
     }
     println!("ready");
@@ -204,17 +203,13 @@ async fn clients(addr: &str, n: usize, tasks: u64) {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line).expect("go");
     let mut calls = tokio::task::JoinSet::new();
-    for ((client, _), requests) in conns.into_iter().zip(requests) {
-        let mut client = client;
+    for (connection, submissions) in conns.into_iter().zip(submissions) {
+        let backoff = backoff.clone();
         calls.spawn(async move {
-            for request in requests {
+            for sub in submissions {
                 loop {
-                    let reply = client
-                        .submit_response(request.clone())
-                        .await
-                        .expect("reply")
-                        .into_inner();
-                    if reply.status != SubmissionStatus::Unavailable as i32 {
+                    let (status, _) = connection.submit(&sub, &backoff).await.expect("reply");
+                    if status != SubmissionStatus::Unavailable {
                         break;
                     }
                     tokio::time::sleep(Duration::from_millis(5)).await;
