@@ -71,8 +71,10 @@ mod check;
 
 use std::collections::{BTreeMap, VecDeque};
 
-// Seeded per process (no key an attacker picks collides on purpose), and several
-// times cheaper than SipHash on the per-operator maps a 10,000-member check walks.
+// Seeded per process, and several times cheaper than SipHash on the per-operator
+// maps a 10,000-member check walks. foldhash resists collision floods only
+// minimally; every map here is bounded (operator indices, the per-task caps on
+// candidates, responses and refused signatures), so a flood cannot grow one.
 use foldhash::{HashMap, HashSet};
 
 use bulwark_crypto::{AggregateSignature, Signature};

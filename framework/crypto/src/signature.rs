@@ -48,8 +48,8 @@ impl Signature {
                 got: bytes.len(),
             });
         }
-        // blst reads a set compression flag as "48 compressed bytes follow" and
-        // ignores the rest: one signature would then have many encodings.
+        // One encoding per signature: a set compression flag (48 compressed bytes
+        // and 48 ignored ones) is refused here, whatever the blst version does.
         if bytes[0] & 0x80 != 0 {
             return Err(Error::InvalidEncoding {
                 what: WHAT,

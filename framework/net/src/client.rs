@@ -3,7 +3,6 @@
 //! returns its status.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bulwark_core::{OperatorId, SignedReport, SignedResponse};
@@ -17,7 +16,7 @@ use crate::proto::{
     SessionStatus, SubmissionStatus, SubmitResponseReply,
 };
 use crate::session::session_message;
-use crate::stream::SubmissionStream;
+use crate::stream::{Refused, SubmissionStream};
 use crate::submission;
 
 /// Retry policy for one submission.
@@ -86,8 +85,9 @@ pub struct Connection {
     session: Arc<tokio::sync::Mutex<Option<Vec<u8>>>>,
     /// The submission stream, opened with the first submission.
     stream: Arc<std::sync::Mutex<Option<Arc<SubmissionStream>>>>,
-    /// The aggregator turned a stream down: submissions go call by call.
-    stream_refused: Arc<AtomicBool>,
+    /// When the aggregator turned a stream down: submissions go call by call for a
+    /// while.
+    stream_refused: Arc<Refused>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -277,9 +277,10 @@ impl Connection {
     }
 
     /// The submission stream: the open one, or a new one; none for an anonymous
-    /// connection (no session to carry it) or once the aggregator refused one.
+    /// connection (no session to carry it) or shortly after the aggregator refused
+    /// one.
     fn submission_stream(&self) -> Option<Arc<SubmissionStream>> {
-        if self.identity.is_none() || self.stream_refused.load(Ordering::Relaxed) {
+        if self.identity.is_none() || self.stream_refused.recently() {
             return None;
         }
         let channel = self.channel.as_ref().ok()?;

@@ -529,9 +529,13 @@ impl<S: SubmissionSink> Aggregator for AggregatorService<S> {
                     detail: reply.detail,
                 };
                 // A client that stops reading stops its own stream: the buffer fills
-                // and this waits, reading nothing more from it.
-                if tx.send(Ok(reply)).await.is_err() {
-                    return;
+                // and this waits, reading nothing more from it; never past shutdown.
+                let closed = async {
+                    let _ = closing.wait_for(|c| *c).await;
+                };
+                tokio::select! {
+                    sent = tx.send(Ok(reply)) => if sent.is_err() { return },
+                    _ = closed => return,
                 }
             }
         });
@@ -596,8 +600,14 @@ impl<S: SubmissionSink> Aggregator for AggregatorService<S> {
                         evidence: item.evidence,
                         run: run.clone(),
                     };
-                    if tx.send(Ok(message)).await.is_err() {
-                        return;
+                    // A challenger that stops reading holds this stream, never
+                    // the server's shutdown.
+                    let closed = async {
+                        let _ = closing.wait_for(|c| *c).await;
+                    };
+                    tokio::select! {
+                        sent = tx.send(Ok(message)) => if sent.is_err() { return },
+                        _ = closed => return,
                     }
                 }
                 let closed = async {

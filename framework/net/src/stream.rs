@@ -8,9 +8,8 @@
 //! is a duplicate to the aggregator, never a second vote.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use tonic::transport::Channel;
@@ -26,7 +25,29 @@ const REPLY_WAIT: Duration = Duration::from_secs(10);
 /// stream, so neither side can wait on the other with both buffers full.
 const MAX_UNANSWERED: usize = 32;
 
+/// How long a connection submits call by call after the aggregator refused it a
+/// stream (its share may free up, e.g. when a restarted process's old streams end).
+const REFUSED_FOR: Duration = Duration::from_secs(60);
+
 type Pending = (SubmitResponseRequest, oneshot::Sender<SubmitResponsesReply>);
+
+/// When the aggregator last refused a connection a stream.
+#[derive(Default)]
+pub(crate) struct Refused(Mutex<Option<Instant>>);
+
+impl Refused {
+    fn note(&self) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+    }
+
+    /// Whether a refusal is recent enough not to ask again yet.
+    pub(crate) fn recently(&self) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|at| at.elapsed() < REFUSED_FOR)
+    }
+}
 
 /// A handle on one stream's driver task; dropping the last handle ends the stream.
 pub(crate) struct SubmissionStream {
@@ -36,8 +57,9 @@ pub(crate) struct SubmissionStream {
 impl SubmissionStream {
     /// Starts a driver on `channel`; the stream opens with the first request. Sets
     /// `refused` when the aggregator turns streams down (an older aggregator, or
-    /// this operator holds its share already), so the connection stops asking.
-    pub(crate) fn start(channel: Channel, refused: Arc<AtomicBool>) -> Self {
+    /// this operator holds its share already), so the connection stops asking for a
+    /// while.
+    pub(crate) fn start(channel: Channel, refused: Arc<Refused>) -> Self {
         let (requests, pending) = mpsc::channel(MAX_UNANSWERED);
         tokio::spawn(drive(channel, pending, refused));
         Self { requests }
@@ -48,18 +70,24 @@ impl SubmissionStream {
         self.requests.is_closed()
     }
 
-    /// Sends `request`; its reply, or `None` when the stream could not carry it.
+    /// Sends `request`; its reply, or `None` when the stream could not carry it
+    /// within [`REPLY_WAIT`] (queueing included: a stalled stream never holds a
+    /// caller longer than that).
     pub(crate) async fn send(
         &self,
         request: SubmitResponseRequest,
     ) -> Option<SubmitResponsesReply> {
         let (reply, answer) = oneshot::channel();
-        self.requests.send((request, reply)).await.ok()?;
-        tokio::time::timeout(REPLY_WAIT, answer).await.ok()?.ok()
+        tokio::time::timeout(REPLY_WAIT, async {
+            self.requests.send((request, reply)).await.ok()?;
+            answer.await.ok()
+        })
+        .await
+        .ok()?
     }
 }
 
-async fn drive(channel: Channel, mut pending: mpsc::Receiver<Pending>, refused: Arc<AtomicBool>) {
+async fn drive(channel: Channel, mut pending: mpsc::Receiver<Pending>, refused: Arc<Refused>) {
     let Some((first, first_reply)) = pending.recv().await else {
         return;
     };
@@ -82,7 +110,7 @@ async fn drive(channel: Channel, mut pending: mpsc::Receiver<Pending>, refused: 
                 status.code(),
                 tonic::Code::Unimplemented | tonic::Code::ResourceExhausted
             ) {
-                refused.store(true, Ordering::Relaxed);
+                refused.note();
             }
             return;
         }

@@ -846,9 +846,10 @@ async fn a_submission_stream_answers_each_request_in_order_as_a_call_would() {
         assert_eq!(next_status(&mut replies).await, expected);
     }
     // A flood of forgeries on the stream: each refused, the stream still serves.
-    for _ in 0..200 {
+    for k in 0..200u32 {
+        // Each a different forgery, so none is answered from the refused set.
         let mut forged = signed(&keys, 1, 7, b"43");
-        forged.signature = keys[1].sign(&Domain::SIGNATURE, b"flood");
+        forged.signature = keys[1].sign(&Domain::SIGNATURE, &k.to_be_bytes());
         tx.send(SubmitResponseRequest {
             session: token.clone(),
             ..bulwark_net::submission::encode(&forged)
@@ -952,6 +953,21 @@ async fn a_connection_submits_on_its_stream_and_falls_back_to_calls() {
         .await
         .expect("answered");
     assert_eq!(status, SubmissionStatus::Conflicting, "{detail}");
+    // It went by calls: with the two held streams ended, the operator's two slots
+    // are both free again, none taken by its connection.
+    drop(_held);
+    let mut reopened = Vec::new();
+    for _ in 0..50 {
+        if let Ok(stream) = open_stream(&mut raw, taken.clone()).await {
+            reopened.push(stream);
+            if reopened.len() == 2 {
+                break;
+            }
+        } else {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    assert_eq!(reopened.len(), 2, "the connection holds no stream");
     drop(connection);
 
     let _ = stop.send(());
