@@ -14,7 +14,7 @@ VENV_STAMP := $(VENV)/.bulwark-installed
 PYTHON := $(VENV)/bin/python
 export PATH := $(TOOLS_BIN):$(PATH)
 
-.PHONY: help demo demo-hello cli tools eigenlayer test test-templates fmt-check clippy test-rust test-tools test-contracts test-fixtures fixtures artifacts bench gas fuzz fuzz-build test-fuzz fuzz-corpus
+.PHONY: help demo demo-hello cli tools eigenlayer test test-templates fmt-check clippy test-rust test-tools test-contracts test-fixtures fixtures artifacts bench gas fuzz fuzz-build test-fuzz fuzz-corpus package package-check
 
 help:
 	@echo "make demo      run the oracle template on a local devnet with the bulwark CLI"
@@ -28,6 +28,7 @@ help:
 	@echo "make eigenlayer fetch EigenLayer's core bytecode from crates.io (tests use it)"
 	@echo "make fixtures  regenerate the py_ecc and contract cross-check fixtures"
 	@echo "make fuzz      run every fuzz target for FUZZ_SECONDS (default 60) each"
+	@echo "make package  build each library crate from its crates.io tarball (cargo package)"
 
 tools: $(TOOLS_STAMP)
 
@@ -67,8 +68,18 @@ demo-hello: $(TOOLS_STAMP)
 cli: $(TOOLS_STAMP)
 	cargo build --profile test --locked -p bulwark-cli -p oracle-avs
 
-test: fmt-check clippy test-rust test-tools test-contracts test-templates test-fixtures test-fuzz
+test: fmt-check clippy test-rust test-tools test-contracts test-templates test-fixtures test-fuzz package-check
 	@echo "make test: all checks passed"
+
+# The library crates as crates.io would get them (metadata, README, licence, versioned
+# path dependencies, every file the build needs inside the package). package-check
+# assembles them (seconds; part of make test); `make package` also builds each from
+# its tarball, as `cargo publish` does (~6 min here).
+LIB_CRATES := -p bulwark-crypto -p bulwark-avs-core -p bulwark-net -p bulwark-chain -p bulwark-node -p bulwark-avs
+package-check:
+	cargo package $(LIB_CRATES) --locked --allow-dirty --no-verify
+package:
+	cargo package $(LIB_CRATES) --locked --allow-dirty
 
 fmt-check:
 	cargo fmt --all -- --check
@@ -76,7 +87,7 @@ fmt-check:
 # The criterion benchmarks sit behind the `bench` feature (see framework/core/Cargo.toml).
 clippy:
 	cargo clippy --workspace --all-targets --locked -- -D warnings
-	cargo clippy -p bulwark-crypto -p bulwark-core --benches --features bench --locked -- -D warnings
+	cargo clippy -p bulwark-crypto -p bulwark-avs-core --benches --features bench --locked -- -D warnings
 
 # The chain tests start their own anvil from tools/bin.
 test-rust: $(TOOLS_STAMP) eigenlayer
@@ -135,7 +146,7 @@ fixtures: $(VENV_STAMP)
 
 bench: gas
 	cargo bench -p bulwark-crypto --features bench --bench bls
-	cargo bench -p bulwark-core --features bench --bench engine
+	cargo bench -p bulwark-avs-core --features bench --bench engine
 	cargo bench -p bulwark-node --bench grpc
 	cargo bench -p bulwark-node --bench scale
 

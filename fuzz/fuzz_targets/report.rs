@@ -24,10 +24,19 @@ fuzz_target!(|data: &[u8]| {
     };
     assert!(report.report.len() <= MAX_REPORT_BYTES);
     let wire = submission::encode_report(&report);
+    // A signature has two wire forms (48 compressed, 96 uncompressed bytes) and
+    // no other: the request carried one of them, and the encoding is the rest of
+    // the request with the uncompressed one.
+    assert!(
+        request.signature == report.signature.to_bytes()
+            || request.signature == report.signature.to_uncompressed(),
+        "an accepted signature is in one of its two encodings"
+    );
     assert_eq!(
         wire,
         SubmitReportRequest {
             session: Vec::new(),
+            signature: report.signature.to_uncompressed().to_vec(),
             ..request
         },
         "an accepted request is its report's encoding"

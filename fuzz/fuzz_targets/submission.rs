@@ -27,10 +27,19 @@ fuzz_target!(|data: &[u8]| {
     };
     assert!(signed.response.len() <= MAX_RESPONSE_BYTES);
     let wire = submission::encode(&signed);
+    // A signature has two wire forms (48 compressed, 96 uncompressed bytes) and
+    // no other: the request carried one of them, and the encoding is the rest of
+    // the request with the uncompressed one.
+    assert!(
+        request.signature == signed.signature.to_bytes()
+            || request.signature == signed.signature.to_uncompressed(),
+        "an accepted signature is in one of its two encodings"
+    );
     assert_eq!(
         wire,
         SubmitResponseRequest {
             session: Vec::new(),
+            signature: signed.signature.to_uncompressed().to_vec(),
             ..request
         },
         "an accepted request is its submission's encoding"

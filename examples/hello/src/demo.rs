@@ -16,14 +16,15 @@ use alloy::primitives::B256;
 use alloy::providers::{DynProvider, Provider};
 use alloy::sol_types::SolCall;
 use anyhow::{Context, bail};
-use bulwark_chain::bindings::BasicAVS;
-use bulwark_chain::devnet::{DeployConfig, Devnet, ether};
-use bulwark_crypto::SecretKey;
-use bulwark_crypto::keystore::{Kdf, Keystore};
-use bulwark_node::config::{AggregatorConfig, ChainConfig, OperatorConfig};
-use bulwark_node::follow::EventCursor;
-use bulwark_node::supervise::{Supervised, http_get, metric_sum};
-use bulwark_node::telemetry::names;
+use bulwark::chain::bindings::BasicAVS;
+use bulwark::chain::devnet::{DeployConfig, Devnet, ether};
+use bulwark::crypto::SecretKey;
+use bulwark::crypto::keystore::{Kdf, Keystore};
+use bulwark::node::config::{AggregatorConfig, ChainConfig, OperatorConfig};
+use bulwark::node::follow::EventCursor;
+use bulwark::node::supervise::{Supervised, http_get, metric_sum};
+use bulwark::node::telemetry::names;
+use bulwark::{alloy, anyhow, tokio};
 
 use hello_avs::bindings::HelloAVS;
 
@@ -104,7 +105,7 @@ pub async fn run(
     println!(
         "1. anvil {} ({}); core {} ; HelloAVS {}",
         devnet.endpoint(),
-        bulwark_chain::devnet::HARDFORK,
+        bulwark::chain::devnet::HARDFORK,
         deployment.core,
         deployment.avs
     );
@@ -248,7 +249,7 @@ pub async fn run(
         }
         if !done_creating && Instant::now() >= next_task {
             let name = NAMES[summary.created % NAMES.len()];
-            let task = bulwark_chain::tasks::create_task(
+            let task = bulwark::chain::tasks::create_task(
                 &provider,
                 deployment.avs,
                 name.as_bytes(),
@@ -333,10 +334,12 @@ fn by_status(metrics: &str) -> String {
 }
 
 fn rand_u64() -> u64 {
-    let mut bytes = [0u8; 8];
-    // A weak fallback is fine: this only names the demo's throwaway password.
-    let _ = getrandom::fill(&mut bytes);
-    u64::from_le_bytes(bytes) ^ u64::from(std::process::id())
+    use std::hash::{BuildHasher, Hasher};
+    // std's per-process random hash keys: enough to name the demo's throwaway
+    // password.
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    hasher.finish()
 }
 
 /// Reads `TaskResponded` events and what it takes to print them.

@@ -7,13 +7,13 @@
 //! them on the contract. `src/main.rs` turns it into the operator and aggregator
 //! binaries and a devnet demo.
 
-use bulwark_core::Task;
+use bulwark::Task;
 
 /// Contract bindings for the hello AVS, generated from `artifacts/HelloAVS.json`
 /// (`make artifacts` refreshes it from `contracts/HelloAVS.sol`).
 #[allow(missing_docs, clippy::too_many_arguments)]
 pub mod bindings {
-    alloy::sol!(
+    bulwark::alloy::sol!(
         #[sol(rpc)]
         HelloAVS,
         "artifacts/HelloAVS.json"

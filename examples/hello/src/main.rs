@@ -1,49 +1,23 @@
-//! `hello-avs`: the hello AVS's operator and aggregator, and a devnet demo.
+//! `hello-avs`: the hello AVS's operator, aggregator and challenger, and a devnet demo.
 //!
 //! ```text
 //! hello-avs operator   --config operator.toml     serve tasks as an operator
 //! hello-avs aggregator --config aggregator.toml   aggregate signatures, land certificates
+//! hello-avs challenger --config challenger.toml   prove equivocations on chain
 //! hello-avs demo                                  all of it on a local anvil
 //! ```
 
 mod demo;
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
-use bulwark_node::config::{AggregatorConfig, OperatorConfig};
-use bulwark_node::service::{run_aggregator, run_operator, shutdown_signal};
-use bulwark_node::telemetry::init_tracing;
-use clap::{Parser, Subcommand};
-use hello_avs::Hello;
+use bulwark::anyhow::{self, Context};
+use bulwark::clap;
 
-#[derive(Parser)]
-#[command(
-    name = "hello-avs",
-    version,
-    about = "The hello AVS on Bulwark: operator, aggregator and a devnet demo"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
+/// The hello AVS's own subcommand, beside the roles `bulwark::app!` gives it.
+#[derive(clap::Subcommand)]
 enum Command {
-    /// Serve tasks: execute, sign with the BLS key, submit to the aggregators.
-    Operator {
-        /// The operator's TOML config.
-        #[arg(long)]
-        config: PathBuf,
-    },
-    /// Collect signatures, build certificates and submit them to the AVS.
-    Aggregator {
-        /// The aggregator's TOML config.
-        #[arg(long)]
-        config: PathBuf,
-    },
     /// Run the AVS end to end on a local anvil: 1 aggregator and N operator processes.
     Demo {
         /// Operators to start.
@@ -67,64 +41,50 @@ enum Command {
     },
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli.command).await {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+fn main() -> std::process::ExitCode {
+    bulwark::app!().task(hello_avs::Hello).commands(run).run()
 }
 
-async fn run(command: Command) -> anyhow::Result<ExitCode> {
-    match command {
-        Command::Operator { config } => {
-            let config = OperatorConfig::load(&config)?;
-            init_tracing(&config.telemetry.log);
-            run_operator(config, Hello, shutdown_signal()).await?;
+async fn run(command: Command) -> anyhow::Result<()> {
+    let Command::Demo {
+        operators,
+        seconds,
+        tasks,
+        interval_ms,
+        threshold_bps,
+        dir,
+    } = command;
+    bulwark::node::telemetry::init_tracing("warn");
+    let temp;
+    let dir = match dir {
+        Some(dir) => dir,
+        None => {
+            temp = tempfile::tempdir().context("creating a temporary folder")?;
+            temp.path().to_path_buf()
         }
-        Command::Aggregator { config } => {
-            let config = AggregatorConfig::load(&config)?;
-            init_tracing(&config.telemetry.log);
-            run_aggregator(config, None, shutdown_signal()).await?;
-        }
-        Command::Demo {
+    };
+    let summary = demo::run(
+        demo::Options {
             operators,
-            seconds,
+            duration: Duration::from_secs(seconds),
             tasks,
-            interval_ms,
+            interval: Duration::from_millis(interval_ms),
             threshold_bps,
             dir,
-        } => {
-            init_tracing("warn");
-            let temp;
-            let dir = match dir {
-                Some(dir) => dir,
-                None => {
-                    temp = tempfile::tempdir().context("creating a temporary folder")?;
-                    temp.path().to_path_buf()
-                }
-            };
-            let summary = demo::run(
-                demo::Options {
-                    operators,
-                    duration: Duration::from_secs(seconds),
-                    tasks,
-                    interval: Duration::from_millis(interval_ms),
-                    threshold_bps,
-                    dir,
-                    binary: std::env::current_exe().context("locating this binary")?,
-                },
-                shutdown_signal(),
-            )
-            .await?;
-            if summary.certified == 0 || summary.stopped_cleanly < summary.children {
-                return Ok(ExitCode::FAILURE);
-            }
-        }
+            binary: std::env::current_exe().context("locating this binary")?,
+        },
+        bulwark::node::service::shutdown_signal(),
+    )
+    .await?;
+    if summary.certified == 0 {
+        anyhow::bail!("the demo landed no certificate");
     }
-    Ok(ExitCode::SUCCESS)
+    if summary.stopped_cleanly < summary.children {
+        anyhow::bail!(
+            "{} of {} processes did not stop cleanly",
+            summary.children - summary.stopped_cleanly,
+            summary.children
+        );
+    }
+    Ok(())
 }

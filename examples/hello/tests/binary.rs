@@ -151,11 +151,11 @@ fn bad_config_and_wrong_password_are_clear_errors() {
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read config"));
 
-    let key = bulwark_crypto::SecretKey::from_ikm(&[7; 32]).expect("key");
-    let keystore = bulwark_crypto::keystore::Keystore::encrypt(
+    let key = bulwark::crypto::SecretKey::from_ikm(&[7; 32]).expect("key");
+    let keystore = bulwark::crypto::keystore::Keystore::encrypt(
         &key,
         "right",
-        bulwark_crypto::keystore::Kdf::Pbkdf2 { c: 16 },
+        bulwark::crypto::keystore::Kdf::Pbkdf2 { c: 16 },
         "",
     )
     .expect("encrypt");

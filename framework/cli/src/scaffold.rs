@@ -139,7 +139,8 @@ bulwark devnet down",
 - `src/source.rs`, `src/median.rs`, `src/keeper.rs`: exchange formats, the median,
   when rounds start.
 - `contracts/OracleAVS.sol`: feeds and rounds, extending Bulwark's `TaskManager`.
-- `src/main.rs`: `operator`, `aggregator`, `price-server`, `devnet-setup`, `status`.",
+- `src/main.rs`: `bulwark::app!` gives the `operator`, `aggregator` and `challenger`
+  commands; `price-server`, `devnet-setup` and `status` are the oracle's own.",
         ),
         _ => (
             "cargo run -- demo               # aggregator and operators as processes, tasks for 30 s
@@ -148,7 +149,8 @@ bulwark task create \"Ada\"       # a task; `bulwark status` shows its certifica
 bulwark devnet down",
             "- `src/lib.rs`: the task (what operators compute and sign).
 - `contracts/`: the AVS contract, extending Bulwark's `TaskManager`.
-- `src/main.rs`: the `operator`, `aggregator` and `demo` commands.",
+- `src/main.rs`: `bulwark::app!().task(...)` gives the `operator`, `aggregator` and
+  `challenger` commands; `demo` is the example's own.",
         ),
     };
     format!(

@@ -26,7 +26,12 @@ fn new_writes_a_standalone_project_and_refuses_to_overwrite() {
     let tests = std::fs::read_to_string(dest.join("tests/binary.rs")).expect("tests");
     assert!(tests.contains("CARGO_BIN_EXE_my-avs") && !tests.contains("hello-avs"));
     let main = std::fs::read_to_string(dest.join("src/main.rs")).expect("main");
-    assert!(main.contains("use my_avs::") && !main.contains("hello_avs"));
+    assert!(main.contains("my_avs::Hello") && !main.contains("hello_avs"));
+    // One Bulwark dependency (the facade), not its crates one by one.
+    assert!(
+        manifest.contains("package = \"bulwark-avs\"") && !manifest.contains("bulwark-node"),
+        "{manifest}"
+    );
     let foundry = std::fs::read_to_string(dest.join("foundry.toml")).expect("foundry.toml");
     assert!(!foundry.contains("../.."), "{foundry}");
     let project = std::fs::read_to_string(dest.join("bulwark.toml")).expect("bulwark.toml");

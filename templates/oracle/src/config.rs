@@ -16,7 +16,7 @@
 //! interval_ms = 1000
 //! ```
 
-use bulwark_node::config::SecretSource;
+use bulwark::node::config::SecretSource;
 use serde::{Deserialize, Serialize};
 
 use crate::source::Source;

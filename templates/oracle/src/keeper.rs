@@ -13,7 +13,7 @@ use alloy::primitives::{Address, B256, U256};
 use alloy::providers::DynProvider;
 
 use alloy::sol_types::SolInterface;
-use bulwark_chain::ChainError;
+use bulwark::chain::ChainError;
 
 use crate::bindings::OracleAVS;
 use crate::config::KeeperConfig;
@@ -122,7 +122,7 @@ impl Keeper {
             .call()
             .await
             .map_err(|e| format!("nextRoundInput: {e}"))?;
-        match bulwark_chain::tasks::create_task(
+        match bulwark::chain::tasks::create_task(
             &self.provider,
             self.avs,
             &input,

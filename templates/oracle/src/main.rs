@@ -11,16 +11,15 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::Duration;
 
 use alloy::network::EthereumWallet;
-use anyhow::Context;
-use bulwark_node::config::{AggregatorConfig, OperatorConfig, SecretSource};
-use bulwark_node::listening::Listening;
-use bulwark_node::service::shutdown_signal;
-use bulwark_node::telemetry::init_tracing;
-use clap::{Parser, Subcommand};
+use bulwark::anyhow::{self, Context};
+use bulwark::node::config::SecretSource;
+use bulwark::node::listening::Listening;
+use bulwark::node::service::shutdown_signal;
+use bulwark::node::telemetry::init_tracing;
+use bulwark::{alloy, clap, tracing};
 use oracle_avs::bindings::OracleAVS;
 use oracle_avs::config::{FeedConfig, KeeperConfig, OracleConfig};
 use oracle_avs::price_server::{Mode, PriceServer, sources_at};
@@ -28,38 +27,9 @@ use oracle_avs::round::feed_id;
 use oracle_avs::service;
 use oracle_avs::source::Exchange;
 
-#[derive(Parser)]
-#[command(
-    name = "oracle-avs",
-    version,
-    about = "A price-oracle AVS on Bulwark: operator, aggregator with round keeper, devnet price server"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
+/// The oracle's own subcommands, beside the roles `bulwark::app!` gives it.
+#[derive(clap::Subcommand)]
 enum Command {
-    /// Serve rounds: read the sources, sign a report, endorse the proposed median.
-    Operator {
-        /// The operator's TOML config (with the oracle's `[avs]` table).
-        #[arg(long)]
-        config: PathBuf,
-    },
-    /// Propose medians, aggregate endorsements, land rounds; start rounds when due.
-    Aggregator {
-        /// The aggregator's TOML config (with the oracle's `[avs]` table).
-        #[arg(long)]
-        config: PathBuf,
-    },
-    /// Follow aggregators' evidence and slash with every proof that holds: the
-    /// framework's equivocations and the oracle's far endorsements.
-    Challenger {
-        /// The challenger's TOML config (`[chain]`, `[challenger]`, `[telemetry]`).
-        #[arg(long)]
-        config: PathBuf,
-    },
     /// Serve a local exchange (Coinbase, Kraken and Binance formats) whose prices
     /// follow a random walk.
     PriceServer {
@@ -125,31 +95,24 @@ enum Command {
     },
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli.command).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+fn main() -> std::process::ExitCode {
+    bulwark::app!()
+        .operator(|config, role| async move {
+            service::run_operator(config, role.shutdown).await?;
+            Ok(())
+        })
+        .aggregator(|config, role| async move {
+            let dir = role.config_dir().to_path_buf();
+            service::run_aggregator(config, &dir, None, role.shutdown).await?;
+            Ok(())
+        })
+        .offence_check(oracle_avs::slashing::FarEndorsementCheck)
+        .commands(run)
+        .run()
 }
 
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Operator { config } => {
-            let config = OperatorConfig::load(&config)?;
-            init_tracing(&config.telemetry.log);
-            service::run_operator(config, shutdown_signal()).await?;
-        }
-        Command::Aggregator { config: path } => {
-            let config = AggregatorConfig::load(&path)?;
-            init_tracing(&config.telemetry.log);
-            let dir = path.parent().unwrap_or(Path::new("."));
-            service::run_aggregator(config, dir, None, shutdown_signal()).await?;
-        }
         Command::PriceServer {
             listen,
             feeds,
@@ -193,18 +156,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
             shutdown_signal().await;
             server.stop().await;
         }
-        Command::Challenger { config } => {
-            let config = bulwark_node::config::ChallengerConfig::load(&config)?;
-            init_tracing(&config.telemetry.log);
-            bulwark_node::service::run_challenger_with(
-                config,
-                vec![Box::new(oracle_avs::slashing::FarEndorsementCheck)],
-                shutdown_signal(),
-            )
-            .await?;
-        }
         Command::Status { rpc_url, avs } => {
-            let provider = bulwark_chain::provider::connect(&rpc_url, None)?;
+            let provider = bulwark::chain::provider::connect(&rpc_url, None)?;
             print!("{}", oracle_avs::status::feeds(&provider, avs).await?);
         }
         Command::DevnetSetup {
@@ -226,7 +179,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let owner = read_key(&owner_key_file)?;
             let keeper = read_key(&keeper_key_file)?;
             let provider =
-                bulwark_chain::provider::connect(&rpc_url, Some(EthereumWallet::from(owner)))?;
+                bulwark::chain::provider::connect(&rpc_url, Some(EthereumWallet::from(owner)))?;
             let contract = OracleAVS::new(avs, provider.clone());
             let mut feeds = Vec::new();
             for name in ["ETH/USD", "BTC/USD"] {
@@ -236,7 +189,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     .send()
                     .await
                     .with_context(|| format!("configuring {name}"))?;
-                bulwark_chain::devnet::mined(&provider, sent).await?;
+                bulwark::chain::devnet::mined(&provider, sent).await?;
                 // Operators endorse within 1% (tolerance_bps below); beyond that an
                 // endorsement is slashable.
                 let sent = contract
@@ -244,7 +197,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     .send()
                     .await
                     .with_context(|| format!("setting the tolerance of {name}"))?;
-                bulwark_chain::devnet::mined(&provider, sent).await?;
+                bulwark::chain::devnet::mined(&provider, sent).await?;
                 feeds.push(FeedConfig {
                     name: name.into(),
                     sources: sources_at(&price_server, name),
@@ -257,7 +210,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 .send()
                 .await
                 .context("allowing the keeper to start rounds")?;
-            bulwark_chain::devnet::mined(&provider, sent).await?;
+            bulwark::chain::devnet::mined(&provider, sent).await?;
             let settings = OracleConfig {
                 feeds,
                 tolerance_bps: 100,
@@ -308,5 +261,5 @@ fn parse_feed(text: &str) -> anyhow::Result<(String, f64)> {
 fn read_key(path: &Path) -> anyhow::Result<alloy::signers::local::PrivateKeySigner> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading the key file {}", path.display()))?;
-    Ok(bulwark_chain::provider::signer(text.trim())?)
+    Ok(bulwark::chain::provider::signer(text.trim())?)
 }

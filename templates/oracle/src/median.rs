@@ -5,7 +5,7 @@
 //! half of the reporting stake cannot move the median outside the range of the
 //! others' prices, however far off they report (tested below for every input).
 
-use bulwark_core::OperatorId;
+use bulwark::core::OperatorId;
 
 use crate::price::Price;
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use alloy::primitives::{B256, U256};
 use alloy::sol_types::SolValue;
-use bulwark_core::{
+use bulwark::core::{
     Observe, Outlier, Proposal, Propose, SignedReport, SignedResponse, SigningContext,
     SlashingProof, WeighedReport,
 };
@@ -320,7 +320,7 @@ impl Propose for Median {
     fn endorsement_evidence(
         &self,
         context: &SigningContext,
-        key: &bulwark_crypto::PublicKey,
+        key: &bulwark::crypto::PublicKey,
         report: &SignedReport,
         endorsement: &SignedResponse,
     ) -> Option<Vec<u8>> {
@@ -394,7 +394,7 @@ impl Propose for Median {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bulwark_core::OperatorId;
+    use bulwark::core::OperatorId;
 
     fn input() -> RoundInput {
         RoundInput {

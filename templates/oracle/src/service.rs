@@ -5,9 +5,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use alloy::providers::Provider;
-use bulwark_node::aggregator::TaskOutcome;
-use bulwark_node::config::{AggregatorConfig, OperatorConfig};
-use bulwark_node::service::{ServiceError, run_observer, run_two_phase_aggregator};
+use bulwark::node::aggregator::TaskOutcome;
+use bulwark::node::config::{AggregatorConfig, OperatorConfig};
+use bulwark::node::service::{ServiceError, run_observer, run_two_phase_aggregator};
 use tokio::sync::{mpsc, watch};
 
 use crate::config::{OracleConfig, OracleConfigError};
@@ -33,7 +33,7 @@ pub async fn run_operator(
     config: OperatorConfig,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), OracleServiceError> {
-    let provider = bulwark_chain::provider::connect(&config.chain.rpc_url, None)
+    let provider = bulwark::chain::provider::connect(&config.chain.rpc_url, None)
         .map_err(ServiceError::from)?;
     let oracle = Oracle::new(&OracleConfig::from_table(&config.avs)?)?
         .with_chain(provider, config.chain.avs);
@@ -63,9 +63,9 @@ pub async fn run_aggregator(
                 .unwrap_or_else(|| config.aggregator.submitter_key.clone());
             source.rebase(config_dir);
             let key = source.read("avs.keeper.key").map_err(ServiceError::from)?;
-            let signer = bulwark_chain::provider::signer(&key).map_err(ServiceError::from)?;
+            let signer = bulwark::chain::provider::signer(&key).map_err(ServiceError::from)?;
             let provider =
-                bulwark_chain::provider::connect(&config.chain.rpc_url, Some(signer.into()))
+                bulwark::chain::provider::connect(&config.chain.rpc_url, Some(signer.into()))
                     .map_err(ServiceError::from)?;
             provider
                 .get_chain_id()

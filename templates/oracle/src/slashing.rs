@@ -13,10 +13,10 @@
 
 use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy::providers::Provider;
-use bulwark_chain::points;
-use bulwark_chain::slashing::{EvidenceError, decode_evidence, encode_evidence};
-use bulwark_core::{OperatorId, ResponseDigest, SigningContext, SlashingProof};
-use bulwark_crypto::{Domain, PublicKey, Signature};
+use bulwark::chain::points;
+use bulwark::chain::slashing::{EvidenceError, decode_evidence, encode_evidence};
+use bulwark::core::{OperatorId, ResponseDigest, SigningContext, SlashingProof};
+use bulwark::crypto::{Domain, PublicKey, Signature};
 
 use crate::round::RoundAnswer;
 
@@ -77,7 +77,7 @@ pub enum OracleProofError {
     NotAnAnswer(&'static str),
     /// A point is not a valid encoding of a subgroup point.
     #[error("{0}: {1}")]
-    Point(&'static str, bulwark_crypto::Error),
+    Point(&'static str, bulwark::crypto::Error),
     /// Report and endorsement are of different feeds or rounds.
     #[error("report and endorsement are of different rounds")]
     DifferentRounds,
@@ -245,7 +245,7 @@ pub async fn tolerance_for<P: Provider + Clone>(
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FarEndorsementCheck;
 
-impl bulwark_node::challenger::OffenceCheck for FarEndorsementCheck {
+impl bulwark::node::challenger::OffenceCheck for FarEndorsementCheck {
     fn offence(&self) -> B256 {
         far_endorsement_offence()
     }
@@ -258,10 +258,10 @@ impl bulwark_node::challenger::OffenceCheck for FarEndorsementCheck {
 
     fn check<'a>(
         &'a self,
-        task: bulwark_node::challenger::TaskContext<'a>,
+        task: bulwark::node::challenger::TaskContext<'a>,
         evidence: &'a [u8],
-    ) -> bulwark_node::challenger::CheckFuture<'a> {
-        use bulwark_node::challenger::{CheckError, Checked};
+    ) -> bulwark::node::challenger::CheckFuture<'a> {
+        use bulwark::node::challenger::{CheckError, Checked};
         Box::pin(async move {
             let invalid = |e: OracleProofError| CheckError::Invalid(e.to_string());
             let feed = FarEndorsement::decode(evidence)

@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use alloy::primitives::{Address, B256};
 use alloy::providers::Provider;
-use bulwark_chain::devnet::{DeployConfig, Devnet, ether, mined};
-use bulwark_crypto::SecretKey;
-use bulwark_crypto::keystore::{Kdf, Keystore};
-use bulwark_node::aggregator::EvidenceRecord;
-use bulwark_node::config::{AggregatorConfig, ChainConfig, OperatorConfig, SecretSource};
-use bulwark_node::supervise::free_port;
+use bulwark::chain::devnet::{DeployConfig, Devnet, ether, mined};
+use bulwark::crypto::SecretKey;
+use bulwark::crypto::keystore::{Kdf, Keystore};
+use bulwark::node::aggregator::EvidenceRecord;
+use bulwark::node::config::{AggregatorConfig, ChainConfig, OperatorConfig, SecretSource};
+use bulwark::node::supervise::free_port;
 use oracle_avs::bindings::OracleAVS;
 use oracle_avs::config::{FeedConfig, KeeperConfig, OracleConfig};
 use oracle_avs::price::Price;

@@ -11,8 +11,8 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use alloy::primitives::B256;
-use bulwark_core::{OperatorId, ResponseDigest, SigningContext, SlashingProof};
-use bulwark_crypto::{AggregateSignature, Domain, SecretKey, Signature};
+use bulwark::core::{OperatorId, ResponseDigest, SigningContext, SlashingProof};
+use bulwark::crypto::{AggregateSignature, Domain, SecretKey, Signature};
 use oracle_avs::median;
 use oracle_avs::price::Price;
 use oracle_avs::round::RoundAnswer;

@@ -3,8 +3,8 @@
 //! the smaller of its own and the chain's tolerance, is never provably at fault.
 
 use alloy::primitives::B256;
-use bulwark_core::{OperatorId, ResponseDigest, SigningContext, SlashingProof};
-use bulwark_crypto::{Domain, SecretKey};
+use bulwark::core::{OperatorId, ResponseDigest, SigningContext, SlashingProof};
+use bulwark::crypto::{Domain, SecretKey};
 use oracle_avs::median;
 use oracle_avs::price::Price;
 use oracle_avs::round::RoundAnswer;

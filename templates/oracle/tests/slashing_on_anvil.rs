@@ -4,12 +4,12 @@
 //! reads the tolerance from chain before it endorses.
 
 use alloy::primitives::{B256, U256};
-use bulwark_chain::ChainError;
-use bulwark_chain::devnet::{DeployConfig, Devnet, ether, mined};
-use bulwark_chain::slashing::challenge;
-use bulwark_chain::tasks::create_task;
-use bulwark_core::{OperatorId, ResponseDigest, SigningContext, SlashingProof};
-use bulwark_crypto::{Domain, SecretKey};
+use bulwark::chain::ChainError;
+use bulwark::chain::devnet::{DeployConfig, Devnet, ether, mined};
+use bulwark::chain::slashing::challenge;
+use bulwark::chain::tasks::create_task;
+use bulwark::core::{OperatorId, ResponseDigest, SigningContext, SlashingProof};
+use bulwark::crypto::{Domain, SecretKey};
 use oracle_avs::bindings::OracleAVS::{self, OracleAVSErrors};
 use oracle_avs::config::{FeedConfig, OracleConfig};
 use oracle_avs::price::Price;
@@ -187,7 +187,7 @@ async fn a_far_endorsement_is_slashed_and_one_at_the_tolerance_is_not() {
     );
     // Unreachable chain, nothing read before: the operator refuses to observe.
     let offline = Oracle::new(&config).expect("oracle").with_chain(
-        bulwark_chain::provider::connect("http://127.0.0.1:9", None).expect("url"),
+        bulwark::chain::provider::connect("http://127.0.0.1:9", None).expect("url"),
         d.avs,
     );
     assert!(offline.refresh_tolerance(&feed, head).await.is_err());
