@@ -408,6 +408,12 @@ impl OpenTask {
         }
         group.candidates.remove(&index);
         group.candidate_stake = group.candidate_stake.saturating_sub(stake);
+        self.uncount_candidate(index);
+        Some(held)
+    }
+
+    /// Takes one candidate of `index` off the per-operator and per-task counts.
+    fn uncount_candidate(&mut self, index: usize) {
         if let Some(n) = self.candidates_of.get_mut(&index) {
             *n = n.saturating_sub(1);
             if *n == 0 {
@@ -415,7 +421,6 @@ impl OpenTask {
             }
         }
         self.candidates = self.candidates.saturating_sub(1);
-        Some(held)
     }
 
     /// Takes the candidates a finished group check covered out of `digest`'s group
@@ -455,14 +460,8 @@ impl OpenTask {
             .map(|&i| ops.get(i).map_or(0, |o| o.stake))
             .fold(0, u64::saturating_add);
         group.candidate_stake = group.candidate_stake.saturating_sub(stake);
-        self.candidates = self.candidates.saturating_sub(released.len());
         for i in released {
-            if let Some(n) = self.candidates_of.get_mut(&i) {
-                *n = n.saturating_sub(1);
-                if *n == 0 {
-                    self.candidates_of.remove(&i);
-                }
-            }
+            self.uncount_candidate(i);
         }
     }
 

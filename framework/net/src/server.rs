@@ -190,6 +190,11 @@ pub const FIRST_REQUEST_WAIT: std::time::Duration = std::time::Duration::from_se
 /// Replies a submission stream buffers for a client that reads them slowly.
 const STREAM_REPLIES_BUFFERED: usize = 64;
 
+/// Resolves once the server shuts down (`closing` turns true); a stream ends then.
+async fn shut_down(closing: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = closing.wait_for(|c| *c).await;
+}
+
 /// One operator's hold on a submission stream; released when dropped.
 struct StreamSlot {
     streams: Arc<std::sync::Mutex<std::collections::HashMap<Vec<u8>, usize>>>,
@@ -499,9 +504,7 @@ impl<S: SubmissionSink> Aggregator for AggregatorService<S> {
                 let request = match next.take() {
                     Some(request) => request,
                     None => {
-                        let closed = async {
-                            let _ = closing.wait_for(|c| *c).await;
-                        };
+                        let closed = shut_down(&mut closing);
                         tokio::select! {
                             message = inbound.message() => match message {
                                 Ok(Some(request)) => request,
@@ -530,9 +533,7 @@ impl<S: SubmissionSink> Aggregator for AggregatorService<S> {
                 };
                 // A client that stops reading stops its own stream: the buffer fills
                 // and this waits, reading nothing more from it; never past shutdown.
-                let closed = async {
-                    let _ = closing.wait_for(|c| *c).await;
-                };
+                let closed = shut_down(&mut closing);
                 tokio::select! {
                     sent = tx.send(Ok(reply)) => if sent.is_err() { return },
                     _ = closed => return,
@@ -602,17 +603,13 @@ impl<S: SubmissionSink> Aggregator for AggregatorService<S> {
                     };
                     // A challenger that stops reading holds this stream, never
                     // the server's shutdown.
-                    let closed = async {
-                        let _ = closing.wait_for(|c| *c).await;
-                    };
+                    let closed = shut_down(&mut closing);
                     tokio::select! {
                         sent = tx.send(Ok(message)) => if sent.is_err() { return },
                         _ = closed => return,
                     }
                 }
-                let closed = async {
-                    let _ = closing.wait_for(|c| *c).await;
-                };
+                let closed = shut_down(&mut closing);
                 tokio::select! {
                     changed = changes.changed() => if changed.is_err() { return },
                     _ = tx.closed() => return,
