@@ -14,7 +14,7 @@ VENV_STAMP := $(VENV)/.bulwark-installed
 PYTHON := $(VENV)/bin/python
 export PATH := $(TOOLS_BIN):$(PATH)
 
-.PHONY: help demo demo-hello cli tools eigenlayer test test-templates fmt-check clippy test-rust test-tools test-contracts test-fixtures fixtures artifacts bench gas fuzz fuzz-build test-fuzz fuzz-corpus package package-check
+.PHONY: guide help demo demo-hello cli tools eigenlayer test test-templates fmt-check clippy test-rust test-tools test-contracts test-fixtures fixtures artifacts bench gas fuzz fuzz-build test-fuzz fuzz-corpus package package-check
 
 help:
 	@echo "make demo      run the oracle template on a local devnet with the bulwark CLI"
@@ -122,11 +122,12 @@ artifacts: $(TOOLS_STAMP)
 	python3 contracts/script/export_artifacts.py --write
 
 # `bulwark new` from each template into a fresh folder, then the README's steps: the
-# project must build and pass its own Rust and forge tests, and the oracle must run
-# on `bulwark devnet up` with rounds landing in `bulwark status` until `devnet down`
-# (tools/new_project_check.sh). The projects build in this repository's target
-# folder, so only the first compiles their dependencies (their lock file is the
-# workspace's, their features their own).
+# project must be named after itself, be moved, build with `bulwark build`, pass its
+# own Rust and forge tests, and run on `bulwark devnet up` with answers landing in
+# `bulwark status` until `devnet down` (tools/new_project_check.sh). Then the guide
+# docs/first-avs.md, every command it shows (tools/guide_check.py). The projects
+# build in this repository's target folder, so only the first compiles their
+# dependencies (their lock file is the workspace's, their features their own).
 TEMPLATES := hello oracle
 test-templates: $(TOOLS_STAMP)
 	# The bulwark binary as `cargo test --workspace` builds it (a no-op after
@@ -134,6 +135,12 @@ test-templates: $(TOOLS_STAMP)
 	# recompile a hundred crates).
 	cargo test --workspace --locked --no-run
 	for t in $(TEMPLATES); do bash tools/new_project_check.sh $$t; done
+	python3 tools/guide_check.py docs/first-avs.md
+
+# The guide alone (docs/first-avs.md), as test-templates runs it.
+guide: $(TOOLS_STAMP)
+	cargo test --workspace --locked --no-run
+	python3 tools/guide_check.py docs/first-avs.md
 
 # Recomputes the cross-check fixtures with py_ecc and fails if they differ from the
 # committed ones that the Rust tests read.

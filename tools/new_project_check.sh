@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # What a new user does with a template, step by step as the README says, in a fresh
-# folder: `bulwark new`, `cargo test`, `forge test`; for the oracle also `bulwark
-# devnet up`, rounds landing in `bulwark status`, `bulwark devnet down`, and nothing
-# left running. `make test-templates` runs it for every template.
+# folder: `bulwark new`, then checks that the project is named after itself (crate,
+# binary, contract, test contract, artifact, description: no trace of the template's
+# names) and holds one path into Bulwark (its `bulwark` dependency); then moves the
+# folder and runs `bulwark build`, `cargo test`, `forge test`, `bulwark devnet up`,
+# the AVS's answers in `bulwark status`, `bulwark devnet down`, and nothing left
+# running. `make test-templates` runs it for every template.
 set -euo pipefail
 
 template=${1:?usage: new_project_check.sh TEMPLATE}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BULWARK=$ROOT/target/debug/bulwark
 work=$(mktemp -d)
-project=$work/my-$template-avs
+name=acme-avs
+contract=AcmeAVS
+project=$work/$name
 
 cleanup() {
   if [ -f "$project/.bulwark/devnet.json" ]; then
@@ -20,44 +25,80 @@ cleanup() {
 trap cleanup EXIT
 
 step() { printf '\n== %s\n' "$*"; }
+fail() { echo "$*" >&2; exit 1; }
 
-step "bulwark new my-$template-avs --template $template"
-"$BULWARK" new "my-$template-avs" --template "$template" --path "$project"
+step "bulwark new $name --template $template"
+"$BULWARK" new "$name" --template "$template" --path "$project"
+cd "$project"
+
+step "the project is named after itself"
+for file in "contracts/$contract.sol" "test/$contract.t.sol" "artifacts/$contract.json"; do
+  [ -f "$file" ] || fail "no $file"
+done
+grep -q "^contract $contract is" "contracts/$contract.sol" || fail "contracts/$contract.sol declares no contract $contract"
+grep -q "^contract ${contract}Test is" "test/$contract.t.sol" || fail "no test contract ${contract}Test"
+grep -q "contract = \"artifacts/$contract.json\"" bulwark.toml || fail "bulwark.toml does not deploy $contract"
+grep -q "^name = \"$name\"" bulwark.toml || fail "bulwark.toml is not named $name"
+grep -q "^description = \"$name: " Cargo.toml || fail "Cargo.toml's description is the template's"
+grep -q "^# $name" README.md || fail "README.md is not about $name"
+left=$(grep -rIlE 'HelloAVS|hello[-_]avs|OracleAVS|oracle[-_]avs' . --exclude=Cargo.lock --exclude-dir=lib || true)
+[ -z "$left" ] || fail "the template's names are left in: $left"
+# One path into Bulwark, the `bulwark` dependency; Solidity reaches it through lib/bulwark.
+paths=$(grep -rIn "$ROOT" . --exclude=Cargo.lock --exclude-dir=lib || true)
+[ "$(grep -c . <<<"$paths")" -eq 1 ] && grep -q '^./Cargo.toml:.*bulwark' <<<"$paths" \
+  || fail "paths into the checkout other than the bulwark dependency: $paths"
+[ "$(readlink lib/bulwark)" = "$ROOT" ] || fail "lib/bulwark does not point at $ROOT"
+
+step "mv $name elsewhere"
+mkdir "$work/moved"
+mv "$project" "$work/moved/$name"
+project=$work/moved/$name
 cd "$project"
 # Build in the workspace's target folder so the dependencies compiled for Bulwark's
 # own tests are reused (a user's project simply has its own ./target).
 ln -s "$ROOT/target" target
 
+step "bulwark build"
+built=$("$BULWARK" build | tee /dev/stderr)
+# The renamed contract compiles to the artifact the template shipped (names are not
+# in the bytecode), so the project ran right away, before any build.
+grep -q "up to date: .*artifacts/$contract.json" <<<"$built" || fail "bulwark build changed the scaffolded artifact"
 step "cargo test"
 cargo test
 step "forge test"
-forge test --use "$ROOT/tools/solc"
+forge test
 
+step "bulwark devnet up"
+"$BULWARK" devnet up --operators 3
 if [ "$template" = oracle ]; then
-  step "bulwark devnet up"
-  "$BULWARK" devnet up --operators 3
   step "bulwark status (until ETH/USD and BTC/USD rounds have landed)"
   landed='^  (ETH|BTC)/USD +round +[0-9]+ '
-  status=""
-  for _ in $(seq 1 150); do
-    status=$("$BULWARK" status)
-    if [ "$(grep -Ec "$landed" <<<"$status")" -ge 2 ]; then break; fi
-    sleep 1
-  done
-  echo "$status"
-  if [ "$(grep -Ec "$landed" <<<"$status")" -lt 2 ]; then
-    echo "no rounds landed on the devnet" >&2
-    exit 1
-  fi
-  pids=$(python3 -c 'import json; print(" ".join(str(p["pid"]) for p in json.load(open(".bulwark/devnet.json"))["processes"]))')
-  step "bulwark devnet down"
-  "$BULWARK" devnet down
-  for pid in $pids; do
-    # Exited, or a zombie waiting for whichever ancestor reaps it.
-    if [ -r "/proc/$pid/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$pid/status"; then
-      echo "process $pid outlived devnet down" >&2
-      exit 1
-    fi
-  done
+  needed=2
+  # Certificates as the oracle reads them (its describe-responses), not hex.
+  described='response (ETH|BTC)/USD round [0-9]+: [0-9.]+ observed at'
+else
+  step "bulwark task create Ada; bulwark status (until its certificate has landed)"
+  "$BULWARK" task create Ada
+  landed='response "Hello, Ada!" \(greets Ada\)'
+  needed=1
+  described=$landed
 fi
-step "my-$template-avs: every step passed"
+status=""
+for _ in $(seq 1 150); do
+  status=$("$BULWARK" status)
+  if [ "$(grep -Ec "$landed" <<<"$status")" -ge "$needed" ]; then break; fi
+  sleep 1
+done
+echo "$status"
+[ "$(grep -Ec "$landed" <<<"$status")" -ge "$needed" ] || fail "no answer landed on the devnet"
+grep -Eq "$described" <<<"$status" || fail "bulwark status did not show the answers as the AVS reads them"
+pids=$(python3 -c 'import json; print(" ".join(str(p["pid"]) for p in json.load(open(".bulwark/devnet.json"))["processes"]))')
+step "bulwark devnet down"
+"$BULWARK" devnet down
+for pid in $pids; do
+  # Exited, or a zombie waiting for whichever ancestor reaps it.
+  if [ -r "/proc/$pid/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$pid/status"; then
+    fail "process $pid outlived devnet down"
+  fi
+done
+step "$name from $template: every step passed"

@@ -6,6 +6,7 @@ import {Keys} from "./utils/Keys.sol";
 import {BLS} from "../src/bls/BLS.sol";
 import {CertificateVerifier} from "../src/avs/CertificateVerifier.sol";
 import {OperatorRegistry} from "../src/avs/OperatorRegistry.sol";
+import {NoChallenges} from "../src/avs/NoChallenges.sol";
 import {TaskManager} from "../src/avs/TaskManager.sol";
 import {ProofVerifier, SlashingErrors} from "../src/avs/ProofVerifier.sol";
 import {RestakingCore} from "../src/core/RestakingCore.sol";
@@ -96,7 +97,7 @@ contract SlashingTest is AVSFixture {
     }
 
     function test_anAVSFitsTheCodeSizeLimit() public {
-        BasicAVS basic = new BasicAVS(core, address(this), 1 ether, 100, 8);
+        BasicAVS basic = new BasicAVS(TaskManager.Params(core, address(this), 1 ether, 100, 8));
         assertLe(address(basic).code.length, 24_576, "EIP-170: deployable on mainnet");
         assertLe(address(basic.proofVerifier()).code.length, 24_576, "and its verifier");
     }
@@ -517,10 +518,6 @@ contract SlashingTest is AVSFixture {
 }
 
 /// A task manager with a chosen challenge window, to test the deploy-time bound.
-contract WindowAVS is TaskManager {
-    constructor(IRestakingCore core_, uint32 window) TaskManager(core_, msg.sender, 1 ether, 100, window) {}
-
-    function _verifyChallenge(uint256, bytes32, bytes memory) internal pure override returns (address) {
-        revert ChallengesUnsupported();
-    }
+contract WindowAVS is NoChallenges {
+    constructor(IRestakingCore core_, uint32 window) TaskManager(Params(core_, msg.sender, 1 ether, 100, window)) {}
 }

@@ -8,7 +8,7 @@ use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
-use bulwark_chain::bindings::{BasicAVS, RestakingCore};
+use bulwark_chain::bindings::{BasicAVS, RestakingCore, TaskManager};
 use bulwark_chain::devnet::{DeployConfig, ether, mined};
 use bulwark_chain::registration::KeyRegistration;
 use bulwark_chain::registry::operator_set_at;
@@ -37,11 +37,13 @@ async fn second_avs(net: &Network) -> (Address, Address) {
     let owner = net.devnet.accounts()[0];
     let avs = *BasicAVS::deploy(
         net.provider.clone(),
-        core,
-        owner,
-        config.minimum_stake,
-        config.reference_window,
-        config.challenge_window,
+        TaskManager::Params {
+            core,
+            owner,
+            minimumStake: config.minimum_stake,
+            referenceWindow: config.reference_window,
+            challengeWindow: config.challenge_window,
+        },
     )
     .await
     .expect("deploy AVS B")

@@ -141,24 +141,41 @@ abstract contract TaskManager is CertificateVerifier, SlashingErrors, Ownable {
     error InvalidDestination(address destination, uint16 bountyBps);
     error RewardEpochFixed();
 
-    constructor(
-        IRestakingCore core_,
-        address owner_,
-        uint256 minimumStake_,
-        uint32 referenceWindow_,
-        uint32 challengeWindow_
-    ) OperatorRegistry(core_, minimumStake_) CertificateVerifier(referenceWindow_) Ownable(owner_) {
-        uint32 delay = core_.withdrawalDelay();
-        if (challengeWindow_ > delay) revert ChallengeWindowTooLong(challengeWindow_, delay);
-        challengeWindow = challengeWindow_;
+    /// What an AVS's constructor passes through to the task manager, as one value: an
+    /// AVS's constructor is `constructor(Params memory p) TaskManager(p) {}` plus its
+    /// own setup, and a setting added here changes no AVS's signature. Its fields are
+    /// all static, so the ABI encoding is the five values in order (deployers encode
+    /// `(core, owner, minimumStake, referenceWindow, challengeWindow)`).
+    struct Params {
+        /// The restaking core (Bulwark's, or an adapter to another layer).
+        IRestakingCore core;
+        /// Owns the AVS: settings, task creators, slashing parameters.
+        address owner;
+        /// Least allocated stake (wei) an operator needs to register.
+        uint256 minimumStake;
+        /// How old (in blocks) a certificate's reference block may be.
+        uint32 referenceWindow;
+        /// Blocks after a response (or a missed deadline) during which it can be
+        /// challenged; at most the core's withdrawal delay.
+        uint32 challengeWindow;
+    }
+
+    constructor(Params memory p)
+        OperatorRegistry(p.core, p.minimumStake)
+        CertificateVerifier(p.referenceWindow)
+        Ownable(p.owner)
+    {
+        uint32 delay = p.core.withdrawalDelay();
+        if (p.challengeWindow > delay) revert ChallengeWindowTooLong(p.challengeWindow, delay);
+        challengeWindow = p.challengeWindow;
         slashableBlocks = delay;
         slashVeto = new SlashVeto();
-        isTaskCreator[owner_] = true;
+        isTaskCreator[p.owner] = true;
         slashFraction[EQUIVOCATION] = 0.1e18;
         emit SlashFractionSet(EQUIVOCATION, 0.1e18);
-        core_.registerAVS();
-        rewards = new RewardsDistributor(core_);
-        core_.setRewardsSubmitter(address(rewards));
+        p.core.registerAVS();
+        rewards = new RewardsDistributor(p.core);
+        p.core.setRewardsSubmitter(address(rewards));
     }
 
     /// Sets the length of a rewards epoch, in blocks; only before the first task.
@@ -376,8 +393,8 @@ abstract contract TaskManager is CertificateVerifier, SlashingErrors, Ownable {
 
     /// Checks the proof of a template's own `offence` on `taskId`; returns the operator
     /// to slash (by `slashFraction[offence]`). Revert to refuse it. Every AVS states its
-    /// rule, even if that is `revert ChallengesUnsupported()`; equivocation never
-    /// reaches here.
+    /// rule: an AVS with no offence of its own extends `NoChallenges`; equivocation
+    /// never reaches here.
     function _verifyChallenge(uint256 taskId, bytes32 offence, bytes memory proof)
         internal
         virtual

@@ -19,7 +19,7 @@ contract TestAVS is TaskManager {
     bool public challengesAllowed;
 
     constructor(IRestakingCore core_, address owner_, uint256 minimumStake_)
-        TaskManager(core_, owner_, minimumStake_, 100, 8)
+        TaskManager(Params(core_, owner_, minimumStake_, 100, 8))
     {}
 
     function allowChallenges(bool allowed) external {

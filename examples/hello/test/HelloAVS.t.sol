@@ -11,7 +11,7 @@ contract HelloAVSTest is AVSFixture {
 
     function setUp() public {
         deployCore();
-        hello = new HelloAVS(core, address(this), 1 ether, 100, 10);
+        hello = new HelloAVS(TaskManager.Params(core, address(this), 1 ether, 100, 10));
         for (uint256 i = 0; i < 4; i++) {
             addOperator(hello, i + 1, 32 ether);
         }
@@ -23,11 +23,11 @@ contract HelloAVSTest is AVSFixture {
         uint32 ref = uint32(block.number - 1);
         vm.roll(block.number + 1);
         bytes memory answer = hello.greeting("Ada");
-        assertEq(answer, bytes("Hello, Ada!"), "greeting format");
+        assertEq(answer, bytes(string.concat(hello.GREETING(), ", Ada!")), "greeting format");
         bool[] memory absent = noneAbsent();
         absent[0] = true;
         hello.respondToTask(id, answer, certify(hello, hello.taskResponseMessage(id, keccak256(answer)), ref, absent));
-        assertEq(bytes(hello.greetingOf(id)), bytes("Hello, Ada!"), "stored");
+        assertEq(bytes(hello.greetingOf(id)), answer, "stored");
         assertEq(hello.getTask(id).signedStakeGwei, 96 gwei, "3 of 4 signed");
     }
 

@@ -63,7 +63,8 @@ fn demo_certifies_tasks_and_stops_every_process() {
         "{stdout}"
     );
     for name in ["Ada", "Grace", "Alan"] {
-        assert!(stdout.contains(&format!("\"Hello, {name}!\"")), "{stdout}");
+        let greeting = format!("\"{}, {name}!\"", hello_avs::GREETING);
+        assert!(stdout.contains(&greeting), "{stdout}");
     }
     // The numbers come from the aggregator's own /metrics endpoint.
     assert!(stdout.contains("3 tasks opened"), "{stdout}");

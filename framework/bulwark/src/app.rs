@@ -80,9 +80,17 @@ pub struct App<E = NoCommands> {
     operator: Option<RunRole<OperatorConfig>>,
     aggregator: RunRole<AggregatorConfig>,
     checks: Vec<Box<dyn OffenceCheck>>,
+    describe: Option<Describe>,
     commands: Option<Box<dyn FnOnce(E) -> Work>>,
     _commands: PhantomData<fn(E)>,
 }
+
+/// How the AVS reads a certified response (see [`App::describe`]).
+type Describe = Arc<DescribeFn>;
+type DescribeFn = dyn Fn(&[u8]) -> Option<String> + Send + Sync;
+
+/// The built-in subcommand `bulwark status` runs (`[avs] describe` in bulwark.toml).
+pub const DESCRIBE_COMMAND: &str = "describe-responses";
 
 /// No subcommands of the AVS's own.
 #[derive(Clone, Copy, Debug)]
@@ -140,6 +148,7 @@ impl App<NoCommands> {
                 })
             }),
             checks: Vec::new(),
+            describe: None,
             commands: None,
             _commands: PhantomData,
         }
@@ -159,8 +168,12 @@ impl<E: Subcommand + 'static> App<E> {
         self
     }
 
-    /// Operators execute `task` (single-phase: every operator signs the output).
+    /// Operators execute `task` (single-phase: every operator signs the output);
+    /// `describe-responses` shows responses with [`Task::describe_response`].
     pub fn task<T: Task>(mut self, task: T) -> Self {
+        let task = Arc::new(task);
+        let reader = task.clone();
+        self.describe = Some(Arc::new(move |bytes| reader.describe_response(bytes)));
         self.operator = Some(Box::new(move |config, role| {
             Box::pin(async move {
                 service::run_operator(config, task, role.shutdown).await?;
@@ -209,6 +222,16 @@ impl<E: Subcommand + 'static> App<E> {
         self
     }
 
+    /// How `describe-responses` (and so `bulwark status`) shows a certified response,
+    /// for AVSs without a [`Task`] (two-phase ones); `None` leaves it as bytes.
+    pub fn describe(
+        mut self,
+        describe: impl Fn(&[u8]) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.describe = Some(Arc::new(describe));
+        self
+    }
+
     /// The challenger also proves this AVS offence (equivocation is always proven).
     pub fn offence_check(mut self, check: impl OffenceCheck + 'static) -> Self {
         self.checks.push(Box::new(check));
@@ -230,6 +253,7 @@ impl<E: Subcommand + 'static> App<E> {
             operator: self.operator,
             aggregator: self.aggregator,
             checks: self.checks,
+            describe: self.describe,
             commands: Some(Box::new(move |command| Box::pin(run(command)))),
             _commands: PhantomData,
         }
@@ -268,7 +292,11 @@ impl<E: Subcommand + 'static> App<E> {
                 clap::Command::new("challenger")
                     .about("Follow aggregators' evidence and slash with every proof that holds")
                     .arg(config()),
-            );
+            )
+            .subcommand(clap::Command::new(DESCRIBE_COMMAND).about(
+                "Show certified responses as this AVS reads them: one 0x-hex response per \
+                 stdin line in, one line out (empty when it does not decode)",
+            ));
         // After the AVS's subcommands: a doc comment on their enum would otherwise
         // become the binary's description.
         cmd = E::augment_subcommands(cmd);
@@ -344,6 +372,11 @@ impl<E: Subcommand + 'static> App<E> {
                 init_tracing(&config.telemetry.log);
                 (self.aggregator)(config, role).await
             }
+            Some((DESCRIBE_COMMAND, _)) => describe_lines(
+                self.describe.as_deref(),
+                std::io::stdin().lock(),
+                std::io::stdout().lock(),
+            ),
             Some(("challenger", m)) => {
                 let role = role(m)?;
                 let config = ChallengerConfig::load(&role.config_path)?;
@@ -358,6 +391,48 @@ impl<E: Subcommand + 'static> App<E> {
             }
         }
     }
+}
+
+/// `describe-responses`: each input line's response as the AVS reads it, on one line
+/// of printable text (control characters escaped, at most 256 characters), or an
+/// empty line.
+///
+/// # Security
+/// Responses come from the chain, where anyone with a certificate (or a bug) put
+/// them; a line that is not hex, or a description with newlines or terminal escapes,
+/// must not break the one-line-per-response answer `bulwark status` reads.
+fn describe_lines(
+    describe: Option<&DescribeFn>,
+    input: impl std::io::BufRead,
+    mut output: impl std::io::Write,
+) -> anyhow::Result<()> {
+    const MAX_CHARS: usize = 256;
+    for line in input.lines() {
+        let line = line?;
+        let text = line.trim();
+        let bytes = crate::alloy::hex::decode(text.strip_prefix("0x").unwrap_or(text)).ok();
+        let described = bytes
+            .as_deref()
+            .and_then(|b| describe.and_then(|d| d(b)))
+            .unwrap_or_default();
+        let mut shown: String = described
+            .chars()
+            .flat_map(|c| {
+                if c.is_control() {
+                    c.escape_default().collect::<Vec<_>>()
+                } else {
+                    vec![c]
+                }
+            })
+            .take(MAX_CHARS + 1)
+            .collect();
+        if shown.chars().count() > MAX_CHARS {
+            shown = shown.chars().take(MAX_CHARS - 1).collect::<String>() + "…";
+        }
+        writeln!(output, "{shown}")?;
+    }
+    output.flush()?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -383,6 +458,42 @@ mod tests {
         fn encode_output(&self, output: &Vec<u8>) -> Vec<u8> {
             output.clone()
         }
+
+        fn describe_response(&self, response: &[u8]) -> Option<String> {
+            String::from_utf8(response.to_vec()).ok()
+        }
+    }
+
+    /// One line out per line in, whatever the chain held: not hex, not the AVS's,
+    /// newlines and escapes, a flood of characters.
+    #[test]
+    fn describe_responses_answers_one_printable_line_per_response() {
+        let app = App::new("echo").task(Echo);
+        let describe = app.describe.as_deref();
+        let long = "x".repeat(10_000);
+        let input = format!(
+            "0x{}\nnot hex\n0x{}\n{}\n0xff\n\n0x{}\n",
+            alloy::hex::encode("Ada"),
+            alloy::hex::encode("two\nlines\x1b[2J"),
+            alloy::hex::encode("no prefix"),
+            alloy::hex::encode(&long),
+        );
+        let mut out = Vec::new();
+        describe_lines(describe, input.as_bytes(), &mut out).expect("described");
+        let out = String::from_utf8(out).expect("utf-8");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 7, "{out}");
+        assert_eq!(lines[0], "Ada");
+        assert_eq!(lines[1], "");
+        assert_eq!(lines[2], "two\\nlines\\u{1b}[2J");
+        assert_eq!(lines[3], "no prefix");
+        assert_eq!(lines[4], "", "0xff is not UTF-8: Echo has no reading");
+        assert_eq!(lines[5], "");
+        assert_eq!(lines[6].chars().count(), 256);
+        // An AVS with no reading answers empty lines, so status shows bytes.
+        let mut out = Vec::new();
+        describe_lines(None, "0x41\n".as_bytes(), &mut out).expect("described");
+        assert_eq!(out, b"\n");
     }
 
     #[derive(clap::Subcommand)]
@@ -407,7 +518,16 @@ mod tests {
     fn the_roles_and_the_avs_commands_are_one_command_line() {
         let cmd = app().command();
         let names: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
-        assert_eq!(names, ["operator", "aggregator", "challenger", "write"]);
+        assert_eq!(
+            names,
+            [
+                "operator",
+                "aggregator",
+                "challenger",
+                DESCRIBE_COMMAND,
+                "write"
+            ]
+        );
         cmd.debug_assert();
         // Without a task there is no operator to run.
         let bare = App::new("bare").command();

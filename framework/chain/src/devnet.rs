@@ -17,7 +17,7 @@ use alloy::sol_types::SolConstructor;
 use bulwark_crypto::SecretKey;
 
 use crate::ChainError;
-use crate::bindings::{BasicAVS, LiquidStakingToken, RestakingCore};
+use crate::bindings::{BasicAVS, LiquidStakingToken, RestakingCore, TaskManager};
 use crate::registration::KeyRegistration;
 
 /// The hard fork devnets run by default: Osaka (Fusaka), the one mainnet runs, so gas
@@ -53,7 +53,7 @@ pub struct DeployConfig {
     /// epochs end while one watches.
     pub reward_epoch_blocks: u32,
     /// Creation code of the AVS contract. Its constructor must take the task manager's
-    /// arguments `(core, owner, minimumStake, referenceWindow, challengeWindow)`, as
+    /// `Params` (`core, owner, minimumStake, referenceWindow, challengeWindow`), as
     /// every AVS that extends `TaskManager` without adding any does; [`BasicAVS`] by
     /// default.
     pub avs_code: Bytes,
@@ -203,11 +203,13 @@ impl Devnet {
     ) -> Result<Address, ChainError> {
         let p = self.provider.clone();
         let args = BasicAVS::constructorCall {
-            core_: core,
-            owner_: owner,
-            minimumStake_: config.minimum_stake,
-            referenceWindow_: config.reference_window,
-            challengeWindow_: config.challenge_window,
+            p: TaskManager::Params {
+                core,
+                owner,
+                minimumStake: config.minimum_stake,
+                referenceWindow: config.reference_window,
+                challengeWindow: config.challenge_window,
+            },
         }
         .abi_encode();
         let code: Bytes = [config.avs_code.as_ref(), args.as_slice()].concat().into();

@@ -148,18 +148,7 @@ pub async fn register_operator(
     key: &SecretKey,
     commission_bps: u16,
 ) -> anyhow::Result<()> {
-    let core = RestakingCore::new(core, provider.clone());
-    if !core.isOperator(operator).call().await? {
-        mined(
-            provider,
-            core.registerOperator(commission_bps)
-                .from(operator)
-                .send()
-                .await
-                .context("registering with the restaking core")?,
-        )
-        .await?;
-    }
+    register_with_core(provider, core, operator, commission_bps).await?;
     // The proof of possession names `operator`, this AVS and this chain: a copy of it
     // seen in the mempool registers the key for no one else.
     let registration = KeyRegistration::for_chain(provider, key, avs, operator)
@@ -176,6 +165,30 @@ pub async fn register_operator(
     )
     .await?;
     Ok(())
+}
+
+/// Registers `operator` with the restaking core unless it already is; whether it was
+/// new.
+pub async fn register_with_core(
+    provider: &DynProvider,
+    core: Address,
+    operator: Address,
+    commission_bps: u16,
+) -> anyhow::Result<bool> {
+    let core = RestakingCore::new(core, provider.clone());
+    if core.isOperator(operator).call().await? {
+        return Ok(false);
+    }
+    mined(
+        provider,
+        core.registerOperator(commission_bps)
+            .from(operator)
+            .send()
+            .await
+            .context("registering with the restaking core")?,
+    )
+    .await?;
+    Ok(true)
 }
 
 /// Sets `operator`'s allocation to `avs` in basis points of its stake.
@@ -328,6 +341,7 @@ pub async fn status(
     core: Option<Address>,
     avs: Address,
     recent: usize,
+    describe: Option<&Describer>,
 ) -> anyhow::Result<String> {
     use std::fmt::Write;
     let mut out = String::new();
@@ -397,18 +411,35 @@ pub async fn status(
         )
         .await?;
     writeln!(out, "recent certificates ({} in all):", responded.len())?;
-    for log in responded.iter().rev().take(recent) {
-        let block = log.block_number.unwrap_or_default();
-        if let Ok(e) = log.log_decode::<BasicAVS::TaskResponded>() {
-            let e = e.inner.data;
-            writeln!(
-                out,
-                "  task {:>4}  block {block:>6}  signed {:>5.1}% of stake  response {}",
-                e.taskId,
-                100.0 * e.signedStakeGwei as f64 / e.totalStakeGwei.max(1) as f64,
-                printable(&e.response)
-            )?;
+    let shown: Vec<_> = responded
+        .iter()
+        .rev()
+        .take(recent)
+        .filter_map(|log| {
+            let e = log.log_decode::<BasicAVS::TaskResponded>().ok()?;
+            Some((log.block_number.unwrap_or_default(), e.inner.data))
+        })
+        .collect();
+    // The AVS's own reading of its answers, if it has one; bytes otherwise.
+    let described = match describe {
+        Some(d) => {
+            let responses: Vec<&[u8]> = shown.iter().map(|(_, e)| e.response.as_ref()).collect();
+            d.describe(&responses).await
         }
+        None => Vec::new(),
+    };
+    for (i, (block, e)) in shown.iter().enumerate() {
+        let response = described
+            .get(i)
+            .filter(|d| !d.is_empty())
+            .cloned()
+            .unwrap_or_else(|| printable(&e.response));
+        writeln!(
+            out,
+            "  task {:>4}  block {block:>6}  signed {:>5.1}% of stake  response {response}",
+            e.taskId,
+            100.0 * e.signedStakeGwei as f64 / e.totalStakeGwei.max(1) as f64,
+        )?;
     }
 
     if let Some(core) = core {
@@ -478,6 +509,67 @@ fn task_status(status: u8) -> String {
         _ => "unknown",
     }
     .into()
+}
+
+/// The AVS binary's `describe-responses` (`[avs] describe` in bulwark.toml): how the
+/// AVS itself reads its certified responses.
+#[derive(Clone, Debug)]
+pub struct Describer {
+    /// The AVS binary.
+    pub binary: PathBuf,
+    /// Its arguments (`["describe-responses"]`).
+    pub args: Vec<String>,
+}
+
+impl Describer {
+    /// How long the binary may take to answer.
+    const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+    /// The most characters of one description shown.
+    const MAX_CHARS: usize = 256;
+
+    /// One description per response (empty when the AVS has none for it); nothing
+    /// at all if the binary cannot be run, fails or takes too long, so `status` falls
+    /// back to bytes.
+    ///
+    /// # Security
+    /// The responses are from the chain, and the binary's answer is only text: each
+    /// line is cut to 256 characters with control characters dropped, and extra lines
+    /// are ignored, so a response cannot rewrite the rest of the status.
+    pub async fn describe(&self, responses: &[&[u8]]) -> Vec<String> {
+        use tokio::io::AsyncWriteExt;
+        let input: String = responses
+            .iter()
+            .map(|r| format!("0x{}\n", hex::encode(r)))
+            .collect();
+        let run = async {
+            let mut child = tokio::process::Command::new(&self.binary)
+                .args(&self.args)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .ok()?;
+            let mut stdin = child.stdin.take()?;
+            stdin.write_all(input.as_bytes()).await.ok()?;
+            drop(stdin);
+            let output = child.wait_with_output().await.ok()?;
+            output.status.success().then_some(output.stdout)
+        };
+        let Ok(Some(stdout)) = tokio::time::timeout(Self::WAIT, run).await else {
+            return Vec::new();
+        };
+        String::from_utf8_lossy(&stdout)
+            .lines()
+            .take(responses.len())
+            .map(|line| {
+                line.chars()
+                    .filter(|c| !c.is_control())
+                    .take(Self::MAX_CHARS)
+                    .collect()
+            })
+            .collect()
+    }
 }
 
 fn printable(bytes: &[u8]) -> String {

@@ -110,25 +110,12 @@ pub async fn up(options: &UpOptions) -> anyhow::Result<DevnetState> {
     std::fs::create_dir_all(&dir)?;
     let bar = progress(6);
 
-    if !options.no_build && !project.avs.build.is_empty() {
+    if !options.no_build {
+        // What `bulwark build` does: forge and cargo rebuild only what changed.
         bar.set_message(format!("building {}", project.avs.name));
-        let (program, args) = project
-            .avs
-            .build
-            .split_first()
-            .context("empty build command")?;
-        let output = tokio::process::Command::new(program)
-            .args(args)
-            .current_dir(&project_dir)
-            .output()
-            .await
-            .with_context(|| format!("running the build command {:?}", project.avs.build))?;
-        if !output.status.success() {
+        if let Err(err) = crate::build::build(&project_dir, &project, true).await {
             bar.finish_and_clear();
-            anyhow::bail!(
-                "the build failed:\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
+            return Err(err.context("building the project (skip with --no-build)"));
         }
     }
     if !project.avs.binary.exists() {

@@ -1,6 +1,8 @@
 //! The `bulwark` command line: what AVS teams and operators touch first.
 //!
 //! - [`keys`]: EIP-2335 BLS keystores (generate, import, list, show);
+//! - [`build`]: `bulwark build`, contracts with the pinned forge and solc, the
+//!   artifacts, the binary;
 //! - [`chain`]: operator registration and allocation, staking, and `status`, against
 //!   any RPC URL;
 //! - [`devnet`]: a project's AVS on a local anvil, left running until `devnet down`;
@@ -9,6 +11,7 @@
 //! - [`state`]: `bulwark.toml` and the devnet state file;
 //! - [`error`]: errors with stable exit codes.
 
+pub mod build;
 pub mod chain;
 pub mod devnet;
 pub mod economics;

@@ -37,9 +37,18 @@ enum Command {
         /// Where to create it [default: ./NAME]; must be absent or empty.
         #[arg(long)]
         path: Option<PathBuf>,
-        /// The Bulwark checkout to depend on [default: the one this binary was built from].
+        /// Where Bulwark lives, written once into the project's `bulwark` dependency: a
+        /// checkout's path or a git URL [default: the checkout this binary was built
+        /// from]. Templates come from that checkout, or this binary's for a URL.
         #[arg(long, env = "BULWARK_CHECKOUT")]
-        bulwark: Option<PathBuf>,
+        bulwark: Option<String>,
+    },
+    /// Build the project: its contracts with Bulwark's pinned forge and solc, the
+    /// artifact its Rust bindings read (artifacts/<Contract>.json), then its binary.
+    Build {
+        /// The project folder (holding bulwark.toml).
+        #[arg(long, default_value = ".")]
+        project: PathBuf,
     },
     /// BLS keys in EIP-2335 keystores.
     #[command(subcommand)]
@@ -206,6 +215,18 @@ enum DevnetCommand {
         #[arg(long, default_value = ".")]
         project: PathBuf,
     },
+    /// Print the devnet's RPC URL, core and AVS as shell exports
+    /// (`eval "$(bulwark devnet env)"`), the variables every command reads; on another
+    /// chain, set them to its values.
+    Env {
+        /// The project folder.
+        #[arg(long, default_value = ".")]
+        project: PathBuf,
+        /// Also export a funded spare account as BULWARK_ACCOUNT_KEY (and its address
+        /// as BULWARK_ACCOUNT): the N-th of those `devnet up` left for stakers.
+        #[arg(long, value_name = "N")]
+        spare: Option<usize>,
+    },
     /// Mint devnet staking tokens to an account (the devnet token's owner mints;
     /// real staking tokens are not mintable).
     Fund {
@@ -222,15 +243,21 @@ enum DevnetCommand {
 
 #[derive(Subcommand)]
 enum OperatorCommand {
-    /// Register as an operator with the restaking core and the BLS key with the AVS.
+    /// Register as an operator with the restaking core and the BLS key with the AVS
+    /// (which needs the AVS's minimum stake allocated to it first: register with
+    /// `--core-only`, get stake delegated, `allocate`, then register the key).
     Register {
         #[command(flatten)]
         target: Target,
         #[command(flatten)]
         account: AccountArgs,
         /// The BLS key's name.
-        #[arg(long)]
-        key: String,
+        #[arg(long, required_unless_present = "core_only")]
+        key: Option<String>,
+        /// Only register with the restaking core (so stake can be delegated and
+        /// allocated before the key is registered with the AVS).
+        #[arg(long, conflicts_with = "key")]
+        core_only: bool,
         #[command(flatten)]
         dir: KeysDir,
         #[command(flatten)]
@@ -443,21 +470,53 @@ async fn run(command: Command) -> anyhow::Result<()> {
             path,
             bulwark,
         } => {
-            let checkout = bulwark
-                .or_else(bulwark_cli::scaffold::default_checkout)
-                .ok_or_else(|| {
-                    CliError::Usage("no Bulwark checkout found: pass --bulwark PATH".into())
-                })?;
+            use bulwark_cli::scaffold::{Location, default_checkout, new_project};
+            let location = match bulwark {
+                Some(text) => Location::parse(&text),
+                None => Location::Path(default_checkout().ok_or_else(|| {
+                    CliError::Usage("no Bulwark checkout found: pass --bulwark PATH|URL".into())
+                })?),
+            };
+            let checkout = match &location {
+                Location::Path(path) => path.clone(),
+                Location::Git(_) => default_checkout().ok_or_else(|| {
+                    CliError::Usage(
+                        "the templates come from a checkout: run a bulwark built from one".into(),
+                    )
+                })?,
+            };
             let dest = path.unwrap_or_else(|| PathBuf::from(&name));
-            let files = bulwark_cli::scaffold::new_project(&name, &template, &dest, &checkout)?;
+            let files = new_project(&name, &template, &dest, &checkout, &location)?;
             println!(
-                "created {} ({} files) from the {template} template",
+                "created {} ({} files) from the {template} template; its contract is {}",
                 dest.display(),
-                files.len()
+                files.len(),
+                bulwark_cli::scaffold::contract_name(&name)
             );
             println!(
-                "next: cd {} && cargo test && bulwark devnet up",
+                "next: cd {} && bulwark build && cargo test && bulwark devnet up",
                 dest.display()
+            );
+            Ok(())
+        }
+        Command::Build { project: dir } => {
+            let project = state::Project::load(&dir)?;
+            let built = bulwark_cli::build::build(&dir, &project, false).await?;
+            if let Some(artifact) = &built.artifact {
+                println!(
+                    "{} {}",
+                    if built.artifact_changed {
+                        "refreshed"
+                    } else {
+                        "up to date:"
+                    },
+                    artifact.display()
+                );
+            }
+            println!(
+                "built {} against Bulwark at {}",
+                project.avs.name,
+                built.bulwark.display()
             );
             Ok(())
         }
@@ -512,11 +571,6 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let resolved = target.resolve()?;
             let provider = bulwark_chain::provider::connect(&resolved.rpc_url, None)?;
             let avs = resolved.avs()?;
-            print!(
-                "{}",
-                chain::status(&provider, resolved.core, avs, recent).await?
-            );
-            // The project's own view (e.g. an oracle's latest rounds), if it has one.
             let project_dir = target
                 .state
                 .parent()
@@ -529,10 +583,22 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     }
                 })
                 .unwrap_or(Path::new("."));
-            if let Ok(project) = state::Project::load(project_dir) {
-                if !project.avs.status.is_empty() {
-                    print!("{}", avs_status(&project, &resolved.rpc_url, avs).await);
-                }
+            let project = state::Project::load(project_dir).ok();
+            // The AVS's own reading of its responses, if the project has one.
+            let describer = project
+                .as_ref()
+                .filter(|p| !p.avs.describe.is_empty())
+                .map(|p| chain::Describer {
+                    binary: p.avs.binary.clone(),
+                    args: p.avs.describe.clone(),
+                });
+            print!(
+                "{}",
+                chain::status(&provider, resolved.core, avs, recent, describer.as_ref()).await?
+            );
+            // The project's own view (e.g. an oracle's latest rounds), if it has one.
+            if let Some(project) = project.filter(|p| !p.avs.status.is_empty()) {
+                print!("{}", avs_status(&project, &resolved.rpc_url, avs).await);
             }
             Ok(())
         }
@@ -736,6 +802,22 @@ async fn run_devnet(cmd: DevnetCommand) -> anyhow::Result<()> {
             }
             println!("devnet down ({} processes)", stopped.len());
         }
+        DevnetCommand::Env { project, spare } => {
+            let state = state::DevnetState::load(&devnet::state_path(&project))?;
+            println!("export BULWARK_RPC_URL={}", state.rpc_url);
+            println!("export BULWARK_CORE={}", state.core);
+            println!("export BULWARK_AVS={}", state.avs);
+            if let Some(n) = spare {
+                let account = state.spare_accounts.get(n).ok_or_else(|| {
+                    CliError::NotFound(format!(
+                        "the devnet has {} spare accounts (devnet up --spare-accounts)",
+                        state.spare_accounts.len()
+                    ))
+                })?;
+                println!("export BULWARK_ACCOUNT={}", account.address);
+                println!("export BULWARK_ACCOUNT_KEY={}", account.private_key);
+            }
+        }
         DevnetCommand::Status { project } => {
             let (text, ok) = devnet::status(&project).await?;
             print!("{text}");
@@ -766,11 +848,33 @@ async fn run_operator(cmd: OperatorCommand) -> anyhow::Result<()> {
             target,
             account,
             key,
+            core_only,
             dir,
             password,
             commission_bps,
         } => {
             let resolved = target.resolve()?;
+            let key = key.filter(|_| !core_only);
+            let Some(key) = key else {
+                let (provider, operator) = chain::connect(&resolved.rpc_url, account.signer()?)?;
+                let new = chain::register_with_core(
+                    &provider,
+                    resolved.core()?,
+                    operator,
+                    commission_bps,
+                )
+                .await?;
+                println!(
+                    "operator {operator} {} with the restaking core {}",
+                    if new {
+                        "registered"
+                    } else {
+                        "was already registered"
+                    },
+                    resolved.core()?
+                );
+                return Ok(());
+            };
             let (path, keystore) = keys::load(&dir.path(), &key)?;
             let secret = keys::open(&path, &keystore, &password.source().read(&key, false)?)?;
             let (provider, operator) = chain::connect(&resolved.rpc_url, account.signer()?)?;

@@ -1,12 +1,17 @@
-//! `bulwark new`: a standalone AVS project from a template.
+//! `bulwark new`: a standalone AVS project from a template, named after the project.
 //!
 //! A template is a crate of the Bulwark workspace (`examples/hello`,
-//! `templates/oracle`). The new project gets its files with the names changed, and a
-//! `Cargo.toml` that no longer inherits from the workspace: every `workspace = true`
-//! is replaced by the workspace's own entry, Bulwark's crates become path
-//! dependencies on the checkout, and `Cargo.lock` is the workspace's, so the project
-//! builds with exactly the versions Bulwark is tested with. Paths into the checkout
-//! (the framework's contracts and tools) become absolute.
+//! `templates/oracle`). The new project gets its files with the names changed (crate,
+//! binary, contract and its file, test contract, artifact, README, description,
+//! `bulwark.toml`), and a `Cargo.toml` that no longer inherits from the workspace:
+//! every `workspace = true` is replaced by the workspace's own entry, and
+//! `Cargo.lock` is the workspace's, so the project builds with exactly the versions
+//! Bulwark is tested with.
+//!
+//! Where Bulwark lives is written once: the `bulwark` dependency (a path or a git
+//! URL). The Solidity side reaches Bulwark through the link `lib/bulwark`, which
+//! `bulwark build` points wherever that dependency resolves (see [`crate::build`]);
+//! the project holds no other path into a checkout, so it can be moved.
 
 use std::path::{Path, PathBuf};
 
@@ -15,12 +20,102 @@ use toml::{Table, Value};
 
 use crate::error::CliError;
 
-/// The templates `bulwark new` knows, with their folder in the checkout and the names
-/// (crate name, Rust identifier) to replace.
-pub const TEMPLATES: &[(&str, &str, &str, &str)] = &[
-    ("hello", "examples/hello", "hello-avs", "hello_avs"),
-    ("oracle", "templates/oracle", "oracle-avs", "oracle_avs"),
+/// A template `bulwark new` knows.
+#[derive(Clone, Copy, Debug)]
+pub struct Template {
+    /// Its name on the command line.
+    pub name: &'static str,
+    /// Its folder in the checkout.
+    pub folder: &'static str,
+    /// Its crate name, replaced by the project's.
+    pub crate_name: &'static str,
+    /// Its AVS contract (file `contracts/<name>.sol`, test `test/<name>.t.sol`,
+    /// artifact `artifacts/<name>.json`), replaced by the project's.
+    pub contract: &'static str,
+}
+
+/// The templates `bulwark new` knows.
+pub const TEMPLATES: &[Template] = &[
+    Template {
+        name: "hello",
+        folder: "examples/hello",
+        crate_name: "hello-avs",
+        contract: "HelloAVS",
+    },
+    Template {
+        name: "oracle",
+        folder: "templates/oracle",
+        crate_name: "oracle-avs",
+        contract: "OracleAVS",
+    },
 ];
+
+/// Contract names a project's contract may not take: Bulwark's own, which its
+/// contracts and tests import, and the templates' helpers.
+const TAKEN_CONTRACTS: &[&str] = &[
+    "AVSFixture",
+    "BLS",
+    "BasicAVS",
+    "CertificateVerifier",
+    "EigenLayerRestaking",
+    "IRestakingCore",
+    "Keys",
+    "LiquidStakingToken",
+    "NoChallenges",
+    "OperatorRegistry",
+    "OperatorSetLens",
+    "OracleErrors",
+    "OracleProofVerifier",
+    "ProofVerifier",
+    "RestakingCore",
+    "RewardsDistributor",
+    "SlashVeto",
+    "SlashingErrors",
+    "TaskManager",
+    "Test",
+    "TestAVS",
+];
+
+/// Where the project's `bulwark` dependency points: the one place that says where
+/// Bulwark lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// A checkout on this machine.
+    Path(PathBuf),
+    /// A git repository Cargo fetches (`https://`, `ssh://`, `file://`, `git@host:`).
+    Git(String),
+}
+
+impl Location {
+    /// A git URL if `text` looks like one, else a path.
+    pub fn parse(text: &str) -> Self {
+        if text.contains("://") || text.starts_with("git@") {
+            Location::Git(text.to_string())
+        } else {
+            Location::Path(PathBuf::from(text))
+        }
+    }
+}
+
+/// The project's contract name: its words capitalised, `avs` as `AVS`
+/// (`square-avs` → `SquareAVS`).
+pub fn contract_name(project: &str) -> String {
+    project
+        .split(['-', '_'])
+        .filter(|w| !w.is_empty())
+        .map(|word| {
+            if word == "avs" {
+                "AVS".to_string()
+            } else {
+                let mut chars = word.chars();
+                chars
+                    .next()
+                    .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                    .unwrap_or_default()
+            }
+        })
+        .collect()
+}
 
 /// Folders and files of a template that are build output, never copied.
 const SKIPPED: &[&str] = &["out", "cache", "target", ".bulwark", "Cargo.lock"];
@@ -50,27 +145,39 @@ fn check_name(name: &str) -> Result<(), CliError> {
     }
 }
 
-/// Writes a new project `name` from `template` into `dest`, which must not exist or
-/// be empty. Returns the files written.
+/// Writes a new project `name` from `template` (read from the checkout `checkout`)
+/// into `dest`, which must not exist or be empty, depending on Bulwark at `location`.
+/// Returns the files written.
 pub fn new_project(
     name: &str,
     template: &str,
     dest: &Path,
     checkout: &Path,
+    location: &Location,
 ) -> anyhow::Result<Vec<PathBuf>> {
     check_name(name)?;
-    let &(_, folder, old_name, old_ident) =
-        TEMPLATES.iter().find(|t| t.0 == template).ok_or_else(|| {
+    let tpl = *TEMPLATES
+        .iter()
+        .find(|t| t.name == template)
+        .ok_or_else(|| {
             CliError::Usage(format!(
                 "unknown template {template:?}: choose {}",
                 TEMPLATES
                     .iter()
-                    .map(|t| t.0)
+                    .map(|t| t.name)
                     .collect::<Vec<_>>()
                     .join(" or ")
             ))
         })?;
-    let source = checkout.join(folder);
+    let contract = contract_name(name);
+    if TAKEN_CONTRACTS.contains(&contract.as_str()) {
+        return Err(CliError::Usage(format!(
+            "the project's contract would be named {contract}, which Bulwark uses; choose another name"
+        ))
+        .into());
+    }
+    let (old_name, old_ident) = (tpl.crate_name, tpl.crate_name.replace('-', "_"));
+    let source = checkout.join(tpl.folder);
     if !source.join("Cargo.toml").exists() {
         return Err(CliError::NotFound(format!(
             "template {template} is not in {} (pass --bulwark with a Bulwark checkout)",
@@ -86,25 +193,36 @@ pub fn new_project(
         .into());
     }
     let checkout = checkout.canonicalize()?;
+    let location =
+        match location {
+            Location::Path(path) => Location::Path(path.canonicalize().with_context(|| {
+                format!("the Bulwark checkout {} does not exist", path.display())
+            })?),
+            git => git.clone(),
+        };
     let ident = name.replace('-', "_");
     let rewrite = |text: &str| -> String {
         text.replace(old_name, name)
-            .replace(old_ident, &ident)
+            .replace(&old_ident, &ident)
+            .replace(tpl.contract, &contract)
             .replace(
                 "../../contracts",
-                &format!("{}/contracts", checkout.display()),
+                &format!("{}/contracts", crate::build::LINK),
             )
-            .replace("../../tools", &format!("{}/tools", checkout.display()))
+            .replace("../../tools", &format!("{}/tools", crate::build::LINK))
+    };
+    let rename = |path: &Path| -> PathBuf {
+        PathBuf::from(path.to_string_lossy().replace(tpl.contract, &contract))
     };
 
     let mut files = Vec::new();
-    copy_dir(&source, &source, dest, &rewrite, &mut files)?;
+    copy_dir(&source, &source, dest, &rewrite, &rename, &mut files)?;
 
     // Cargo.toml, standalone; the workspace's lock file.
     let manifest = standalone_manifest(
         &std::fs::read_to_string(source.join("Cargo.toml"))?,
         &std::fs::read_to_string(checkout.join("Cargo.toml"))?,
-        &checkout,
+        &location,
         old_name,
         name,
     )?;
@@ -115,42 +233,62 @@ pub fn new_project(
     write(
         dest,
         "bulwark.toml",
-        &project_manifest(&source, name)?,
+        &project_manifest(&source, name, &rename)?,
         &mut files,
     )?;
-    write(dest, "README.md", &readme(name, template), &mut files)?;
+    write(
+        dest,
+        "README.md",
+        &readme(name, template, &contract),
+        &mut files,
+    )?;
     write(
         dest,
         ".gitignore",
-        "/target\n/out\n/cache\n/.bulwark\n",
+        &format!(
+            "/target\n/out\n/cache\n/.bulwark\n/{}\n",
+            crate::build::LINK
+        ),
         &mut files,
     )?;
+    // The Solidity side's way to Bulwark, now for a checkout; a git dependency's is
+    // made by `bulwark build` once Cargo has fetched it.
+    if let Location::Path(root) = &location {
+        crate::build::link_bulwark(dest, root)?;
+    }
     Ok(files)
 }
 
-fn readme(name: &str, template: &str) -> String {
+fn readme(name: &str, template: &str, contract: &str) -> String {
     let (try_it, layout) = match template {
         "oracle" => (
             "bulwark devnet up               # anvil, contracts, price server, aggregator + keeper, operators
 bulwark status                  # tasks, operators, certificates, and each feed's latest round
 bulwark devnet down",
-            "- `src/round.rs`: the two-phase task: what operators observe and report, when they
+            format!(
+                "- `src/round.rs`: the two-phase task: what operators observe and report, when they
   endorse, and how the aggregator proposes (the stake-weighted median).
 - `src/source.rs`, `src/median.rs`, `src/keeper.rs`: exchange formats, the median,
   when rounds start.
-- `contracts/OracleAVS.sol`: feeds and rounds, extending Bulwark's `TaskManager`.
+- `contracts/{contract}.sol`: feeds and rounds, extending Bulwark's `TaskManager`;
+  `test/`: its forge tests.
 - `src/main.rs`: `bulwark::app!` gives the `operator`, `aggregator` and `challenger`
-  commands; `price-server`, `devnet-setup` and `status` are the oracle's own.",
+  commands; `price-server`, `devnet-setup` and `status` are the oracle's own."
+            ),
         ),
         _ => (
-            "cargo run -- demo               # aggregator and operators as processes, tasks for 30 s
-bulwark devnet up               # or leave it running: anvil, contracts, runtimes
+            "bulwark devnet up               # anvil, contracts, aggregator, operators; left running
 bulwark task create \"Ada\"       # a task; `bulwark status` shows its certificate
-bulwark devnet down",
-            "- `src/lib.rs`: the task (what operators compute and sign).
-- `contracts/`: the AVS contract, extending Bulwark's `TaskManager`.
+bulwark devnet down
+cargo run -- demo               # or all of it as processes of one command, for 30 s",
+            format!(
+                "- `src/lib.rs`: the task (what operators compute and sign, and how
+  `bulwark status` shows an answer).
+- `contracts/{contract}.sol`: the AVS contract, extending Bulwark's `TaskManager`;
+  `test/{contract}.t.sol`: its forge tests.
 - `src/main.rs`: `bulwark::app!().task(...)` gives the `operator`, `aggregator` and
-  `challenger` commands; `demo` is the example's own.",
+  `challenger` commands; `demo` is the example's own."
+            ),
         ),
     };
     format!(
@@ -159,25 +297,36 @@ bulwark devnet down",
 An AVS on Bulwark, from the `{template}` template.
 
 ```sh
+export PATH="$PWD/lib/bulwark/tools/bin:$PATH"   # Bulwark's pinned forge and anvil
+bulwark build                   # contracts, artifacts/{contract}.json, the binary
 cargo test                      # the logic, and the whole AVS on a local anvil
-forge test --use <bulwark>/tools/solc   # the contract (uses Bulwark's pinned solc)
+forge test                      # the contract
 {try_it}
 ```
 
 {layout}
 - `bulwark.toml`: what `bulwark devnet up` builds and runs.
+- `Cargo.toml`: the `bulwark` dependency says where Bulwark lives (a path or a git
+  URL), and nothing else does: `lib/bulwark` (Solidity imports `@bulwark/...` through
+  it, and the pinned tools are there) is a link `bulwark build` keeps pointing there.
 
-After changing the contract, rebuild its artifact (the ABI and bytecode Rust deploys):
-`forge build --use <bulwark>/tools/solc` and copy `out/<Contract>.sol/<Contract>.json`
-to `artifacts/`.
+`bulwark build` compiles the contracts with Bulwark's pinned forge and solc, refreshes
+`artifacts/{contract}.json` (the ABI and bytecode the Rust bindings read and the devnet
+deploys) and builds the binary; `bulwark devnet up` does the same first.
 "#
     )
 }
 
 /// The template's `bulwark.toml` for the new project: every table kept (the devnet
 /// steps, the status command), the binary and its build command the project's own.
-/// The build uses the test profile, which `cargo test` already compiled.
-fn project_manifest(source: &Path, name: &str) -> anyhow::Result<String> {
+/// The build is `cargo test`'s: the test profile, and the tests too, so features are
+/// unified as `cargo test` unifies them (with the dev-dependencies) and neither
+/// compiles Bulwark again after the other.
+fn project_manifest(
+    source: &Path,
+    name: &str,
+    rename: &dyn Fn(&Path) -> PathBuf,
+) -> anyhow::Result<String> {
     let text = std::fs::read_to_string(source.join("bulwark.toml"))
         .context("the template has no bulwark.toml")?;
     let mut table: Table = toml::from_str(&text)?;
@@ -185,15 +334,17 @@ fn project_manifest(source: &Path, name: &str) -> anyhow::Result<String> {
         .get_mut("avs")
         .and_then(Value::as_table_mut)
         .context("the template's bulwark.toml has no [avs]")?;
-    if avs.get("contract").and_then(Value::as_str).is_none() {
+    let Some(contract) = avs.get("contract").and_then(Value::as_str) else {
         anyhow::bail!("the template's bulwark.toml names no contract");
-    }
+    };
+    let contract = rename(Path::new(contract)).display().to_string();
+    avs.insert("contract".into(), contract.into());
     avs.insert("name".into(), name.into());
     avs.insert("binary".into(), format!("target/debug/{name}").into());
     avs.insert(
         "build".into(),
         Value::Array(
-            ["cargo", "build", "--profile", "test", "--bin", name]
+            ["cargo", "build", "--profile", "test", "--bins", "--tests"]
                 .into_iter()
                 .map(Value::from)
                 .collect(),
@@ -217,6 +368,7 @@ fn copy_dir(
     dir: &Path,
     dest: &Path,
     rewrite: &dyn Fn(&str) -> String,
+    rename: &dyn Fn(&Path) -> PathBuf,
     files: &mut Vec<PathBuf>,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(dest)?;
@@ -232,9 +384,9 @@ fn copy_dir(
         {
             continue;
         }
-        let target = dest.join(&rel);
+        let target = dest.join(rename(&rel));
         if entry.file_type()?.is_dir() {
-            copy_dir(root, &entry.path(), dest, rewrite, files)?;
+            copy_dir(root, &entry.path(), dest, rewrite, rename, files)?;
         } else {
             if let Some(parent) = target.parent() {
                 std::fs::create_dir_all(parent)?;
@@ -252,13 +404,13 @@ fn copy_dir(
 }
 
 /// The template's manifest with everything it inherited from the workspace spelled
-/// out: package fields, dependencies (Bulwark's as absolute paths) and lints; plus an
+/// out: package fields, dependencies (Bulwark's at `location`) and lints; plus an
 /// empty `[workspace]` so Cargo treats the project as its own root, and Bulwark's
-/// profiles.
+/// profiles. The description is the project's.
 pub fn standalone_manifest(
     template: &str,
     workspace: &str,
-    checkout: &Path,
+    location: &Location,
     old_name: &str,
     name: &str,
 ) -> anyhow::Result<String> {
@@ -282,6 +434,10 @@ pub fn standalone_manifest(
             }
         }
         package.remove("repository");
+        package.insert(
+            "description".into(),
+            Value::String(format!("{name}: an AVS on Bulwark.")),
+        );
     }
     for section in ["dependencies", "dev-dependencies", "build-dependencies"] {
         let Some(deps) = manifest.get_mut(section).and_then(Value::as_table_mut) else {
@@ -294,7 +450,7 @@ pub fn standalone_manifest(
             let base = ws_deps
                 .get(dep)
                 .with_context(|| format!("{dep} is not a workspace dependency"))?;
-            *value = resolve_dep(base, value, checkout);
+            *value = resolve_dep(base, value, location);
         }
     }
     // Binaries and tests named after the template take the new name.
@@ -330,8 +486,8 @@ pub fn standalone_manifest(
     }
     manifest.insert("profile".into(), Value::Table(profiles));
     Ok(format!(
-        "# Generated by `bulwark new`; Bulwark's crates come from {}.\n{}",
-        checkout.display(),
+        "# Generated by `bulwark new`. Where Bulwark lives is the `bulwark` dependency's\n\
+         # path (or git URL): change it there and `bulwark build` follows.\n{}",
         toml::to_string_pretty(&manifest)?
     ))
 }
@@ -354,8 +510,9 @@ fn is_inherited(value: &Value) -> bool {
 }
 
 /// A workspace dependency entry merged with the member's own keys (extra features,
-/// optional), with relative paths made absolute.
-fn resolve_dep(base: &Value, member: &Value, checkout: &Path) -> Value {
+/// optional); a path into the workspace points into Bulwark at `location` (a git
+/// dependency names its package, since Cargo looks it up by name in the repository).
+fn resolve_dep(base: &Value, member: &Value, location: &Location) -> Value {
     let mut table = match base {
         Value::String(version) => {
             let mut t = Table::new();
@@ -365,11 +522,18 @@ fn resolve_dep(base: &Value, member: &Value, checkout: &Path) -> Value {
         Value::Table(t) => t.clone(),
         other => return other.clone(),
     };
-    if let Some(Value::String(path)) = table.get("path").cloned() {
-        table.insert(
-            "path".into(),
-            Value::String(checkout.join(path).display().to_string()),
-        );
+    if let Some(Value::String(path)) = table.remove("path") {
+        match location {
+            Location::Path(root) => {
+                table.insert(
+                    "path".into(),
+                    Value::String(root.join(path).display().to_string()),
+                );
+            }
+            Location::Git(url) => {
+                table.insert("git".into(), Value::String(url.clone()));
+            }
+        }
     }
     if let Some(member) = member.as_table() {
         for (key, value) in member {
@@ -434,7 +598,7 @@ workspace = true
         let out = standalone_manifest(
             template,
             workspace,
-            Path::new("/src/bulwark"),
+            &Location::Path(PathBuf::from("/src/bulwark")),
             "hello-avs",
             "my-avs",
         )
@@ -465,6 +629,113 @@ workspace = true
         assert_eq!(parsed["profile"]["test"]["opt-level"].as_integer(), Some(2));
         assert_eq!(parsed["profile"]["dev"]["opt-level"].as_integer(), Some(2));
         assert!(parsed["profile"]["dev"].get("package").is_none());
+        assert_eq!(
+            parsed["package"]["description"].as_str(),
+            Some("my-avs: an AVS on Bulwark.")
+        );
+
+        // From git: the same entries, with the URL in place of the path.
+        let url = "https://example.org/bulwark.git";
+        let out = standalone_manifest(
+            template,
+            workspace,
+            &Location::parse(url),
+            "hello-avs",
+            "my-avs",
+        )
+        .expect("manifest");
+        let parsed: Table = toml::from_str(&out).expect("valid toml");
+        let core = parsed["dependencies"]["bulwark-core"]
+            .as_table()
+            .expect("table");
+        assert_eq!(core["git"].as_str(), Some(url));
+        assert!(core.get("path").is_none(), "{out}");
+        assert!(!out.contains("/src/bulwark"), "{out}");
+    }
+
+    /// Every file of the project, except the link into Bulwark.
+    fn project_files(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("read_dir").flatten() {
+            let path = entry.path();
+            if entry.file_type().expect("type").is_dir() {
+                project_files(&path, out);
+            } else if !entry.file_type().expect("type").is_symlink() {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn a_project_is_named_after_itself_and_says_once_where_bulwark_is() {
+        let checkout = default_checkout().expect("inside the checkout");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let dest = dir.path().join("p");
+        new_project(
+            "square-avs",
+            "hello",
+            &dest,
+            &checkout,
+            &Location::Path(checkout.clone()),
+        )
+        .expect("new project");
+        let read = |f: &str| std::fs::read_to_string(dest.join(f)).expect(f);
+        assert!(read("contracts/SquareAVS.sol").contains("contract SquareAVS is"));
+        assert!(read("test/SquareAVS.t.sol").contains("contract SquareAVSTest is"));
+        assert!(read("src/lib.rs").contains("\"artifacts/SquareAVS.json\""));
+        let manifest: Table = toml::from_str(&read("bulwark.toml")).expect("toml");
+        assert_eq!(
+            manifest["avs"]["contract"].as_str(),
+            Some("artifacts/SquareAVS.json")
+        );
+        assert_eq!(manifest["avs"]["name"].as_str(), Some("square-avs"));
+        assert!(dest.join("artifacts/SquareAVS.json").exists());
+        assert_eq!(
+            std::fs::read_link(dest.join(crate::build::LINK)).expect("link"),
+            checkout
+        );
+        let mut files = Vec::new();
+        project_files(&dest, &mut files);
+        let checkout_path = checkout.display().to_string();
+        let mut paths = 0;
+        for file in files.iter().filter(|f| !f.ends_with("Cargo.lock")) {
+            let Ok(text) = std::fs::read_to_string(file) else {
+                continue;
+            };
+            for old in ["HelloAVS", "hello-avs", "hello_avs"] {
+                assert!(!text.contains(old), "{old} left in {}", file.display());
+            }
+            paths += text.matches(&checkout_path).count();
+        }
+        assert_eq!(
+            paths, 1,
+            "one path into the checkout: the bulwark dependency"
+        );
+    }
+
+    #[test]
+    fn contracts_are_named_after_the_project() {
+        assert_eq!(contract_name("square-avs"), "SquareAVS");
+        assert_eq!(contract_name("my_price_oracle"), "MyPriceOracle");
+        assert_eq!(contract_name("gm2-avs"), "Gm2AVS");
+        assert_eq!(
+            Location::parse("../bulwark"),
+            Location::Path("../bulwark".into())
+        );
+        assert_eq!(
+            Location::parse("git@github.com:o/bulwark.git"),
+            Location::Git("git@github.com:o/bulwark.git".into())
+        );
+        let checkout = default_checkout().expect("inside the checkout");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = new_project(
+            "task-manager",
+            "hello",
+            &dir.path().join("p"),
+            &checkout,
+            &Location::Path(checkout.clone()),
+        )
+        .expect_err("a name Bulwark uses");
+        assert_eq!(crate::error::exit_code(&err), crate::error::exit::USAGE);
     }
 
     #[test]
@@ -477,10 +748,11 @@ workspace = true
         };
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("keep.txt"), "mine").expect("write");
-        let err = new_project("x", "hello", dir.path(), &checkout).expect_err("not empty");
+        let here = Location::Path(checkout.clone());
+        let err = new_project("x", "hello", dir.path(), &checkout, &here).expect_err("not empty");
         assert_eq!(crate::error::exit_code(&err), crate::error::exit::EXISTS);
-        let err =
-            new_project("x", "nope", &dir.path().join("new"), &checkout).expect_err("template");
+        let err = new_project("x", "nope", &dir.path().join("new"), &checkout, &here)
+            .expect_err("template");
         assert_eq!(crate::error::exit_code(&err), crate::error::exit::USAGE);
     }
 }

@@ -130,6 +130,12 @@ pub struct AvsSection {
     /// filled in.
     #[serde(default)]
     pub status: Vec<String>,
+    /// Arguments of the binary that read certified responses as the AVS does (one
+    /// 0x-hex response per stdin line in, one line out): `["describe-responses"]`,
+    /// which `bulwark::app!` gives every AVS binary. `bulwark status` shows those
+    /// lines instead of bytes.
+    #[serde(default)]
+    pub describe: Vec<String>,
 }
 
 impl Project {

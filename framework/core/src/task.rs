@@ -50,6 +50,40 @@ pub trait Task: Send + Sync + 'static {
 
     /// The canonical response bytes.
     fn encode_output(&self, output: &Self::Output) -> Vec<u8>;
+
+    /// A certified response as people read it, for `bulwark status` (`None`: shown as
+    /// bytes). The bytes come from the chain: anything may be there, so return `None`
+    /// for what does not decode rather than panic.
+    fn describe_response(&self, response: &[u8]) -> Option<String> {
+        let _ = response;
+        None
+    }
+}
+
+/// A shared task is the task: the runtime and, say, a status view can hold one each.
+impl<T: Task> Task for std::sync::Arc<T> {
+    type Input = T::Input;
+    type Output = T::Output;
+    type Error = T::Error;
+
+    fn decode_input(&self, bytes: &[u8]) -> Option<Self::Input> {
+        (**self).decode_input(bytes)
+    }
+
+    fn execute(
+        &self,
+        input: Self::Input,
+    ) -> impl Future<Output = Result<Self::Output, Self::Error>> + Send {
+        (**self).execute(input)
+    }
+
+    fn encode_output(&self, output: &Self::Output) -> Vec<u8> {
+        (**self).encode_output(output)
+    }
+
+    fn describe_response(&self, response: &[u8]) -> Option<String> {
+        (**self).describe_response(response)
+    }
 }
 
 /// How responses combine into one certified answer.

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 pragma solidity ^0.8.28;
 
-import {IRestakingCore} from "@bulwark/core/IRestakingCore.sol";
 import {TaskManager} from "@bulwark/avs/TaskManager.sol";
 import {OracleErrors, OracleProofVerifier} from "./OracleProofVerifier.sol";
 
@@ -84,13 +83,7 @@ contract OracleAVS is TaskManager, OracleErrors {
     error ToleranceNotSet(bytes32 feed);
     error WithinTolerance(uint256 deviationBps, uint16 toleranceBps);
 
-    constructor(
-        IRestakingCore core_,
-        address owner_,
-        uint256 minimumStake_,
-        uint32 referenceWindow_,
-        uint32 challengeWindow_
-    ) TaskManager(core_, owner_, minimumStake_, referenceWindow_, challengeWindow_) {
+    constructor(Params memory p) TaskManager(p) {
         oracleProofVerifier = new OracleProofVerifier();
         slashFraction[FAR_ENDORSEMENT] = 0.05e18;
         emit SlashFractionSet(FAR_ENDORSEMENT, 0.05e18);

@@ -107,6 +107,7 @@ fn main() -> std::process::ExitCode {
             Ok(())
         })
         .offence_check(oracle_avs::slashing::FarEndorsementCheck)
+        .describe(oracle_avs::round::describe_answer)
         .commands(run)
         .run()
 }

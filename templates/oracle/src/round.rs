@@ -121,6 +121,19 @@ impl RoundAnswer {
     }
 }
 
+/// How `bulwark status` shows a certified answer (`ETH/USD round 3: 3012.5 observed
+/// at 1764400000`); `None` for bytes that are not an answer.
+pub fn describe_answer(bytes: &[u8]) -> Option<String> {
+    let answer = RoundAnswer::decode(bytes)?;
+    Some(format!(
+        "{} round {}: {} observed at {}",
+        feed_name(&answer.feed),
+        answer.round,
+        answer.price,
+        answer.observed_at
+    ))
+}
+
 /// Why an operator could not observe a round.
 #[derive(Debug, thiserror::Error)]
 pub enum ObserveError {

@@ -3,6 +3,7 @@ pragma solidity ^0.8.28;
 
 import {AVSFixture} from "@bulwark-test/AVSFixture.sol";
 import {CertificateVerifier} from "@bulwark/avs/CertificateVerifier.sol";
+import {TaskManager} from "@bulwark/avs/TaskManager.sol";
 import {OracleAVS} from "../contracts/OracleAVS.sol";
 
 /// Rounds on the framework's fixture: real operators and BLS certificates.
@@ -12,7 +13,7 @@ contract OracleAVSTest is AVSFixture {
 
     function setUp() public {
         deployCore();
-        oracle = new OracleAVS(core, address(this), 1 ether, 100, 10);
+        oracle = new OracleAVS(TaskManager.Params(core, address(this), 1 ether, 100, 10));
         for (uint256 i = 0; i < 4; i++) {
             addOperator(oracle, i + 1, 32 ether);
         }

@@ -18,7 +18,7 @@ contract OracleSlashingTest is AVSFixture {
 
     function setUp() public {
         deployCore();
-        oracle = new OracleAVS(core, address(this), 1 ether, 100, 10);
+        oracle = new OracleAVS(TaskManager.Params(core, address(this), 1 ether, 100, 10));
         for (uint256 i = 0; i < 4; i++) {
             addOperator(oracle, i + 1, 32 ether);
         }

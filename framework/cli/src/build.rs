@@ -1,0 +1,377 @@
+//! `bulwark build`: a project's contracts with Bulwark's pinned forge and solc, the
+//! artifact its Rust bindings read and `devnet up` deploys, then its binary.
+//!
+//! Where Bulwark lives is said once, by the project's `bulwark` dependency in
+//! `Cargo.toml` (a path or a git URL). Everything else is found from it through
+//! `cargo metadata`: the Solidity sources, reached by the stable import path
+//! `lib/bulwark` (a link this module keeps pointing at the checkout), and the pinned
+//! forge and solc (`tools/` of that checkout, or of the one this binary was built
+//! from). So a project can be moved, and pointing it at another Bulwark is one edit.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use anyhow::Context;
+
+use crate::error::CliError;
+use crate::state::Project;
+
+/// The package every Bulwark AVS depends on (library `bulwark`).
+const FACADE_PACKAGE: &str = "bulwark-avs";
+/// Where a project's Solidity reaches Bulwark's contracts and tools
+/// (`@bulwark/=lib/bulwark/contracts/src/`).
+pub const LINK: &str = "lib/bulwark";
+/// A file every Bulwark checkout has, to tell one from any other folder.
+const MARKER: &str = "contracts/src/avs/TaskManager.sol";
+
+/// What `build` did.
+#[derive(Clone, Debug)]
+pub struct Built {
+    /// The Bulwark checkout the project builds against.
+    pub bulwark: PathBuf,
+    /// The artifact refreshed from forge's output, if the project has contracts.
+    pub artifact: Option<PathBuf>,
+    /// Whether the artifact's content changed.
+    pub artifact_changed: bool,
+}
+
+/// Builds the project in `dir`: contracts (if it has a `foundry.toml`), the artifact
+/// named by `bulwark.toml`'s `[avs] contract`, and the `[avs] build` command. With
+/// `quiet`, the tools' output is kept and shown only on failure.
+pub async fn build(dir: &Path, project: &Project, quiet: bool) -> anyhow::Result<Built> {
+    let bulwark = locate_bulwark(dir).await?;
+    let mut built = Built {
+        bulwark: bulwark.clone(),
+        artifact: None,
+        artifact_changed: false,
+    };
+    if dir.join("foundry.toml").exists() {
+        link_bulwark(dir, &bulwark)?;
+        let tools = PinnedTools::find(&bulwark)?;
+        let mut forge = tokio::process::Command::new(&tools.forge);
+        forge
+            .arg("build")
+            .arg("--use")
+            .arg(&tools.solc)
+            .current_dir(dir);
+        run(forge, "forge build", quiet).await?;
+        let name = project
+            .avs
+            .contract
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .ok_or_else(|| {
+                CliError::Usage(format!(
+                    "[avs] contract {} is not a <Contract>.json path",
+                    project.avs.contract.display()
+                ))
+            })?;
+        let forge_out = dir
+            .join("out")
+            .join(format!("{name}.sol"))
+            .join(format!("{name}.json"));
+        let full = std::fs::read_to_string(&forge_out).map_err(|_| {
+            CliError::NotFound(format!(
+                "forge wrote no {} (is the contract in contracts/{name}.sol named {name}?)",
+                forge_out.display()
+            ))
+        })?;
+        let slim = slim_artifact(&full)
+            .with_context(|| format!("reading forge's {}", forge_out.display()))?;
+        let target = &project.avs.contract;
+        let changed = std::fs::read_to_string(target).ok().as_deref() != Some(slim.as_str());
+        if changed {
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(target, &slim)
+                .with_context(|| format!("writing {}", target.display()))?;
+        }
+        built.artifact = Some(target.clone());
+        built.artifact_changed = changed;
+    }
+    if let Some((program, args)) = project.avs.build.split_first() {
+        let mut command = tokio::process::Command::new(program);
+        command.args(args).current_dir(dir);
+        run(command, "the [avs] build command", quiet).await?;
+    }
+    Ok(built)
+}
+
+/// Runs `command`, streaming its output unless `quiet`; a failure carries the output.
+async fn run(mut command: tokio::process::Command, what: &str, quiet: bool) -> anyhow::Result<()> {
+    if quiet {
+        let output = command
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .with_context(|| format!("running {what}"))?;
+        if !output.status.success() {
+            anyhow::bail!(
+                "{what} failed:\n{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    } else {
+        let status = command
+            .stdin(Stdio::null())
+            .status()
+            .await
+            .with_context(|| format!("running {what}"))?;
+        if !status.success() {
+            anyhow::bail!("{what} failed ({status})");
+        }
+    }
+    Ok(())
+}
+
+/// The Bulwark checkout the project in `dir` depends on: the source folder Cargo
+/// resolved for the `bulwark-avs` package (a path dependency's folder, or Cargo's
+/// checkout of a git dependency).
+pub async fn locate_bulwark(dir: &Path) -> anyhow::Result<PathBuf> {
+    let output = tokio::process::Command::new(cargo())
+        .args(["metadata", "--format-version", "1", "--manifest-path"])
+        .arg(dir.join("Cargo.toml"))
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .context("running cargo metadata")?;
+    if !output.status.success() {
+        anyhow::bail!(
+            "cargo metadata failed in {}:\n{}",
+            dir.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let manifest = facade_manifest(&output.stdout)?;
+    bulwark_root(&manifest)
+}
+
+/// `$CARGO` when run by Cargo, else `cargo`.
+fn cargo() -> std::ffi::OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// The manifest path of `bulwark-avs` in `cargo metadata` output.
+fn facade_manifest(metadata: &[u8]) -> anyhow::Result<PathBuf> {
+    #[derive(serde::Deserialize)]
+    struct Metadata {
+        packages: Vec<Package>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Package {
+        name: String,
+        manifest_path: PathBuf,
+    }
+    let metadata: Metadata =
+        serde_json::from_slice(metadata).context("cargo metadata printed no package list")?;
+    metadata
+        .packages
+        .into_iter()
+        .find(|p| p.name == FACADE_PACKAGE)
+        .map(|p| p.manifest_path)
+        .ok_or_else(|| {
+            CliError::NotFound(format!(
+                "this project does not depend on Bulwark: add `bulwark = {{ package = \"{FACADE_PACKAGE}\", path = \"<checkout>/framework/bulwark\" }}` (or `git = \"<url>\"`) to Cargo.toml"
+            ))
+            .into()
+        })
+}
+
+/// The checkout holding the facade crate's manifest (`<root>/framework/bulwark/Cargo.toml`).
+fn bulwark_root(manifest: &Path) -> anyhow::Result<PathBuf> {
+    let root = manifest
+        .parent()
+        .and_then(Path::parent)
+        .and_then(Path::parent)
+        .filter(|root| root.join(MARKER).exists())
+        .ok_or_else(|| {
+            CliError::NotFound(format!(
+                "{} is not inside a Bulwark checkout (no {MARKER} two folders up); a Bulwark from crates.io carries no contracts yet, depend on a checkout or a git URL",
+                manifest.display()
+            ))
+        })?;
+    Ok(root.to_path_buf())
+}
+
+/// Points `dir/lib/bulwark` at `root`, replacing a link that points elsewhere; a real
+/// folder there is the user's and is left alone (an error).
+pub fn link_bulwark(dir: &Path, root: &Path) -> anyhow::Result<()> {
+    let link = dir.join(LINK);
+    match std::fs::symlink_metadata(&link) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            if std::fs::read_link(&link)? == root {
+                return Ok(());
+            }
+            std::fs::remove_file(&link)
+                .with_context(|| format!("replacing the link {}", link.display()))?;
+        }
+        Ok(_) => {
+            return Err(CliError::Exists(format!(
+                "{} exists and is not a link; move it away so `{LINK}` can point at Bulwark",
+                link.display()
+            ))
+            .into());
+        }
+        Err(_) => {}
+    }
+    if let Some(parent) = link.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    symlink_dir(root, &link).with_context(|| format!("linking {}", link.display()))
+}
+
+#[cfg(unix)]
+fn symlink_dir(target: &Path, link: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::symlink(target, link)
+}
+
+#[cfg(windows)]
+fn symlink_dir(target: &Path, link: &Path) -> std::io::Result<()> {
+    std::os::windows::fs::symlink_dir(target, link)
+}
+
+/// Bulwark's pinned forge and solc (`tools/package.json`, installed by `make tools`).
+#[derive(Clone, Debug)]
+pub struct PinnedTools {
+    /// The forge binary.
+    pub forge: PathBuf,
+    /// The solc front forge drives (`forge --use`).
+    pub solc: PathBuf,
+}
+
+impl PinnedTools {
+    /// `$BULWARK_FORGE` / `$BULWARK_SOLC` if set; else the tools of the checkout the
+    /// project builds against, else of the one this binary was built from (a git
+    /// dependency's checkout has none installed).
+    pub fn find(bulwark: &Path) -> anyhow::Result<Self> {
+        let installed = |root: &Path| {
+            let forge = root.join("tools/bin/forge");
+            let solc = root.join("tools/solc");
+            (forge.exists() && root.join("tools/node_modules/solc").exists())
+                .then_some(Self { forge, solc })
+        };
+        let found = std::iter::once(bulwark.to_path_buf())
+            .chain(crate::scaffold::default_checkout())
+            .find_map(|root| installed(&root));
+        let forge = std::env::var_os("BULWARK_FORGE").map(PathBuf::from);
+        let solc = std::env::var_os("BULWARK_SOLC").map(PathBuf::from);
+        match (forge, solc, found) {
+            (Some(forge), Some(solc), _) => Ok(Self { forge, solc }),
+            (forge, solc, Some(tools)) => Ok(Self {
+                forge: forge.unwrap_or(tools.forge),
+                solc: solc.unwrap_or(tools.solc),
+            }),
+            _ => Err(CliError::NotFound(format!(
+                "Bulwark's pinned forge and solc are not installed: run `make tools` in {} (or set BULWARK_FORGE and BULWARK_SOLC)",
+                bulwark.display()
+            ))
+            .into()),
+        }
+    }
+}
+
+/// What the Rust side binds to and deploys, from forge's full artifact: the ABI and
+/// the creation and runtime bytecode, in the layout `contracts/script/export_artifacts.py`
+/// writes (keys sorted, one-space indents), so either tool leaves the same file.
+pub fn slim_artifact(full: &str) -> anyhow::Result<String> {
+    use serde_json::{Value, json};
+    let full: Value = serde_json::from_str(full).context("not JSON")?;
+    let field = |pointer: &str| {
+        full.pointer(pointer)
+            .cloned()
+            .with_context(|| format!("no {pointer}"))
+    };
+    let slim = json!({
+        "abi": field("/abi")?,
+        "bytecode": { "object": field("/bytecode/object")? },
+        "deployedBytecode": { "object": field("/deployedBytecode/object")? },
+    });
+    let mut out = Vec::new();
+    let mut serializer = serde_json::Serializer::with_formatter(
+        &mut out,
+        serde_json::ser::PrettyFormatter::with_indent(b" "),
+    );
+    serde::Serialize::serialize(&sorted(slim), &mut serializer)?;
+    out.push(b'\n');
+    Ok(String::from_utf8(out)?)
+}
+
+/// `value` with every object's keys in order (whatever map serde_json was built with).
+fn sorted(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<_> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_facade_is_found_in_cargo_metadata() {
+        let metadata = br#"{"packages":[
+            {"name":"tokio","manifest_path":"/r/tokio/Cargo.toml"},
+            {"name":"bulwark-avs","manifest_path":"/src/b/framework/bulwark/Cargo.toml"}]}"#;
+        assert_eq!(
+            facade_manifest(metadata).expect("found"),
+            Path::new("/src/b/framework/bulwark/Cargo.toml")
+        );
+        let err = facade_manifest(br#"{"packages":[]}"#).expect_err("absent");
+        assert_eq!(crate::error::exit_code(&err), crate::error::exit::NOT_FOUND);
+        assert!(facade_manifest(b"not json").is_err());
+    }
+
+    #[test]
+    fn a_root_must_be_a_checkout() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let manifest = dir.path().join("framework/bulwark/Cargo.toml");
+        assert!(bulwark_root(&manifest).is_err());
+        std::fs::create_dir_all(dir.path().join("contracts/src/avs")).expect("mkdir");
+        std::fs::write(dir.path().join(MARKER), "").expect("write");
+        assert_eq!(bulwark_root(&manifest).expect("root"), dir.path());
+    }
+
+    #[test]
+    fn the_link_follows_the_checkout_and_spares_a_real_folder() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        let project = dir.path().join("p");
+        for d in [&a, &b, &project] {
+            std::fs::create_dir_all(d).expect("mkdir");
+        }
+        link_bulwark(&project, &a).expect("link");
+        assert_eq!(std::fs::read_link(project.join(LINK)).expect("link"), a);
+        link_bulwark(&project, &a).expect("unchanged");
+        link_bulwark(&project, &b).expect("moved");
+        assert_eq!(std::fs::read_link(project.join(LINK)).expect("link"), b);
+        let other = dir.path().join("q");
+        std::fs::create_dir_all(other.join(LINK)).expect("a real folder");
+        let err = link_bulwark(&other, &a).expect_err("a folder is kept");
+        assert_eq!(crate::error::exit_code(&err), crate::error::exit::EXISTS);
+    }
+
+    #[test]
+    fn slim_artifacts_match_the_committed_ones() {
+        // Forge's full artifact is not committed; rebuild its three fields around the
+        // committed slim one and check that the slim form comes back byte for byte.
+        let checkout = crate::scaffold::default_checkout().expect("inside the checkout");
+        let committed =
+            std::fs::read_to_string(checkout.join("examples/hello/artifacts/HelloAVS.json"))
+                .expect("committed artifact");
+        let mut full: serde_json::Value = serde_json::from_str(&committed).expect("json");
+        full["metadata"] = serde_json::json!({"compiler": {"version": "0.8.30"}});
+        full["bytecode"]["sourceMap"] = "1:2:3".into();
+        let full = serde_json::to_string(&full).expect("json");
+        assert_eq!(slim_artifact(&full).expect("slim"), committed);
+        assert!(slim_artifact(r#"{"abi":[]}"#).is_err());
+    }
+}
