@@ -47,7 +47,7 @@ left=$(grep -rIlE 'HelloAVS|hello[-_]avs|OracleAVS|oracle[-_]avs' . --exclude=Ca
 paths=$(grep -rIn "$ROOT" . --exclude=Cargo.lock --exclude-dir=lib || true)
 [ "$(grep -c . <<<"$paths")" -eq 1 ] && grep -q '^./Cargo.toml:.*bulwark' <<<"$paths" \
   || fail "paths into the checkout other than the bulwark dependency: $paths"
-[ "$(readlink lib/bulwark)" = "$ROOT" ] || fail "lib/bulwark does not point at $ROOT"
+[ "$(readlink lib/bulwark/contracts)" = "$ROOT/contracts" ] || fail "lib/bulwark/contracts does not point at $ROOT/contracts"
 
 step "mv $name elsewhere"
 mkdir "$work/moved"
@@ -59,7 +59,8 @@ cd "$project"
 ln -s "$ROOT/target" target
 
 step "bulwark build"
-built=$("$BULWARK" build | tee /dev/stderr)
+built=$("$BULWARK" build)
+echo "$built"
 # The renamed contract compiles to the artifact the template shipped (names are not
 # in the bytecode), so the project ran right away, before any build.
 grep -q "up to date: .*artifacts/$contract.json" <<<"$built" || fail "bulwark build changed the scaffolded artifact"

@@ -4,9 +4,10 @@
 //! Where Bulwark lives is said once, by the project's `bulwark` dependency in
 //! `Cargo.toml` (a path or a git URL). Everything else is found from it through
 //! `cargo metadata`: the Solidity sources, reached by the stable import path
-//! `lib/bulwark` (a link this module keeps pointing at the checkout), and the pinned
-//! forge and solc (`tools/` of that checkout, or of the one this binary was built
-//! from). So a project can be moved, and pointing it at another Bulwark is one edit.
+//! `lib/bulwark/contracts`, and the pinned forge, solc and OpenZeppelin in
+//! `lib/bulwark/tools` (links this module keeps pointing at the checkout, and at
+//! installed tools: that checkout's, or the one's this binary was built from). So a
+//! project can be moved, and pointing it at another Bulwark is one edit.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -35,10 +36,19 @@ pub struct Built {
     pub artifact_changed: bool,
 }
 
+/// What to build and how to show it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BuildOptions {
+    /// Keep the tools' output, shown only on failure (`devnet up`'s progress bar).
+    pub quiet: bool,
+    /// Contracts and artifact only, not the `[avs] build` command.
+    pub contracts_only: bool,
+}
+
 /// Builds the project in `dir`: contracts (if it has a `foundry.toml`), the artifact
-/// named by `bulwark.toml`'s `[avs] contract`, and the `[avs] build` command. With
-/// `quiet`, the tools' output is kept and shown only on failure.
-pub async fn build(dir: &Path, project: &Project, quiet: bool) -> anyhow::Result<Built> {
+/// named by `bulwark.toml`'s `[avs] contract`, and the `[avs] build` command.
+pub async fn build(dir: &Path, project: &Project, options: BuildOptions) -> anyhow::Result<Built> {
+    let quiet = options.quiet;
     let bulwark = locate_bulwark(dir).await?;
     let mut built = Built {
         bulwark: bulwark.clone(),
@@ -89,6 +99,9 @@ pub async fn build(dir: &Path, project: &Project, quiet: bool) -> anyhow::Result
         }
         built.artifact = Some(target.clone());
         built.artifact_changed = changed;
+    }
+    if options.contracts_only {
+        return Ok(built);
     }
     if let Some((program, args)) = project.avs.build.split_first() {
         let mut command = tokio::process::Command::new(program);
@@ -195,31 +208,53 @@ fn bulwark_root(manifest: &Path) -> anyhow::Result<PathBuf> {
     Ok(root.to_path_buf())
 }
 
-/// Points `dir/lib/bulwark` at `root`, replacing a link that points elsewhere; a real
-/// folder there is the user's and is left alone (an error).
+/// Makes `dir/lib/bulwark` Bulwark's place in the project: `contracts` links to the
+/// checkout's contracts (`root`), `tools` to installed pinned tools (the checkout's,
+/// or those of the checkout this binary was built from: Cargo's copy of a git
+/// repository has no `node_modules`, so no OpenZeppelin and no solc). Links that
+/// point elsewhere are replaced; anything else there is the user's and is left
+/// alone (an error).
 pub fn link_bulwark(dir: &Path, root: &Path) -> anyhow::Result<()> {
-    let link = dir.join(LINK);
-    match std::fs::symlink_metadata(&link) {
-        Ok(meta) if meta.file_type().is_symlink() => {
-            if std::fs::read_link(&link)? == root {
-                return Ok(());
-            }
-            std::fs::remove_file(&link)
-                .with_context(|| format!("replacing the link {}", link.display()))?;
-        }
-        Ok(_) => {
+    let base = dir.join(LINK);
+    match std::fs::symlink_metadata(&base) {
+        // An older layout: the whole folder as one link.
+        Ok(meta) if meta.file_type().is_symlink() => std::fs::remove_file(&base)
+            .with_context(|| format!("replacing the link {}", base.display()))?,
+        Ok(meta) if !meta.is_dir() => {
             return Err(CliError::Exists(format!(
-                "{} exists and is not a link; move it away so `{LINK}` can point at Bulwark",
-                link.display()
+                "{} exists and is not a folder; move it away so `{LINK}` can hold Bulwark's links",
+                base.display()
             ))
             .into());
         }
-        Err(_) => {}
+        _ => {}
     }
-    if let Some(parent) = link.parent() {
-        std::fs::create_dir_all(parent)?;
+    std::fs::create_dir_all(&base)?;
+    let tools = PinnedTools::root(root)
+        .map(|r| r.join("tools"))
+        .unwrap_or_else(|| root.join("tools"));
+    for (name, target) in [("contracts", root.join("contracts")), ("tools", tools)] {
+        let link = base.join(name);
+        match std::fs::symlink_metadata(&link) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                if std::fs::read_link(&link)? == target {
+                    continue;
+                }
+                std::fs::remove_file(&link)
+                    .with_context(|| format!("replacing the link {}", link.display()))?;
+            }
+            Ok(_) => {
+                return Err(CliError::Exists(format!(
+                    "{} exists and is not a link; move it away so it can point at Bulwark",
+                    link.display()
+                ))
+                .into());
+            }
+            Err(_) => {}
+        }
+        symlink_dir(&target, &link).with_context(|| format!("linking {}", link.display()))?;
     }
-    symlink_dir(root, &link).with_context(|| format!("linking {}", link.display()))
+    Ok(())
 }
 
 #[cfg(unix)]
@@ -246,15 +281,10 @@ impl PinnedTools {
     /// project builds against, else of the one this binary was built from (a git
     /// dependency's checkout has none installed).
     pub fn find(bulwark: &Path) -> anyhow::Result<Self> {
-        let installed = |root: &Path| {
-            let forge = root.join("tools/bin/forge");
-            let solc = root.join("tools/solc");
-            (forge.exists() && root.join("tools/node_modules/solc").exists())
-                .then_some(Self { forge, solc })
-        };
-        let found = std::iter::once(bulwark.to_path_buf())
-            .chain(crate::scaffold::default_checkout())
-            .find_map(|root| installed(&root));
+        let found = Self::root(bulwark).map(|root| Self {
+            forge: root.join("tools/bin/forge"),
+            solc: root.join("tools/solc"),
+        });
         let forge = std::env::var_os("BULWARK_FORGE").map(PathBuf::from);
         let solc = std::env::var_os("BULWARK_SOLC").map(PathBuf::from);
         match (forge, solc, found) {
@@ -269,6 +299,21 @@ impl PinnedTools {
             ))
             .into()),
         }
+    }
+
+    /// The checkout whose pinned tools are installed: `bulwark`, else the one this
+    /// binary was built from.
+    pub fn root(bulwark: &Path) -> Option<PathBuf> {
+        let installed = |root: &Path| {
+            root.join("tools/bin/forge").exists()
+                && root
+                    .join("tools/node_modules/@openzeppelin/contracts")
+                    .exists()
+                && root.join("tools/node_modules/solc").exists()
+        };
+        std::iter::once(bulwark.to_path_buf())
+            .chain(crate::scaffold::default_checkout())
+            .find(|root| installed(root))
     }
 }
 
@@ -341,22 +386,46 @@ mod tests {
     }
 
     #[test]
-    fn the_link_follows_the_checkout_and_spares_a_real_folder() {
+    fn the_links_follow_the_checkout_and_spare_the_users_files() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (a, b) = (dir.path().join("a"), dir.path().join("b"));
         let project = dir.path().join("p");
         for d in [&a, &b, &project] {
             std::fs::create_dir_all(d).expect("mkdir");
         }
+        let contracts = project.join(LINK).join("contracts");
+        let tools = project.join(LINK).join("tools");
+        // Neither a nor b has tools installed: this checkout's are linked.
+        let own_tools = PinnedTools::root(&a).map(|r| r.join("tools"));
         link_bulwark(&project, &a).expect("link");
-        assert_eq!(std::fs::read_link(project.join(LINK)).expect("link"), a);
+        assert_eq!(
+            std::fs::read_link(&contracts).expect("link"),
+            a.join("contracts")
+        );
+        if let Some(own) = &own_tools {
+            assert_eq!(&std::fs::read_link(&tools).expect("link"), own);
+        }
         link_bulwark(&project, &a).expect("unchanged");
         link_bulwark(&project, &b).expect("moved");
-        assert_eq!(std::fs::read_link(project.join(LINK)).expect("link"), b);
+        assert_eq!(
+            std::fs::read_link(&contracts).expect("link"),
+            b.join("contracts")
+        );
+        // The older layout (one link for the folder) is replaced.
+        let old = dir.path().join("old");
+        std::fs::create_dir_all(old.join("lib")).expect("mkdir");
+        symlink_dir(&a, &old.join(LINK)).expect("old link");
+        link_bulwark(&old, &b).expect("relinked");
+        assert_eq!(
+            std::fs::read_link(old.join(LINK).join("contracts")).expect("link"),
+            b.join("contracts")
+        );
+        // A file of the user's where a link goes is kept.
         let other = dir.path().join("q");
-        std::fs::create_dir_all(other.join(LINK)).expect("a real folder");
+        std::fs::create_dir_all(other.join(LINK).join("contracts")).expect("a real folder");
         let err = link_bulwark(&other, &a).expect_err("a folder is kept");
         assert_eq!(crate::error::exit_code(&err), crate::error::exit::EXISTS);
+        assert!(other.join(LINK).join("contracts").is_dir());
     }
 
     #[test]

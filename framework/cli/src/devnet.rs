@@ -113,7 +113,16 @@ pub async fn up(options: &UpOptions) -> anyhow::Result<DevnetState> {
     if !options.no_build {
         // What `bulwark build` does: forge and cargo rebuild only what changed.
         bar.set_message(format!("building {}", project.avs.name));
-        if let Err(err) = crate::build::build(&project_dir, &project, true).await {
+        if let Err(err) = crate::build::build(
+            &project_dir,
+            &project,
+            crate::build::BuildOptions {
+                quiet: true,
+                contracts_only: false,
+            },
+        )
+        .await
+        {
             bar.finish_and_clear();
             return Err(err.context("building the project (skip with --no-build)"));
         }

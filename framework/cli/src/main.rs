@@ -49,6 +49,9 @@ enum Command {
         /// The project folder (holding bulwark.toml).
         #[arg(long, default_value = ".")]
         project: PathBuf,
+        /// Only the contracts and their artifact (a quick loop on the Solidity side).
+        #[arg(long)]
+        contracts_only: bool,
     },
     /// BLS keys in EIP-2335 keystores.
     #[command(subcommand)]
@@ -499,9 +502,16 @@ async fn run(command: Command) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Build { project: dir } => {
+        Command::Build {
+            project: dir,
+            contracts_only,
+        } => {
             let project = state::Project::load(&dir)?;
-            let built = bulwark_cli::build::build(&dir, &project, false).await?;
+            let options = bulwark_cli::build::BuildOptions {
+                quiet: false,
+                contracts_only,
+            };
+            let built = bulwark_cli::build::build(&dir, &project, options).await?;
             if let Some(artifact) = &built.artifact {
                 println!(
                     "{} {}",

@@ -9,7 +9,7 @@
 //! Bulwark is tested with.
 //!
 //! Where Bulwark lives is written once: the `bulwark` dependency (a path or a git
-//! URL). The Solidity side reaches Bulwark through the link `lib/bulwark`, which
+//! URL). The Solidity side reaches Bulwark through the links in `lib/bulwark`, which
 //! `bulwark build` points wherever that dependency resolves (see [`crate::build`]);
 //! the project holds no other path into a checkout, so it can be moved.
 
@@ -307,8 +307,9 @@ forge test                      # the contract
 {layout}
 - `bulwark.toml`: what `bulwark devnet up` builds and runs.
 - `Cargo.toml`: the `bulwark` dependency says where Bulwark lives (a path or a git
-  URL), and nothing else does: `lib/bulwark` (Solidity imports `@bulwark/...` through
-  it, and the pinned tools are there) is a link `bulwark build` keeps pointing there.
+  URL), and nothing else does: `lib/bulwark` holds links `bulwark build` keeps
+  pointing there (Solidity imports `@bulwark/...` through `lib/bulwark/contracts`;
+  the pinned tools are in `lib/bulwark/tools`).
 
 `bulwark build` compiles the contracts with Bulwark's pinned forge and solc, refreshes
 `artifacts/{contract}.json` (the ABI and bytecode the Rust bindings read and the devnet
@@ -690,8 +691,8 @@ workspace = true
         assert_eq!(manifest["avs"]["name"].as_str(), Some("square-avs"));
         assert!(dest.join("artifacts/SquareAVS.json").exists());
         assert_eq!(
-            std::fs::read_link(dest.join(crate::build::LINK)).expect("link"),
-            checkout
+            std::fs::read_link(dest.join(crate::build::LINK).join("contracts")).expect("link"),
+            checkout.join("contracts")
         );
         let mut files = Vec::new();
         project_files(&dest, &mut files);

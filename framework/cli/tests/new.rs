@@ -38,8 +38,9 @@ fn new_writes_a_standalone_project_and_refuses_to_overwrite() {
     assert!(project.contains("target/debug/my-avs"), "{project}");
     for file in [
         "Cargo.lock",
-        "contracts/HelloAVS.sol",
-        "artifacts/HelloAVS.json",
+        "contracts/MyAVS.sol",
+        "test/MyAVS.t.sol",
+        "artifacts/MyAVS.json",
         "README.md",
     ] {
         assert!(dest.join(file).exists(), "{file}");
@@ -65,4 +66,87 @@ fn new_writes_a_standalone_project_and_refuses_to_overwrite() {
         .output()
         .expect("run");
     assert_eq!(bad.status.code(), Some(2));
+}
+
+/// Where Bulwark lives is one setting, and a git URL is one: the project's `bulwark`
+/// dependency names the repository (no path into a checkout anywhere), and
+/// `bulwark build` finds Bulwark's contracts through what Cargo fetched, links
+/// `lib/bulwark` there, and compiles the contract with the pinned tools (of the
+/// checkout this binary was built from: a git checkout has none installed).
+#[test]
+fn a_git_url_is_the_one_setting_and_build_follows_it() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("checkout");
+    assert!(
+        root.join(".git").exists(),
+        "this test fetches the checkout as a git repository (file://{}); run it in a git clone",
+        root.display()
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dest = dir.path().join("git-avs");
+    let url = format!("file://{}", root.display());
+    let out = Command::new(BIN)
+        .args([
+            "new",
+            "git-avs",
+            "--template",
+            "hello",
+            "--bulwark",
+            &url,
+            "--path",
+        ])
+        .arg(&dest)
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let manifest = std::fs::read_to_string(dest.join("Cargo.toml")).expect("Cargo.toml");
+    assert!(manifest.contains(&format!("git = \"{url}\"")), "{manifest}");
+    let root_text = root.display().to_string();
+    for file in ["Cargo.toml", "foundry.toml", "bulwark.toml", "README.md"] {
+        let text = std::fs::read_to_string(dest.join(file)).expect(file);
+        assert_eq!(
+            text.matches(&root_text).count(),
+            usize::from(file == "Cargo.toml"),
+            "{file}: {text}"
+        );
+    }
+    // The links are made once Cargo has the repository.
+    assert!(std::fs::symlink_metadata(dest.join("lib/bulwark/contracts")).is_err());
+
+    let out = Command::new(BIN)
+        .args(["build", "--contracts-only"])
+        .current_dir(&dest)
+        .output()
+        .expect("run");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let link = std::fs::read_link(dest.join("lib/bulwark/contracts")).expect("lib/bulwark");
+    assert_ne!(
+        link,
+        root.join("contracts"),
+        "Cargo's checkout of the repository, not this folder"
+    );
+    assert!(
+        link.join("src/avs/NoChallenges.sol").exists(),
+        "{}",
+        link.display()
+    );
+    // Its tools are this checkout's (Cargo's copy has none installed).
+    assert_eq!(
+        std::fs::read_link(dest.join("lib/bulwark/tools")).expect("tools"),
+        root.join("tools")
+    );
+    assert!(text.contains("artifacts/GitAVS.json"), "{text}");
+    assert!(dest.join("out/GitAVS.sol/GitAVS.json").exists(), "{text}");
 }
