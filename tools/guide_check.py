@@ -17,8 +17,14 @@ In a fresh temporary folder, in document order:
   again every second, up to 180 s, until its output matches REGEX; with
   first-certificate, the time from the clock's start is printed).
 
-`bulwark` is this checkout's target/debug/bulwark; keys go to a temporary folder. If a
-block leaves a devnet running when the run fails, it is stopped.
+The reader's shell is reproduced: PATH is this checkout's target/debug (for `bulwark`,
+as the guide's setup puts it there) before the system's, without the Makefile's
+tools/bin, so the guide's own PATH line for forge is what makes forge found. Two
+things differ from a reader's machine: keys go to a temporary folder
+(BULWARK_KEYS_DIR), and the project builds in this checkout's target folder, so
+Bulwark's dependencies are compiled already and the time printed is the one after
+`make cli`. Each block has 20 minutes; a devnet left running by a failed step is
+stopped.
 """
 import os
 import re
@@ -32,6 +38,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DIRECTIVE = re.compile(r"<!--\s*guide:\s*(.*?)\s*-->")
 FENCE = re.compile(r"^```(\S*)\s*(.*)$")
 UNTIL_SECONDS = 180
+STEP_SECONDS = 20 * 60
 
 
 def parse(text):
@@ -90,8 +97,12 @@ def run_sh(body, state, cwd, echo=True):
         )
         if echo:
             print("\n".join("$ " + l for l in body.splitlines() if l.strip()), flush=True)
-        proc = subprocess.run(["bash", "-c", script], stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
+        try:
+            proc = subprocess.run(["bash", "-c", script], stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True, timeout=STEP_SECONDS)
+        except subprocess.TimeoutExpired as e:
+            out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+            return False, out + f"\n(timed out after {STEP_SECONDS} s)\n", state, cwd
         new_state = open(env_out.name).read() or state
         new_cwd = open(cwd_out.name).read().strip() or cwd
     os.unlink(env_out.name)
@@ -106,8 +117,11 @@ def main(argv):
     with open(argv[1]) as f:
         steps = parse(f.read())
     work = tempfile.mkdtemp(prefix="bulwark-guide-")
+    tools_bin = os.path.join(ROOT, "tools", "bin")
+    system_path = ":".join(p for p in os.environ.get("PATH", "").split(":")
+                           if p and os.path.realpath(p) != os.path.realpath(tools_bin))
     env_setup = "\n".join([
-        f'export PATH={shlex.quote(os.path.join(ROOT, "target", "debug"))}:"$PATH"',
+        f"export PATH={shlex.quote(os.path.join(ROOT, 'target', 'debug') + ':' + system_path)}",
         f"export BULWARK_KEYS_DIR={shlex.quote(os.path.join(work, 'keys'))}",
         f"export BULWARK_TARGET={shlex.quote(os.path.join(ROOT, 'target'))}",
     ])

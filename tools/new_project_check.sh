@@ -44,7 +44,7 @@ grep -q "^# $name" README.md || fail "README.md is not about $name"
 left=$(grep -rIlE 'HelloAVS|hello[-_]avs|OracleAVS|oracle[-_]avs' . --exclude=Cargo.lock --exclude-dir=lib || true)
 [ -z "$left" ] || fail "the template's names are left in: $left"
 # One path into Bulwark, the `bulwark` dependency; Solidity reaches it through lib/bulwark.
-paths=$(grep -rIn "$ROOT" . --exclude=Cargo.lock --exclude-dir=lib || true)
+paths=$(grep -rInF "$ROOT" . --exclude=Cargo.lock --exclude-dir=lib || true)
 [ "$(grep -c . <<<"$paths")" -eq 1 ] && grep -q '^./Cargo.toml:.*bulwark' <<<"$paths" \
   || fail "paths into the checkout other than the bulwark dependency: $paths"
 [ "$(readlink lib/bulwark/contracts)" = "$ROOT/contracts" ] || fail "lib/bulwark/contracts does not point at $ROOT/contracts"

@@ -394,8 +394,8 @@ impl<E: Subcommand + 'static> App<E> {
 }
 
 /// `describe-responses`: each input line's response as the AVS reads it, on one line
-/// of printable text (control characters escaped, at most 256 characters), or an
-/// empty line.
+/// of printable text ([`bulwark_core::task::display_line`], at most 256 characters),
+/// or an empty line.
 ///
 /// # Security
 /// Responses come from the chain, where anyone with a certificate (or a bug) put
@@ -415,20 +415,7 @@ fn describe_lines(
             .as_deref()
             .and_then(|b| describe.and_then(|d| d(b)))
             .unwrap_or_default();
-        let mut shown: String = described
-            .chars()
-            .flat_map(|c| {
-                if c.is_control() {
-                    c.escape_default().collect::<Vec<_>>()
-                } else {
-                    vec![c]
-                }
-            })
-            .take(MAX_CHARS + 1)
-            .collect();
-        if shown.chars().count() > MAX_CHARS {
-            shown = shown.chars().take(MAX_CHARS - 1).collect::<String>() + "…";
-        }
+        let shown = bulwark_core::task::display_line(&described, MAX_CHARS);
         writeln!(output, "{shown}")?;
     }
     output.flush()?;
@@ -474,7 +461,7 @@ mod tests {
         let input = format!(
             "0x{}\nnot hex\n0x{}\n{}\n0xff\n\n0x{}\n",
             alloy::hex::encode("Ada"),
-            alloy::hex::encode("two\nlines\x1b[2J"),
+            alloy::hex::encode("two\nlines\x1b[2J\u{202e}txet"),
             alloy::hex::encode("no prefix"),
             alloy::hex::encode(&long),
         );
@@ -485,7 +472,7 @@ mod tests {
         assert_eq!(lines.len(), 7, "{out}");
         assert_eq!(lines[0], "Ada");
         assert_eq!(lines[1], "");
-        assert_eq!(lines[2], "two\\nlines\\u{1b}[2J");
+        assert_eq!(lines[2], "twolines[2Jtxet");
         assert_eq!(lines[3], "no prefix");
         assert_eq!(lines[4], "", "0xff is not UTF-8: Echo has no reading");
         assert_eq!(lines[5], "");

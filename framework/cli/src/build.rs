@@ -28,8 +28,9 @@ const MARKER: &str = "contracts/src/avs/TaskManager.sol";
 /// What `build` did.
 #[derive(Clone, Debug)]
 pub struct Built {
-    /// The Bulwark checkout the project builds against.
-    pub bulwark: PathBuf,
+    /// The Bulwark checkout the project's contracts build against (none without
+    /// contracts).
+    pub bulwark: Option<PathBuf>,
     /// The artifact refreshed from forge's output, if the project has contracts.
     pub artifact: Option<PathBuf>,
     /// Whether the artifact's content changed.
@@ -49,15 +50,38 @@ pub struct BuildOptions {
 /// named by `bulwark.toml`'s `[avs] contract`, and the `[avs] build` command.
 pub async fn build(dir: &Path, project: &Project, options: BuildOptions) -> anyhow::Result<Built> {
     let quiet = options.quiet;
-    let bulwark = locate_bulwark(dir).await?;
     let mut built = Built {
-        bulwark: bulwark.clone(),
+        bulwark: None,
         artifact: None,
         artifact_changed: false,
     };
-    if dir.join("foundry.toml").exists() {
-        link_bulwark(dir, &bulwark)?;
+    let foundry = dir.join("foundry.toml");
+    if foundry.exists() {
+        // A project made by `bulwark new` reaches Bulwark through lib/bulwark and must
+        // say where Bulwark is; Bulwark's own templates reach it by relative paths, and
+        // only need its tools.
+        let uses_link = std::fs::read_to_string(&foundry)
+            .with_context(|| format!("reading {}", foundry.display()))?
+            .contains(LINK);
+        let bulwark = if uses_link {
+            let bulwark = locate_bulwark(dir).await?;
+            link_bulwark(dir, &bulwark)?;
+            bulwark
+        } else {
+            match locate_bulwark(dir).await {
+                Ok(bulwark) => bulwark,
+                Err(err) => crate::scaffold::default_checkout().ok_or(err)?,
+            }
+        };
         let tools = PinnedTools::find(&bulwark)?;
+        if !quiet && !tools.forge.starts_with(&bulwark) {
+            eprintln!(
+                "note: Bulwark at {} has no pinned tools installed; using {} (same pins only if both checkouts agree)",
+                bulwark.display(),
+                tools.forge.display()
+            );
+        }
+        built.bulwark = Some(bulwark);
         let mut forge = tokio::process::Command::new(&tools.forge);
         forge
             .arg("build")
@@ -80,9 +104,9 @@ pub async fn build(dir: &Path, project: &Project, options: BuildOptions) -> anyh
             .join("out")
             .join(format!("{name}.sol"))
             .join(format!("{name}.json"));
-        let full = std::fs::read_to_string(&forge_out).map_err(|_| {
+        let full = std::fs::read_to_string(&forge_out).map_err(|e| {
             CliError::NotFound(format!(
-                "forge wrote no {} (is the contract in contracts/{name}.sol named {name}?)",
+                "forge wrote no {} ({e}; is the contract in contracts/{name}.sol named {name}?)",
                 forge_out.display()
             ))
         })?;
@@ -396,21 +420,22 @@ mod tests {
         let contracts = project.join(LINK).join("contracts");
         let tools = project.join(LINK).join("tools");
         // Neither a nor b has tools installed: this checkout's are linked.
-        let own_tools = PinnedTools::root(&a).map(|r| r.join("tools"));
+        let own_tools = PinnedTools::root(&a)
+            .expect("`make tools` installs this checkout's pinned tools")
+            .join("tools");
         link_bulwark(&project, &a).expect("link");
         assert_eq!(
             std::fs::read_link(&contracts).expect("link"),
             a.join("contracts")
         );
-        if let Some(own) = &own_tools {
-            assert_eq!(&std::fs::read_link(&tools).expect("link"), own);
-        }
+        assert_eq!(std::fs::read_link(&tools).expect("link"), own_tools);
         link_bulwark(&project, &a).expect("unchanged");
         link_bulwark(&project, &b).expect("moved");
         assert_eq!(
             std::fs::read_link(&contracts).expect("link"),
             b.join("contracts")
         );
+        assert_eq!(std::fs::read_link(&tools).expect("link"), own_tools);
         // The older layout (one link for the folder) is replaced.
         let old = dir.path().join("old");
         std::fs::create_dir_all(old.join("lib")).expect("mkdir");

@@ -528,13 +528,15 @@ impl Describer {
     const MAX_CHARS: usize = 256;
 
     /// One description per response (empty when the AVS has none for it); nothing
-    /// at all if the binary cannot be run, fails or takes too long, so `status` falls
-    /// back to bytes.
+    /// at all if the binary cannot be run, fails, takes too long or answers with
+    /// another number of lines, so `status` falls back to bytes rather than show a
+    /// description beside the wrong task.
     ///
     /// # Security
     /// The responses are from the chain, and the binary's answer is only text: each
-    /// line is cut to 256 characters with control characters dropped, and extra lines
-    /// are ignored, so a response cannot rewrite the rest of the status.
+    /// line goes through [`bulwark_core::task::display_line`] (256 characters, no
+    /// control or invisible formatting characters), so a response cannot rewrite
+    /// or reorder the rest of the status.
     pub async fn describe(&self, responses: &[&[u8]]) -> Vec<String> {
         use tokio::io::AsyncWriteExt;
         let input: String = responses
@@ -550,25 +552,28 @@ impl Describer {
                 .kill_on_drop(true)
                 .spawn()
                 .ok()?;
+            // Written beside the read: a child that answers before it has read
+            // everything must not block on a full pipe while we block on its input.
             let mut stdin = child.stdin.take()?;
-            stdin.write_all(input.as_bytes()).await.ok()?;
-            drop(stdin);
+            let writer = tokio::spawn(async move {
+                let _ = stdin.write_all(input.as_bytes()).await;
+            });
             let output = child.wait_with_output().await.ok()?;
+            writer.abort();
             output.status.success().then_some(output.stdout)
         };
         let Ok(Some(stdout)) = tokio::time::timeout(Self::WAIT, run).await else {
             return Vec::new();
         };
-        String::from_utf8_lossy(&stdout)
+        let lines: Vec<String> = String::from_utf8_lossy(&stdout)
             .lines()
-            .take(responses.len())
-            .map(|line| {
-                line.chars()
-                    .filter(|c| !c.is_control())
-                    .take(Self::MAX_CHARS)
-                    .collect()
-            })
-            .collect()
+            .map(|line| bulwark_core::task::display_line(line, Self::MAX_CHARS))
+            .collect();
+        if lines.len() == responses.len() {
+            lines
+        } else {
+            Vec::new()
+        }
     }
 }
 
@@ -584,6 +589,44 @@ fn printable(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn shell(script: &str) -> Describer {
+        Describer {
+            binary: "sh".into(),
+            args: vec!["-c".into(), script.into()],
+        }
+    }
+
+    /// The AVS binary's answer is used only when it is one printable line per
+    /// response; anything else falls back to bytes.
+    #[tokio::test]
+    async fn descriptions_are_one_printable_line_per_response_or_none() {
+        let responses: [&[u8]; 2] = [b"A", b"B"];
+        let echo = shell("sed 's/^0x/hex /'");
+        assert_eq!(echo.describe(&responses).await, ["hex 41", "hex 42"]);
+        // An extra line would shift every description onto the wrong task.
+        let extra = shell("cat >/dev/null; echo banner; echo a; echo b");
+        assert!(extra.describe(&responses).await.is_empty());
+        let failing = shell("cat >/dev/null; echo a; echo b; exit 3");
+        assert!(failing.describe(&responses).await.is_empty());
+        let missing = Describer {
+            binary: "/nonexistent/avs".into(),
+            args: Vec::new(),
+        };
+        assert!(missing.describe(&responses).await.is_empty());
+        // Escapes and a right-to-left override (U+202E) are dropped; long lines cut.
+        let hostile = shell(
+            "cat >/dev/null; printf 'x\\033[2Jy\\342\\200\\256z\\n'; head -c 5000 /dev/zero | tr '\\0' w; echo",
+        );
+        let lines = hostile.describe(&responses).await;
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(lines[0], "x[2Jyz");
+        assert_eq!(lines[1].chars().count(), Describer::MAX_CHARS);
+        // A child that never reads its input still answers (the writer runs beside).
+        let big: Vec<u8> = vec![7; 100_000];
+        let deaf = shell("echo a");
+        assert_eq!(deaf.describe(&[big.as_slice()]).await, ["a"]);
+    }
 
     #[test]
     fn token_amounts_round_trip() {

@@ -482,7 +482,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             };
             let checkout = match &location {
                 Location::Path(path) => path.clone(),
-                Location::Git(_) => default_checkout().ok_or_else(|| {
+                Location::Git { .. } => default_checkout().ok_or_else(|| {
                     CliError::Usage(
                         "the templates come from a checkout: run a bulwark built from one".into(),
                     )
@@ -523,11 +523,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     artifact.display()
                 );
             }
-            println!(
-                "built {} against Bulwark at {}",
-                project.avs.name,
-                built.bulwark.display()
-            );
+            match &built.bulwark {
+                Some(bulwark) => println!(
+                    "built {} against Bulwark at {}",
+                    project.avs.name,
+                    bulwark.display()
+                ),
+                None => println!("built {}", project.avs.name),
+            }
             Ok(())
         }
         Command::Keys(cmd) => run_keys(cmd),
@@ -814,7 +817,10 @@ async fn run_devnet(cmd: DevnetCommand) -> anyhow::Result<()> {
         }
         DevnetCommand::Env { project, spare } => {
             let state = state::DevnetState::load(&devnet::state_path(&project))?;
-            println!("export BULWARK_RPC_URL={}", state.rpc_url);
+            // For `eval`: every value single-quoted, so a doctored state file cannot
+            // run commands in the user's shell.
+            let quote = |value: &str| format!("'{}'", value.replace('\'', "'\\''"));
+            println!("export BULWARK_RPC_URL={}", quote(&state.rpc_url));
             println!("export BULWARK_CORE={}", state.core);
             println!("export BULWARK_AVS={}", state.avs);
             if let Some(n) = spare {
@@ -825,7 +831,7 @@ async fn run_devnet(cmd: DevnetCommand) -> anyhow::Result<()> {
                     ))
                 })?;
                 println!("export BULWARK_ACCOUNT={}", account.address);
-                println!("export BULWARK_ACCOUNT_KEY={}", account.private_key);
+                println!("export BULWARK_ACCOUNT_KEY={}", quote(&account.private_key));
             }
         }
         DevnetCommand::Status { project } => {

@@ -53,6 +53,20 @@ pub const TEMPLATES: &[Template] = &[
 /// Contract names a project's contract may not take: Bulwark's own, which its
 /// contracts and tests import, and the templates' helpers.
 const TAKEN_CONTRACTS: &[&str] = &[
+    // OpenZeppelin's, compiled with every AVS.
+    "Context",
+    "ERC20",
+    "IERC1155Errors",
+    "IERC1363",
+    "IERC165",
+    "IERC20",
+    "IERC20Errors",
+    "IERC20Metadata",
+    "IERC721Errors",
+    "Ownable",
+    "ReentrancyGuard",
+    "SafeERC20",
+    // Bulwark's.
     "AVSFixture",
     "BLS",
     "BasicAVS",
@@ -82,15 +96,30 @@ const TAKEN_CONTRACTS: &[&str] = &[
 pub enum Location {
     /// A checkout on this machine.
     Path(PathBuf),
-    /// A git repository Cargo fetches (`https://`, `ssh://`, `file://`, `git@host:`).
-    Git(String),
+    /// A git repository Cargo fetches (`https://`, `ssh://`, `file://`, `git@host:`),
+    /// at a revision (commit, tag or branch) when the URL ends in `#rev`.
+    Git {
+        /// The repository.
+        url: String,
+        /// The revision, if one was given.
+        rev: Option<String>,
+    },
 }
 
 impl Location {
-    /// A git URL if `text` looks like one, else a path.
+    /// A git URL (`URL` or `URL#rev`) if `text` looks like one, else a path.
     pub fn parse(text: &str) -> Self {
         if text.contains("://") || text.starts_with("git@") {
-            Location::Git(text.to_string())
+            match text.split_once('#') {
+                Some((url, rev)) if !rev.is_empty() => Location::Git {
+                    url: url.to_string(),
+                    rev: Some(rev.to_string()),
+                },
+                _ => Location::Git {
+                    url: text.trim_end_matches('#').to_string(),
+                    rev: None,
+                },
+            }
         } else {
             Location::Path(PathBuf::from(text))
         }
@@ -118,7 +147,8 @@ pub fn contract_name(project: &str) -> String {
 }
 
 /// Folders and files of a template that are build output, never copied.
-const SKIPPED: &[&str] = &["out", "cache", "target", ".bulwark", "Cargo.lock"];
+/// (`lib` holds the links `bulwark build` makes, if it ran in the template.)
+const SKIPPED: &[&str] = &["out", "cache", "target", ".bulwark", "Cargo.lock", "lib"];
 
 /// The Bulwark checkout this binary was built from, if it is still there.
 pub fn default_checkout() -> Option<PathBuf> {
@@ -130,6 +160,70 @@ pub fn default_checkout() -> Option<PathBuf> {
 
 /// Crate names are Cargo package names that are also fine as folder names.
 fn check_name(name: &str) -> Result<(), CliError> {
+    // Names Cargo or Rust refuse for a crate (the library is the name with `_`).
+    const RESERVED: &[&str] = &[
+        "test",
+        "core",
+        "std",
+        "alloc",
+        "proc_macro",
+        "as",
+        "async",
+        "await",
+        "break",
+        "const",
+        "continue",
+        "crate",
+        "dyn",
+        "else",
+        "enum",
+        "extern",
+        "false",
+        "fn",
+        "for",
+        "if",
+        "impl",
+        "in",
+        "let",
+        "loop",
+        "match",
+        "mod",
+        "move",
+        "mut",
+        "pub",
+        "ref",
+        "return",
+        "self",
+        "static",
+        "struct",
+        "super",
+        "trait",
+        "true",
+        "type",
+        "unsafe",
+        "use",
+        "where",
+        "while",
+        "abstract",
+        "become",
+        "box",
+        "do",
+        "final",
+        "gen",
+        "macro",
+        "override",
+        "priv",
+        "try",
+        "typeof",
+        "unsized",
+        "virtual",
+        "yield",
+    ];
+    if RESERVED.contains(&name.replace('-', "_").as_str()) {
+        return Err(CliError::Usage(format!(
+            "{name:?} is reserved by Rust or Cargo; choose another project name"
+        )));
+    }
     let ok = !name.is_empty()
         && name.len() <= 64
         && name.starts_with(|c: char| c.is_ascii_lowercase())
@@ -379,9 +473,11 @@ fn copy_dir(
         let name = entry.file_name();
         let name = name.to_string_lossy();
         let rel = entry.path().strip_prefix(root)?.to_path_buf();
+        // Links are not the template's content (and a link to a folder is no file).
         if SKIPPED.contains(&name.as_ref())
             || rel == Path::new("Cargo.toml")
             || rel == Path::new("bulwark.toml")
+            || entry.file_type()?.is_symlink()
         {
             continue;
         }
@@ -531,8 +627,11 @@ fn resolve_dep(base: &Value, member: &Value, location: &Location) -> Value {
                     Value::String(root.join(path).display().to_string()),
                 );
             }
-            Location::Git(url) => {
+            Location::Git { url, rev } => {
                 table.insert("git".into(), Value::String(url.clone()));
+                if let Some(rev) = rev {
+                    table.insert("rev".into(), Value::String(rev.clone()));
+                }
             }
         }
     }
@@ -724,8 +823,21 @@ workspace = true
         );
         assert_eq!(
             Location::parse("git@github.com:o/bulwark.git"),
-            Location::Git("git@github.com:o/bulwark.git".into())
+            Location::Git {
+                url: "git@github.com:o/bulwark.git".into(),
+                rev: None
+            }
         );
+        assert_eq!(
+            Location::parse("https://h/b.git#v0.2.0"),
+            Location::Git {
+                url: "https://h/b.git".into(),
+                rev: Some("v0.2.0".into())
+            }
+        );
+        for reserved in ["test", "self", "core", "fn"] {
+            assert!(check_name(reserved).is_err(), "{reserved}");
+        }
         let checkout = default_checkout().expect("inside the checkout");
         let dir = tempfile::tempdir().expect("tempdir");
         let err = new_project(

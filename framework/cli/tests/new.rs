@@ -68,11 +68,61 @@ fn new_writes_a_standalone_project_and_refuses_to_overwrite() {
     assert_eq!(bad.status.code(), Some(2));
 }
 
+/// This checkout's working tree (tracked files and new ones not ignored) committed
+/// into a fresh git repository: what a `file://` URL then serves is the code under
+/// test, whatever the checkout's own history (uncommitted changes, a shallow clone).
+fn snapshot_repository(root: &std::path::Path) -> tempfile::TempDir {
+    let git = |dir: &std::path::Path, args: &[&str]| {
+        let out = Command::new("git")
+            .args([
+                "-c",
+                "user.name=bulwark-test",
+                "-c",
+                "user.email=test@localhost",
+            ])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("git runs");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let files = git(
+        root,
+        &[
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ],
+    );
+    let repo = tempfile::tempdir().expect("tempdir");
+    for file in files.split(|b| *b == 0).filter(|f| !f.is_empty()) {
+        let rel = std::str::from_utf8(file).expect("utf-8 path");
+        let from = root.join(rel);
+        if !from.is_file() {
+            continue; // deleted in the working tree
+        }
+        let to = repo.path().join(rel);
+        std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(&from, &to).expect("copy");
+    }
+    git(repo.path(), &["init", "-q"]);
+    git(repo.path(), &["add", "-A"]);
+    git(repo.path(), &["commit", "-q", "-m", "snapshot"]);
+    repo
+}
+
 /// Where Bulwark lives is one setting, and a git URL is one: the project's `bulwark`
 /// dependency names the repository (no path into a checkout anywhere), and
 /// `bulwark build` finds Bulwark's contracts through what Cargo fetched, links
-/// `lib/bulwark` there, and compiles the contract with the pinned tools (of the
-/// checkout this binary was built from: a git checkout has none installed).
+/// `lib/bulwark/contracts` there, and compiles the contract with the pinned tools (of
+/// the checkout this binary was built from: Cargo's copy has none installed).
 #[test]
 fn a_git_url_is_the_one_setting_and_build_follows_it() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -81,12 +131,13 @@ fn a_git_url_is_the_one_setting_and_build_follows_it() {
         .expect("checkout");
     assert!(
         root.join(".git").exists(),
-        "this test fetches the checkout as a git repository (file://{}); run it in a git clone",
+        "this test snapshots the checkout with git ls-files; run it in a git clone ({})",
         root.display()
     );
+    let repo = snapshot_repository(&root);
     let dir = tempfile::tempdir().expect("tempdir");
     let dest = dir.path().join("git-avs");
-    let url = format!("file://{}", root.display());
+    let url = format!("file://{}", repo.path().display());
     let out = Command::new(BIN)
         .args([
             "new",
@@ -108,11 +159,13 @@ fn a_git_url_is_the_one_setting_and_build_follows_it() {
     );
     let manifest = std::fs::read_to_string(dest.join("Cargo.toml")).expect("Cargo.toml");
     assert!(manifest.contains(&format!("git = \"{url}\"")), "{manifest}");
+    // The URL, once; no path into this checkout anywhere.
     let root_text = root.display().to_string();
     for file in ["Cargo.toml", "foundry.toml", "bulwark.toml", "README.md"] {
         let text = std::fs::read_to_string(dest.join(file)).expect(file);
+        assert_eq!(text.matches(&root_text).count(), 0, "{file}: {text}");
         assert_eq!(
-            text.matches(&root_text).count(),
+            text.matches(&url).count(),
             usize::from(file == "Cargo.toml"),
             "{file}: {text}"
         );
@@ -132,10 +185,10 @@ fn a_git_url_is_the_one_setting_and_build_follows_it() {
     );
     assert_eq!(out.status.code(), Some(0), "{text}");
     let link = std::fs::read_link(dest.join("lib/bulwark/contracts")).expect("lib/bulwark");
-    assert_ne!(
-        link,
-        root.join("contracts"),
-        "Cargo's checkout of the repository, not this folder"
+    assert!(
+        !link.starts_with(&root) && !link.starts_with(repo.path()),
+        "Cargo's checkout of the repository, not a folder on this machine: {}",
+        link.display()
     );
     assert!(
         link.join("src/avs/NoChallenges.sol").exists(),

@@ -60,6 +60,27 @@ pub trait Task: Send + Sync + 'static {
     }
 }
 
+/// `text` as one line that a terminal shows as written: control characters and
+/// invisible formatting (bidirectional overrides and isolates, zero-width marks)
+/// dropped, at most `max_chars` characters.
+///
+/// # Security
+/// Descriptions of responses are made from chain data, which anyone with a
+/// certificate chose: a response must not break a line, move the cursor or visually
+/// reorder what `bulwark status` prints.
+pub fn display_line(text: &str, max_chars: usize) -> String {
+    let invisible = |c: char| {
+        matches!(c,
+            '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}')
+    };
+    text.chars()
+        .filter(|&c| !c.is_control() && !invisible(c))
+        .take(max_chars)
+        .collect()
+}
+
 /// A shared task is the task: the runtime and, say, a status view can hold one each.
 impl<T: Task> Task for std::sync::Arc<T> {
     type Input = T::Input;
