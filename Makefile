@@ -108,6 +108,7 @@ test-contracts: $(TOOLS_STAMP) eigenlayer
 	cd contracts && FOUNDRY_PROFILE=prague forge test --use $(ROOT)/tools/solc
 	cd examples/hello && forge test --use $(ROOT)/tools/solc
 	cd templates/oracle && forge test --use $(ROOT)/tools/solc
+	cd templates/bridge && forge test --use $(ROOT)/tools/solc
 	python3 contracts/script/export_artifacts.py --check
 
 # EigenLayer's core (ABI + creation bytecode) from the pinned crates.io packages into

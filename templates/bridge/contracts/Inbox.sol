@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+pragma solidity ^0.8.28;
+
+import {Message, messageId, deliveryDigest} from "./BridgeMessage.sol";
+import {OperatorTable} from "./OperatorTable.sol";
+
+/// @notice What a bridged message is delivered to.
+interface IMessageRecipient {
+    function onMessage(uint256 sourceChainId, address sender, bytes calldata payload) external;
+}
+
+/// @title Inbox
+/// @notice Executes messages from one outbox on one other chain, each once, when the
+/// operator table certifies them (`deliveryDigest` for this chain and this inbox).
+///
+/// # Security
+/// Everything in a delivery is a claim until the certificate proves it: the message is
+/// named by its id, which binds its source chain, outbox, nonce, sender, destination
+/// and payload, and the signed digest binds the id to this chain and this inbox. A
+/// message for another chain, another inbox or from another outbox is refused before
+/// any signature is checked; one already executed is refused at once. The recipient
+/// runs after the message is marked executed, so a re-entrant delivery of the same
+/// message fails; if the recipient reverts, the whole delivery reverts and the
+/// message can be delivered again.
+contract Inbox {
+    OperatorTable public immutable operators;
+    /// The chain and outbox whose messages this inbox executes.
+    uint256 public immutable sourceChainId;
+    address public immutable sourceOutbox;
+
+    mapping(bytes32 id => bool) public executed;
+
+    event MessageExecuted(bytes32 indexed id, uint64 indexed nonce, address recipient, uint64 signedStakeGwei);
+
+    error WrongDestination(uint256 chainId);
+    error WrongSource(uint256 chainId, address outbox);
+    error AlreadyExecuted(bytes32 id);
+
+    constructor(OperatorTable operators_, uint256 sourceChainId_, address sourceOutbox_) {
+        operators = operators_;
+        sourceChainId = sourceChainId_;
+        sourceOutbox = sourceOutbox_;
+    }
+
+    /// The 32 bytes operators sign to have this inbox execute `m`.
+    function digest(Message calldata m) public view returns (bytes32) {
+        return deliveryDigest(block.chainid, address(this), messageId(m));
+    }
+
+    /// Executes `m` with a certificate of the current operator table.
+    function deliver(Message calldata m, OperatorTable.Certificate calldata cert) external returns (bytes32 id) {
+        if (m.destinationChainId != block.chainid) revert WrongDestination(m.destinationChainId);
+        if (m.sourceChainId != sourceChainId || m.outbox != sourceOutbox) {
+            revert WrongSource(m.sourceChainId, m.outbox);
+        }
+        id = messageId(m);
+        if (executed[id]) revert AlreadyExecuted(id);
+        uint64 signed = operators.verify(deliveryDigest(block.chainid, address(this), id), cert);
+        executed[id] = true;
+        emit MessageExecuted(id, m.nonce, m.recipient, signed);
+        IMessageRecipient(m.recipient).onMessage(m.sourceChainId, m.sender, m.payload);
+    }
+}

@@ -1,0 +1,13 @@
+//! The bridge AVS (in progress, issue #14): messages and tokens between a home chain,
+//! where the restaking core and the AVS's registry live, and a remote chain that
+//! keeps a copy of the operator set (`contracts/OperatorTable.sol`).
+//!
+//! - [`message`]: messages as the outboxes emit them, their ids and the digest
+//!   operators sign for a delivery.
+//! - [`table`]: the operator table as the remote chain holds it: members under one
+//!   Merkle root, the total stake and the aggregate key, and the proofs a certificate
+//!   carries for its non-signers. The relayer builds it from the home registry at a
+//!   block; the contract checks certificates against it.
+
+pub mod message;
+pub mod table;
