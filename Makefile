@@ -120,6 +120,7 @@ artifacts: $(TOOLS_STAMP)
 	cd contracts && forge build --use $(ROOT)/tools/solc
 	cd examples/hello && forge build --use $(ROOT)/tools/solc
 	cd templates/oracle && forge build --use $(ROOT)/tools/solc
+	cd templates/bridge && forge build --use $(ROOT)/tools/solc
 	python3 contracts/script/export_artifacts.py --write
 
 # `bulwark new` from each template into a fresh folder, then the README's steps: the

@@ -19,11 +19,14 @@ PROJECTS = [
     ("contracts/out", "framework/chain/artifacts", ["BasicAVS", "RestakingCore", "LiquidStakingToken", "RewardsDistributor", "SlashVeto", "EigenLayerRestaking", "OperatorSetLens"]),
     ("examples/hello/out", "examples/hello/artifacts", ["HelloAVS"]),
     ("templates/oracle/out", "templates/oracle/artifacts", ["OracleAVS"]),
+    ("templates/bridge/out", "templates/bridge/artifacts", ["BridgeHome", "Outbox", "OperatorTable", "Inbox", "HomeInbox", "TokenBridge:TokenVault", "TokenBridge:WrappedToken"]),
 ]
 
 
 def artifact(out: str, name: str) -> str:
-    with open(os.path.join(ROOT, out, f"{name}.sol", f"{name}.json")) as f:
+    """`name` is a contract in its own `name.sol`, or `File:Contract`."""
+    source, _, name = name.rpartition(":")
+    with open(os.path.join(ROOT, out, f"{source or name}.sol", f"{name}.json")) as f:
         full = json.load(f)
     slim = {
         "abi": full["abi"],
@@ -43,7 +46,7 @@ def main(argv) -> int:
         for name in contracts:
             names.append(name)
             text = artifact(out, name)
-            path = os.path.join(ROOT, dest, f"{name}.json")
+            path = os.path.join(ROOT, dest, f"{name.rpartition(':')[2]}.json")
             if argv[1] == "--write":
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 with open(path, "w") as f:
@@ -55,7 +58,7 @@ def main(argv) -> int:
                 except FileNotFoundError:
                     current = None
                 if current != text:
-                    stale.append(f"{dest}/{name}.json")
+                    stale.append(os.path.relpath(path, ROOT))
     if stale:
         print(f"stale artifacts: {', '.join(stale)}; run `make artifacts`", file=sys.stderr)
         return 1

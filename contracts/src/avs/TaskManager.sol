@@ -111,6 +111,8 @@ abstract contract TaskManager is CertificateVerifier, SlashingErrors, Ownable {
     event TaskNonSigners(uint256 indexed taskId, address[] nonSigners);
     event RewardEpochSet(uint32 blocks);
     event TaskExpired(uint256 indexed taskId);
+    /// A task the contract answered itself (`_recordAnsweredTask`).
+    event TaskAnswered(uint256 indexed taskId, bytes input, bytes32 responseDigest);
     event OperatorSlashed(
         uint256 indexed taskId,
         address indexed operator,
@@ -256,6 +258,34 @@ abstract contract TaskManager is CertificateVerifier, SlashingErrors, Ownable {
         epochSignedStakeGwei[uint64(block.number / rewardEpochBlocks)] += signedStake;
         _onTaskResponded(taskId, response);
         emit TaskResponded(taskId, digest, response, signedStake, totalStake);
+    }
+
+    /// Records a task this contract answers itself, at this block, with `response`: a
+    /// fact it read from its own state (a bridge's operator table read from the
+    /// registry), which needs no certificate. It exists so that signing what
+    /// contradicts the fact is an offence with a task to be challenged on, inside the
+    /// same window and the same bound on slashable stake as any task's. It is never
+    /// open (no `TaskCreated`), so no operator or aggregator tries to answer it.
+    function _recordAnsweredTask(bytes memory input, bytes memory response, uint64 totalStakeGwei)
+        internal
+        returns (uint256 taskId)
+    {
+        taskId = taskCount++;
+        bytes32 digest = keccak256(response);
+        uint32 now_ = uint32(block.number);
+        tasks[taskId] = Task({
+            inputHash: keccak256(input),
+            referenceBlock: now_,
+            deadlineBlock: now_,
+            thresholdBps: 0,
+            status: TaskStatus.Responded,
+            respondedBlock: now_,
+            signedStakeGwei: 0,
+            totalStakeGwei: totalStakeGwei,
+            responseDigest: digest,
+            nonSignersHash: bytes32(0)
+        });
+        emit TaskAnswered(taskId, input, digest);
     }
 
     /// Closes an open task whose deadline passed without a response.

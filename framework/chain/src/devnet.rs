@@ -99,17 +99,29 @@ pub struct Devnet {
 impl Devnet {
     /// Starts anvil with `accounts` funded dev accounts on a free loopback port.
     pub fn start(accounts: u32) -> Result<Self, ChainError> {
+        Self::spawn(accounts, None)
+    }
+
+    /// [`Devnet::start`] with chain id `chain_id` (anvil's default is 31337): a
+    /// second chain beside the first, e.g. a bridge's remote chain.
+    pub fn start_chain(accounts: u32, chain_id: u64) -> Result<Self, ChainError> {
+        Self::spawn(accounts, Some(chain_id))
+    }
+
+    fn spawn(accounts: u32, chain_id: Option<u64>) -> Result<Self, ChainError> {
         let path = anvil_binary();
-        let anvil = Anvil::at(&path)
+        let mut anvil = Anvil::at(&path)
             .arg("--hardfork")
             .arg(HARDFORK)
             .arg("--accounts")
-            .arg(accounts.to_string())
-            .try_spawn()
-            .map_err(|source| ChainError::Anvil {
-                path: path.display().to_string(),
-                source,
-            })?;
+            .arg(accounts.to_string());
+        if let Some(id) = chain_id {
+            anvil = anvil.chain_id(id);
+        }
+        let anvil = anvil.try_spawn().map_err(|source| ChainError::Anvil {
+            path: path.display().to_string(),
+            source,
+        })?;
         let keys = anvil
             .keys()
             .iter()

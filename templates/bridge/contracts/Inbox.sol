@@ -3,15 +3,17 @@ pragma solidity ^0.8.28;
 
 import {Message, messageId, deliveryDigest} from "./BridgeMessage.sol";
 import {OperatorTable} from "./OperatorTable.sol";
+import {TableProofs} from "./TableProofs.sol";
 
 /// @notice What a bridged message is delivered to.
 interface IMessageRecipient {
     function onMessage(uint256 sourceChainId, address sender, bytes calldata payload) external;
 }
 
-/// @title Inbox
-/// @notice Executes messages from one outbox on one other chain, each once, when the
-/// operator table certifies them (`deliveryDigest` for this chain and this inbox).
+/// @title MessageInbox
+/// @notice Executes messages from one outbox on one other chain, each once, once the
+/// inbox's certificate check (the concrete inbox's `deliver`) has passed on
+/// `digest(m)` (`deliveryDigest` for this chain and this inbox).
 ///
 /// # Security
 /// Everything in a delivery is a claim until the certificate proves it: the message is
@@ -22,8 +24,7 @@ interface IMessageRecipient {
 /// runs after the message is marked executed, so a re-entrant delivery of the same
 /// message fails; if the recipient reverts, the whole delivery reverts and the
 /// message can be delivered again.
-contract Inbox {
-    OperatorTable public immutable operators;
+abstract contract MessageInbox {
     /// The chain and outbox whose messages this inbox executes.
     uint256 public immutable sourceChainId;
     address public immutable sourceOutbox;
@@ -36,8 +37,7 @@ contract Inbox {
     error WrongSource(uint256 chainId, address outbox);
     error AlreadyExecuted(bytes32 id);
 
-    constructor(OperatorTable operators_, uint256 sourceChainId_, address sourceOutbox_) {
-        operators = operators_;
+    constructor(uint256 sourceChainId_, address sourceOutbox_) {
         sourceChainId = sourceChainId_;
         sourceOutbox = sourceOutbox_;
     }
@@ -47,17 +47,41 @@ contract Inbox {
         return deliveryDigest(block.chainid, address(this), messageId(m));
     }
 
-    /// Executes `m` with a certificate of the current operator table.
-    function deliver(Message calldata m, OperatorTable.Certificate calldata cert) external returns (bytes32 id) {
+    /// Checks what needs no signature (destination, source, not yet executed); returns
+    /// the message's id.
+    function _admit(Message calldata m) internal view returns (bytes32 id) {
         if (m.destinationChainId != block.chainid) revert WrongDestination(m.destinationChainId);
         if (m.sourceChainId != sourceChainId || m.outbox != sourceOutbox) {
             revert WrongSource(m.sourceChainId, m.outbox);
         }
         id = messageId(m);
         if (executed[id]) revert AlreadyExecuted(id);
-        uint64 signed = operators.verify(deliveryDigest(block.chainid, address(this), id), cert);
+    }
+
+    /// Marks `m` executed and runs it (after its certificate was checked).
+    function _execute(Message calldata m, bytes32 id, uint64 signedStakeGwei) internal {
         executed[id] = true;
-        emit MessageExecuted(id, m.nonce, m.recipient, signed);
+        emit MessageExecuted(id, m.nonce, m.recipient, signedStakeGwei);
         IMessageRecipient(m.recipient).onMessage(m.sourceChainId, m.sender, m.payload);
+    }
+}
+
+/// @title Inbox
+/// @notice The remote chain's inbox: a message executes with a certificate of the
+/// current, fresh operator table (`OperatorTable`).
+contract Inbox is MessageInbox {
+    OperatorTable public immutable operators;
+
+    constructor(OperatorTable operators_, uint256 sourceChainId_, address sourceOutbox_)
+        MessageInbox(sourceChainId_, sourceOutbox_)
+    {
+        operators = operators_;
+    }
+
+    /// Executes `m` with a certificate of the current operator table.
+    function deliver(Message calldata m, TableProofs.Certificate calldata cert) external returns (bytes32 id) {
+        id = _admit(m);
+        uint64 signed = operators.verify(deliveryDigest(block.chainid, address(this), id), cert);
+        _execute(m, id, signed);
     }
 }

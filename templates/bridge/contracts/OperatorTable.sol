@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 pragma solidity ^0.8.28;
 
-import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {BLS} from "@bulwark/bls/BLS.sol";
-import {TABLE_TAG} from "./BridgeMessage.sol";
+import {TableProofs} from "./TableProofs.sol";
 
 /// @title OperatorTable
 /// @notice The bridge AVS's operator set on a chain without a restaking core: a copy of
@@ -28,35 +27,6 @@ import {TABLE_TAG} from "./BridgeMessage.sol";
 contract OperatorTable {
     uint256 internal constant BPS = 10_000;
 
-    struct Table {
-        /// Strictly increasing: an update never goes back to an older table.
-        uint64 epoch;
-        /// The home chain block the table was read at.
-        uint64 homeBlock;
-        /// Merkle root of the members (see the contract's notice).
-        bytes32 root;
-        uint64 totalStakeGwei;
-        BLS.G2Point aggregateKey;
-    }
-
-    struct Member {
-        address operator;
-        uint64 stakeGwei;
-        BLS.G2Point publicKey;
-    }
-
-    struct NonSigner {
-        Member member;
-        bytes32[] proof;
-    }
-
-    struct Certificate {
-        /// Strictly ascending by operator address.
-        NonSigner[] nonSigners;
-        /// The signers' aggregate signature.
-        BLS.G1Point signature;
-    }
-
     /// The home chain and the AVS whose registry this table copies.
     uint256 public immutable homeChainId;
     address public immutable homeAVS;
@@ -65,7 +35,7 @@ contract OperatorTable {
     /// Seconds a table may be used to execute messages after it was installed.
     uint64 public immutable maxAge;
 
-    Table internal current;
+    TableProofs.Table internal current;
     /// When the current table was installed (this chain's time).
     uint256 public installedAt;
 
@@ -75,12 +45,14 @@ contract OperatorTable {
     error EmptyTable();
     error StaleTable(uint256 installedAt, uint256 maxAge, uint256 now_);
     error EpochNotNewer(uint64 epoch, uint64 current);
-    error NonSignersNotSorted(address operator);
-    error NotAMember(address operator);
-    error ThresholdNotMet(uint256 signedStakeGwei, uint256 totalStakeGwei, uint256 thresholdBps);
-    error InvalidSignature();
 
-    constructor(uint256 homeChainId_, address homeAVS_, uint16 thresholdBps_, uint64 maxAge_, Table memory genesis) {
+    constructor(
+        uint256 homeChainId_,
+        address homeAVS_,
+        uint16 thresholdBps_,
+        uint64 maxAge_,
+        TableProofs.Table memory genesis
+    ) {
         if (thresholdBps_ == 0 || thresholdBps_ > BPS) revert InvalidThreshold(thresholdBps_);
         homeChainId = homeChainId_;
         homeAVS = homeAVS_;
@@ -90,76 +62,44 @@ contract OperatorTable {
     }
 
     /// The table certificates are checked against.
-    function table() external view returns (Table memory) {
+    function table() external view returns (TableProofs.Table memory) {
         return current;
     }
 
     /// A member's leaf in the table's tree.
-    function leaf(Member memory m) public pure returns (bytes32) {
-        return keccak256(bytes.concat(keccak256(abi.encode(m.operator, m.stakeGwei, m.publicKey))));
+    function leaf(TableProofs.Member memory m) external pure returns (bytes32) {
+        return TableProofs.leaf(m);
     }
 
     /// What the current table's operators sign to install `next`: it names the home
     /// chain and AVS, this chain and this contract, so it serves no other table.
-    function updateDigest(Table memory next) public view returns (bytes32) {
-        return keccak256(
-            abi.encode(
-                TABLE_TAG,
-                homeChainId,
-                homeAVS,
-                block.chainid,
-                address(this),
-                next.epoch,
-                next.homeBlock,
-                next.root,
-                next.totalStakeGwei,
-                keccak256(abi.encode(next.aggregateKey))
-            )
-        );
+    function updateDigest(TableProofs.Table memory next) public view returns (bytes32) {
+        return TableProofs.updateDigest(homeChainId, homeAVS, block.chainid, address(this), next);
     }
 
     /// Reverts unless `cert` is a certificate of the current, fresh table on `digest`;
     /// returns the stake that signed (gwei).
-    function verify(bytes32 digest, Certificate calldata cert) external view returns (uint64 signedStakeGwei) {
+    function verify(bytes32 digest, TableProofs.Certificate calldata cert)
+        external
+        view
+        returns (uint64 signedStakeGwei)
+    {
         if (block.timestamp > installedAt + maxAge) revert StaleTable(installedAt, maxAge, block.timestamp);
-        return _verify(digest, cert);
+        return TableProofs.verify(current, digest, cert, thresholdBps);
     }
 
     /// Installs `next`, certified by the current table (fresh or not, see `# Security`).
-    function update(Table calldata next, Certificate calldata cert) external {
+    function update(TableProofs.Table calldata next, TableProofs.Certificate calldata cert) external {
         if (next.epoch <= current.epoch) revert EpochNotNewer(next.epoch, current.epoch);
-        _verify(updateDigest(next), cert);
+        TableProofs.verify(current, updateDigest(next), cert, thresholdBps);
         _install(next);
     }
 
-    function _install(Table memory next) private {
+    function _install(TableProofs.Table memory next) private {
         if (next.totalStakeGwei == 0) revert EmptyTable();
         BLS.checkEncoding(next.aggregateKey);
         current = next;
         installedAt = block.timestamp;
         emit TableUpdated(next.epoch, next.homeBlock, next.root, next.totalStakeGwei);
-    }
-
-    function _verify(bytes32 digest, Certificate calldata cert) private view returns (uint64) {
-        Table memory t = current;
-        BLS.G2Point memory key = t.aggregateKey;
-        uint256 missing;
-        address previous;
-        for (uint256 i = 0; i < cert.nonSigners.length; i++) {
-            NonSigner calldata n = cert.nonSigners[i];
-            Member memory m = n.member;
-            if (i > 0 && m.operator <= previous) revert NonSignersNotSorted(m.operator);
-            previous = m.operator;
-            if (!MerkleProof.verifyCalldata(n.proof, t.root, leaf(m))) revert NotAMember(m.operator);
-            missing += m.stakeGwei;
-            key = BLS.add(key, BLS.neg(m.publicKey));
-        }
-        // A table whose leaves sum to more than its total cannot certify (this reverts).
-        uint256 signed = t.totalStakeGwei - missing;
-        if (signed * BPS < uint256(t.totalStakeGwei) * thresholdBps) {
-            revert ThresholdNotMet(signed, t.totalStakeGwei, thresholdBps);
-        }
-        if (!BLS.verify(abi.encodePacked(digest), BLS.SIGNATURE_DST, cert.signature, key)) revert InvalidSignature();
-        return uint64(signed);
     }
 }

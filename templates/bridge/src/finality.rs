@@ -78,6 +78,15 @@ impl Finality {
         out
     }
 
+    /// The blocks with messages that are `confirmations` deep at `head`: those whose
+    /// canonical hash [`Finality::release`] asks for.
+    pub fn due(&self, head: u64) -> Vec<u64> {
+        match head.checked_sub(self.confirmations) {
+            Some(deepest) => self.pending.range(..=deepest).map(|(n, _)| *n).collect(),
+            None => Vec::new(),
+        }
+    }
+
     /// How many observed messages wait (for depth, or for a canonical hash).
     pub fn pending(&self) -> usize {
         self.pending.values().map(Vec::len).sum()

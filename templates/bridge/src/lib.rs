@@ -11,6 +11,9 @@
 //!   carries for its non-signers. The relayer builds it from the home registry at a
 //!   block; the contract checks certificates against it.
 
+pub mod contracts;
 pub mod finality;
 pub mod message;
+pub mod relay;
 pub mod table;
+pub mod watch;

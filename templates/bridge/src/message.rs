@@ -11,6 +11,9 @@ pub const MESSAGE_ID_TAG: &[u8] = b"bulwark.bridge.message.v1";
 /// Version tag of delivery digests (`DELIVERY_TAG`).
 pub const DELIVERY_TAG: &[u8] = b"bulwark.bridge.delivery.v1";
 
+/// Version tag of what operators sign to move the operator table on (`TABLE_TAG`).
+pub const TABLE_TAG: &[u8] = b"bulwark.bridge.table.v1";
+
 /// A Solidity `bytes32` string literal: the text left-aligned, zero-padded.
 fn tag(text: &[u8]) -> B256 {
     let mut word = [0u8; 32];

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 pragma solidity ^0.8.28;
 
-import {Test} from "@bulwark-test/Test.sol";
+import {TableFixture} from "./TableFixture.sol";
 import {Keys} from "@bulwark-test/Keys.sol";
 import {BLS} from "@bulwark/bls/BLS.sol";
 import {Message, messageId, deliveryDigest} from "../contracts/BridgeMessage.sol";
 import {Outbox} from "../contracts/Outbox.sol";
 import {OperatorTable} from "../contracts/OperatorTable.sol";
-import {Inbox, IMessageRecipient} from "../contracts/Inbox.sol";
+import {TableProofs} from "../contracts/TableProofs.sol";
+import {Inbox, MessageInbox, IMessageRecipient} from "../contracts/Inbox.sol";
 
 /// Records what it was delivered.
 contract Recorder is IMessageRecipient {
@@ -19,113 +20,6 @@ contract Recorder is IMessageRecipient {
         last = payload;
         lastSender = sender;
         count++;
-    }
-}
-
-/// Operators with keys, the tables they form, and their certificates.
-abstract contract TableFixture is Test {
-    struct Op {
-        address addr;
-        uint256 sk;
-        uint64 stake;
-    }
-
-    /// Sorted by address.
-    Op[] internal ops;
-
-    function setOperators(uint256 firstSk, uint256 n) internal {
-        delete ops;
-        for (uint256 i = 0; i < n; i++) {
-            uint256 sk = firstSk + i;
-            ops.push(Op(address(uint160(uint256(keccak256(abi.encode("op", sk))))), sk, 32 gwei));
-        }
-        for (uint256 i = 1; i < ops.length; i++) {
-            Op memory key = ops[i];
-            uint256 j = i;
-            while (j > 0 && ops[j - 1].addr > key.addr) {
-                ops[j] = ops[j - 1];
-                j--;
-            }
-            ops[j] = key;
-        }
-    }
-
-    function member(uint256 i) internal view returns (OperatorTable.Member memory) {
-        return OperatorTable.Member(ops[i].addr, ops[i].stake, Keys.publicKey(ops[i].sk));
-    }
-
-    function leaves(OperatorTable t) internal view returns (bytes32[] memory l) {
-        l = new bytes32[](ops.length);
-        for (uint256 i = 0; i < ops.length; i++) {
-            l[i] = t.leaf(member(i));
-        }
-    }
-
-    function hashPair(bytes32 a, bytes32 b) internal pure returns (bytes32) {
-        return a < b ? keccak256(abi.encode(a, b)) : keccak256(abi.encode(b, a));
-    }
-
-    /// The root of `l` (sorted-pair hashing, an odd node carried up) and the proof of
-    /// leaf `index`.
-    function merkle(bytes32[] memory l, uint256 index) internal pure returns (bytes32 root, bytes32[] memory proof) {
-        bytes32[] memory path = new bytes32[](64);
-        uint256 depth;
-        bytes32[] memory layer = l;
-        while (layer.length > 1) {
-            uint256 sibling = index ^ 1;
-            if (sibling < layer.length) path[depth++] = layer[sibling];
-            bytes32[] memory next = new bytes32[]((layer.length + 1) / 2);
-            for (uint256 i = 0; i < next.length; i++) {
-                next[i] = 2 * i + 1 < layer.length ? hashPair(layer[2 * i], layer[2 * i + 1]) : layer[2 * i];
-            }
-            layer = next;
-            index /= 2;
-        }
-        proof = new bytes32[](depth);
-        for (uint256 i = 0; i < depth; i++) {
-            proof[i] = path[i];
-        }
-        root = layer[0];
-    }
-
-    function tableOf(OperatorTable t, uint64 epoch) internal view returns (OperatorTable.Table memory table) {
-        uint256 sum;
-        uint64 total;
-        for (uint256 i = 0; i < ops.length; i++) {
-            sum = addmod(sum, ops[i].sk, Keys.R);
-            total += ops[i].stake;
-        }
-        (bytes32 root,) = merkle(leaves(t), 0);
-        table = OperatorTable.Table(epoch, uint64(block.number), root, total, Keys.publicKey(sum));
-    }
-
-    /// A certificate on `digest` by every operator not flagged in `absent`.
-    function certify(OperatorTable t, bytes32 digest, bool[] memory absent)
-        internal
-        view
-        returns (OperatorTable.Certificate memory cert)
-    {
-        uint256 missing;
-        for (uint256 i = 0; i < ops.length; i++) {
-            if (absent[i]) missing++;
-        }
-        cert.nonSigners = new OperatorTable.NonSigner[](missing);
-        bytes32[] memory l = leaves(t);
-        uint256 k;
-        uint256 signers;
-        for (uint256 i = 0; i < ops.length; i++) {
-            if (absent[i]) {
-                (, bytes32[] memory proof) = merkle(l, i);
-                cert.nonSigners[k++] = OperatorTable.NonSigner(member(i), proof);
-            } else {
-                signers = addmod(signers, ops[i].sk, Keys.R);
-            }
-        }
-        cert.signature = Keys.sign(signers, abi.encodePacked(digest), BLS.SIGNATURE_DST);
-    }
-
-    function none() internal view returns (bool[] memory) {
-        return new bool[](ops.length);
     }
 }
 
@@ -145,18 +39,9 @@ contract BridgeTest is TableFixture {
         outbox = new Outbox();
         vm.chainId(REMOTE);
         setOperators(1, 4);
-        // The genesis table is read before the contract exists; its leaves do not
-        // depend on the contract, so a throwaway one computes them.
-        OperatorTable scratch = new OperatorTable(HOME, HOME_AVS, 6667, MAX_AGE, dummyTable());
-        table = new OperatorTable(HOME, HOME_AVS, 6667, MAX_AGE, tableOf(scratch, 1));
+        table = new OperatorTable(HOME, HOME_AVS, 6667, MAX_AGE, tableOf(1));
         inbox = new Inbox(table, HOME, address(outbox));
         recipient = new Recorder();
-    }
-
-    function dummyTable() internal view returns (OperatorTable.Table memory t) {
-        t.epoch = 0;
-        t.totalStakeGwei = 1;
-        t.aggregateKey = Keys.publicKey(1);
     }
 
     /// Sends `payload` on the home chain and returns the message as the outbox made it.
@@ -173,12 +58,12 @@ contract BridgeTest is TableFixture {
         Message memory m = sendHome("hello B");
         bool[] memory absent = none();
         absent[0] = true; // 3 of 4 sign: 75%
-        OperatorTable.Certificate memory cert = certify(table, inbox.digest(m), absent);
+        TableProofs.Certificate memory cert = certify(inbox.digest(m), absent);
         inbox.deliver(m, cert);
         assertEq(recipient.last(), bytes("hello B"), "delivered");
         assertEq(recipient.lastSender(), address(this), "sender");
         assertTrue(inbox.executed(messageId(m)), "marked");
-        vm.expectRevert(abi.encodeWithSelector(Inbox.AlreadyExecuted.selector, messageId(m)));
+        vm.expectRevert(abi.encodeWithSelector(MessageInbox.AlreadyExecuted.selector, messageId(m)));
         inbox.deliver(m, cert);
         assertEq(recipient.count(), 1, "once");
     }
@@ -189,27 +74,27 @@ contract BridgeTest is TableFixture {
 
     function test_messagesForAnotherChainInboxOrSourceAreRefused() public {
         Message memory m = sendHome("x");
-        OperatorTable.Certificate memory cert = certify(table, inbox.digest(m), none());
+        TableProofs.Certificate memory cert = certify(inbox.digest(m), none());
         // Another destination chain.
         Message memory other = copy(m);
         other.destinationChainId = 1;
-        vm.expectRevert(abi.encodeWithSelector(Inbox.WrongDestination.selector, 1));
+        vm.expectRevert(abi.encodeWithSelector(MessageInbox.WrongDestination.selector, 1));
         inbox.deliver(other, cert);
         // Another outbox on the home chain.
         other = copy(m);
         other.outbox = address(0xBAD);
-        vm.expectRevert(abi.encodeWithSelector(Inbox.WrongSource.selector, HOME, address(0xBAD)));
+        vm.expectRevert(abi.encodeWithSelector(MessageInbox.WrongSource.selector, HOME, address(0xBAD)));
         inbox.deliver(other, cert);
         // A certificate made for another inbox on this chain serves only there.
         Inbox second = new Inbox(table, HOME, address(outbox));
-        OperatorTable.Certificate memory forSecond = certify(table, second.digest(m), none());
-        vm.expectRevert(OperatorTable.InvalidSignature.selector);
+        TableProofs.Certificate memory forSecond = certify(second.digest(m), none());
+        vm.expectRevert(TableProofs.InvalidSignature.selector);
         inbox.deliver(m, forSecond);
         second.deliver(m, forSecond);
         // Changed contents are another message: the certificate does not cover it.
         other = copy(m);
         other.payload = "y";
-        vm.expectRevert(OperatorTable.InvalidSignature.selector);
+        vm.expectRevert(TableProofs.InvalidSignature.selector);
         inbox.deliver(other, cert);
     }
 
@@ -220,79 +105,79 @@ contract BridgeTest is TableFixture {
         bool[] memory absent = none();
         absent[0] = true;
         absent[1] = true;
-        OperatorTable.Certificate memory cert = certify(table, digest, absent);
-        vm.expectRevert(abi.encodeWithSelector(OperatorTable.ThresholdNotMet.selector, 64 gwei, 128 gwei, 6667));
+        TableProofs.Certificate memory cert = certify(digest, absent);
+        vm.expectRevert(abi.encodeWithSelector(TableProofs.ThresholdNotMet.selector, 64 gwei, 128 gwei, 6667));
         inbox.deliver(m, cert);
         // A signature by keys that are not the signers'.
-        cert = certify(table, digest, none());
+        cert = certify(digest, none());
         cert.signature = Keys.sign(99, abi.encodePacked(digest), BLS.SIGNATURE_DST);
-        vm.expectRevert(OperatorTable.InvalidSignature.selector);
+        vm.expectRevert(TableProofs.InvalidSignature.selector);
         inbox.deliver(m, cert);
         // A non-signer that is not in the table (a key to subtract of the forger's choice).
         absent = none();
         absent[2] = true;
-        cert = certify(table, digest, absent);
+        cert = certify(digest, absent);
         BLS.G2Point memory stranger = Keys.publicKey(1234);
         cert.nonSigners[0].member.publicKey = stranger;
-        vm.expectRevert(abi.encodeWithSelector(OperatorTable.NotAMember.selector, ops[2].addr));
+        vm.expectRevert(abi.encodeWithSelector(TableProofs.NotAMember.selector, ops[2].addr));
         inbox.deliver(m, cert);
         // A member's stake understated (more weight left to the signers).
-        cert = certify(table, digest, absent);
+        cert = certify(digest, absent);
         cert.nonSigners[0].member.stakeGwei = 1;
-        vm.expectRevert(abi.encodeWithSelector(OperatorTable.NotAMember.selector, ops[2].addr));
+        vm.expectRevert(abi.encodeWithSelector(TableProofs.NotAMember.selector, ops[2].addr));
         inbox.deliver(m, cert);
         // The same non-signer twice (its stake counted twice would lower the bar... or
         // its key subtracted twice): refused as unsorted.
-        cert = certify(table, digest, absent);
-        OperatorTable.NonSigner[] memory twice = new OperatorTable.NonSigner[](2);
+        cert = certify(digest, absent);
+        TableProofs.NonSigner[] memory twice = new TableProofs.NonSigner[](2);
         twice[0] = cert.nonSigners[0];
         twice[1] = cert.nonSigners[0];
         cert.nonSigners = twice;
-        vm.expectRevert(abi.encodeWithSelector(OperatorTable.NonSignersNotSorted.selector, ops[2].addr));
+        vm.expectRevert(abi.encodeWithSelector(TableProofs.NonSignersNotSorted.selector, ops[2].addr));
         inbox.deliver(m, cert);
         // None of it executed anything.
         assertEq(recipient.count(), 0, "nothing delivered");
     }
 
     function test_theTableMovesOnlyByACertificateOfTheCurrentOne() public {
-        OperatorTable.Table memory first = table.table();
+        TableProofs.Table memory first = table.table();
         // The next table: operator sks 3..7 (two leave, three join).
         TableFixture.Op[] memory before = ops;
         setOperators(3, 5);
-        OperatorTable.Table memory next = tableOf(table, 2);
+        TableProofs.Table memory next = tableOf(2);
         // Signed by the next table's operators: refused (the current ones sign).
-        OperatorTable.Certificate memory cert = certify(table, table.updateDigest(next), none());
-        vm.expectRevert(OperatorTable.InvalidSignature.selector);
+        TableProofs.Certificate memory cert = certify(table.updateDigest(next), none());
+        vm.expectRevert(TableProofs.InvalidSignature.selector);
         table.update(next, cert);
         // Signed by the current table.
         restore(before);
-        table.update(next, certify(table, table.updateDigest(next), none()));
+        table.update(next, certify(table.updateDigest(next), none()));
         assertEq(table.table().root, next.root, "installed");
         // Older or equal epochs never come back, even correctly signed.
         first.epoch = 2;
-        cert = certify(table, table.updateDigest(first), none());
+        cert = certify(table.updateDigest(first), none());
         vm.expectRevert(abi.encodeWithSelector(OperatorTable.EpochNotNewer.selector, 2, 2));
         table.update(first, cert);
         // Messages now need the new operators.
         Message memory m = sendHome("after");
-        cert = certify(table, inbox.digest(m), none());
-        vm.expectRevert(OperatorTable.InvalidSignature.selector);
+        cert = certify(inbox.digest(m), none());
+        vm.expectRevert(TableProofs.InvalidSignature.selector);
         inbox.deliver(m, cert);
         setOperators(3, 5);
-        inbox.deliver(m, certify(table, inbox.digest(m), none()));
+        inbox.deliver(m, certify(inbox.digest(m), none()));
         assertEq(recipient.last(), bytes("after"), "delivered by the new table");
     }
 
     function test_aStaleTableExecutesNothingButCanHandOver() public {
         Message memory m = sendHome("late");
-        OperatorTable.Certificate memory cert = certify(table, inbox.digest(m), none());
+        TableProofs.Certificate memory cert = certify(inbox.digest(m), none());
         vm.warp(block.timestamp + MAX_AGE + 1);
         vm.expectRevert(
             abi.encodeWithSelector(OperatorTable.StaleTable.selector, table.installedAt(), MAX_AGE, block.timestamp)
         );
         inbox.deliver(m, cert);
-        OperatorTable.Table memory next = tableOf(table, 2);
-        table.update(next, certify(table, table.updateDigest(next), none()));
+        TableProofs.Table memory next = tableOf(2);
+        table.update(next, certify(table.updateDigest(next), none()));
         inbox.deliver(m, cert);
         assertEq(recipient.count(), 1, "delivered once the table is fresh");
     }
@@ -302,10 +187,10 @@ contract BridgeTest is TableFixture {
     /// pair hashing and the odd node carried up are one construction on both sides.
     function test_tableRootVector() public {
         setOperators(1, 4);
-        OperatorTable.Table memory t = tableOf(table, 1);
+        TableProofs.Table memory t = tableOf(1);
         assertEq(t.root, 0xe9a1fc1d37179cb0089be62c5d1f8df77ae06f1f543e01b47adbe4242af2fb7d, "4 members");
         setOperators(1, 5);
-        t = tableOf(table, 1);
+        t = tableOf(1);
         assertEq(t.root, 0x1d13629488999f657e03c583de2686cffc792547232dc8fe42be8b3c4551b72b, "5: one carried up");
     }
 
@@ -335,19 +220,18 @@ contract BridgeTest is TableFixture {
         for (uint256 s = 0; s < sizes.length; s++) {
             uint256 n = sizes[s];
             setOperators(1000, n);
-            OperatorTable t = new OperatorTable(HOME, HOME_AVS, 6667, MAX_AGE, dummyTable());
-            t = new OperatorTable(HOME, HOME_AVS, 6667, MAX_AGE, tableOf(t, 1));
+            OperatorTable t = new OperatorTable(HOME, HOME_AVS, 6667, MAX_AGE, tableOf(1));
             Inbox box = new Inbox(t, HOME, address(outbox));
             // A fresh recipient each time, so each delivery writes the same slots.
             recipient = new Recorder();
             Message memory m = sendHome("gas");
             bool[] memory absent = none();
             absent[n / 2] = true;
-            OperatorTable.Certificate memory cert = certify(t, box.digest(m), absent);
+            TableProofs.Certificate memory cert = certify(box.digest(m), absent);
             box.deliver(m, cert);
             uint256 delivery = vm.lastCallGas().gasTotalUsed;
-            OperatorTable.Table memory next = tableOf(t, 2);
-            OperatorTable.Certificate memory up = certify(t, t.updateDigest(next), absent);
+            TableProofs.Table memory next = tableOf(2);
+            TableProofs.Certificate memory up = certify(t.updateDigest(next), absent);
             t.update(next, up);
             uint256 update = vm.lastCallGas().gasTotalUsed;
             emit log_string(

@@ -1,0 +1,656 @@
+//! The bridge end to end on two anvils (home chain 31337 with the restaking core and
+//! the bridge AVS, remote chain 31338 with the operator table): tokens there and back
+//! with finality and replays refused, a reorg before depth, a stale table refused
+//! until the next epoch is carried across, and a colluding majority's forged message
+//! proven on the home chain and slashed there.
+
+use std::time::Instant;
+
+use bridge_avs::contracts::{
+    self, IBridgeHome, IHomeInbox, IInbox, IOperatorTable, ITokenVault, IWrappedToken, WireMessage,
+    code, encode,
+};
+use bridge_avs::message::Message;
+use bridge_avs::relay::{self, Committed, Signed};
+use bridge_avs::table::Table;
+use bridge_avs::watch::OutboxWatcher;
+use bulwark::alloy::primitives::{Address, B256, U256, keccak256};
+use bulwark::alloy::providers::{DynProvider, Provider};
+use bulwark::alloy::sol_types::SolValue;
+use bulwark::chain::bindings::{LiquidStakingToken, RestakingCore};
+use bulwark::chain::devnet::{self, DeployConfig, Deployment, DevOperator, Devnet, ether};
+use bulwark::chain::registry::operator_set_at;
+use bulwark::crypto::SecretKey;
+
+const HOME: u64 = 31337;
+const REMOTE: u64 = 31338;
+const CONFIRMATIONS: u64 = 3;
+const MAX_AGE: u64 = 3600;
+const THRESHOLD_BPS: u16 = 6667;
+
+type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// Both chains with everything deployed, the genesis table committed and installed.
+struct Bridge {
+    home: Devnet,
+    remote: Devnet,
+    d: Deployment,
+    ops: Vec<DevOperator>,
+    table: Table,
+    committed: Committed,
+    outbox_a: Address,
+    home_inbox: Address,
+    vault: Address,
+    outbox_b: Address,
+    table_b: Address,
+    inbox_b: Address,
+    wrapped: Address,
+    relayer_b: Address,
+}
+
+impl Bridge {
+    async fn start() -> Result<Self> {
+        let home = Devnet::start(10)?;
+        // The same dev mnemonic on both: a user has one address and key on each chain.
+        let remote = Devnet::start_chain(10, REMOTE)?;
+        assert_eq!(home.chain_id().await?, HOME);
+        assert_eq!(remote.chain_id().await?, REMOTE);
+        let config = DeployConfig {
+            avs_code: contracts::creation_code(code::BRIDGE_HOME)?,
+            // As long as stake stays slashable: tables are challenged on their task.
+            challenge_window: 50,
+            ..DeployConfig::default()
+        };
+        let d = home.deploy(&config).await?;
+        let ops = home.onboard_operators(&d, 4, ether(32)).await?;
+        let a = home.provider();
+        let head = a.get_block_number().await?;
+        let table = relay::read_table(a, d.avs, u32::try_from(head)?).await?;
+        let committed = relay::commit_table(a, d.avs, d.owner, &table).await?;
+        let outbox_a = IBridgeHome::new(d.avs, a.clone()).outbox().call().await?;
+
+        let b = remote.provider();
+        let relayer_b = remote.accounts()[0];
+        let outbox_b = contracts::deploy(b, relayer_b, code::OUTBOX, &[]).await?;
+        let table_b = contracts::deploy(
+            b,
+            relayer_b,
+            code::OPERATOR_TABLE,
+            &encode::arguments(encode::OperatorTableArgs {
+                homeChainId: U256::from(HOME),
+                homeAVS: d.avs,
+                thresholdBps: THRESHOLD_BPS,
+                maxAge: MAX_AGE,
+                genesis: committed.table.clone(),
+            }),
+        )
+        .await?;
+        let inbox_b = contracts::deploy(
+            b,
+            relayer_b,
+            code::INBOX,
+            &encode::arguments(encode::InboxArgs {
+                operators: table_b,
+                sourceChainId: U256::from(HOME),
+                sourceOutbox: outbox_a,
+            }),
+        )
+        .await?;
+        let home_inbox = contracts::deploy(
+            a,
+            d.owner,
+            code::HOME_INBOX,
+            &encode::arguments(encode::HomeInboxArgs {
+                home: d.avs,
+                thresholdBps: THRESHOLD_BPS,
+                sourceChainId: U256::from(REMOTE),
+                sourceOutbox: outbox_b,
+            }),
+        )
+        .await?;
+        let vault = contracts::deploy(
+            a,
+            d.owner,
+            code::TOKEN_VAULT,
+            &encode::arguments(encode::TokenVaultArgs {
+                token: d.token,
+                outbox: outbox_a,
+                inbox: home_inbox,
+                remoteChainId: U256::from(REMOTE),
+            }),
+        )
+        .await?;
+        let wrapped = contracts::deploy(
+            b,
+            relayer_b,
+            code::WRAPPED_TOKEN,
+            &encode::arguments(encode::WrappedTokenArgs {
+                name: "Wrapped LST".into(),
+                symbol: "wLST".into(),
+                outbox: outbox_b,
+                inbox: inbox_b,
+                homeChainId: U256::from(HOME),
+                vault,
+            }),
+        )
+        .await?;
+        devnet::mined(
+            a,
+            ITokenVault::new(vault, a.clone())
+                .setRemote(wrapped)
+                .from(d.owner)
+                .send()
+                .await?,
+        )
+        .await?;
+        Ok(Self {
+            home,
+            remote,
+            d,
+            ops,
+            table,
+            committed,
+            outbox_a,
+            home_inbox,
+            vault,
+            outbox_b,
+            table_b,
+            inbox_b,
+            wrapped,
+            relayer_b,
+        })
+    }
+
+    fn a(&self) -> &DynProvider {
+        self.home.provider()
+    }
+
+    fn b(&self) -> &DynProvider {
+        self.remote.provider()
+    }
+
+    /// A user on the home chain with `amount` tokens approved to the vault.
+    async fn funded_user(&self, index: usize, amount: U256) -> Result<Address> {
+        let user = self.home.accounts()[index];
+        let token = LiquidStakingToken::new(self.d.token, self.a().clone());
+        devnet::mined(
+            self.a(),
+            token.mint(user, amount).from(self.d.owner).send().await?,
+        )
+        .await?;
+        devnet::mined(
+            self.a(),
+            token.approve(self.vault, amount).from(user).send().await?,
+        )
+        .await?;
+        Ok(user)
+    }
+
+    /// `user` locks `amount` for itself on the remote chain; returns the block.
+    async fn lock(&self, user: Address, amount: U256) -> Result<u64> {
+        let vault = ITokenVault::new(self.vault, self.a().clone());
+        let receipt =
+            devnet::mined(self.a(), vault.lock(amount, user).from(user).send().await?).await?;
+        Ok(receipt.block_number.unwrap_or_default())
+    }
+
+    /// A watcher of the home outbox per operator.
+    fn home_watchers(&self) -> Vec<OutboxWatcher> {
+        (0..self.ops.len())
+            .map(|_| OutboxWatcher::new(self.a().clone(), self.outbox_a, HOME, 0, CONFIRMATIONS))
+            .collect()
+    }
+
+    fn remote_watchers(&self) -> Vec<OutboxWatcher> {
+        (0..self.ops.len())
+            .map(|_| OutboxWatcher::new(self.b().clone(), self.outbox_b, REMOTE, 0, CONFIRMATIONS))
+            .collect()
+    }
+
+    /// Every operator whose watcher released a message signs its delivery to `inbox`
+    /// on `chain`: what the relayer collects.
+    async fn sign_released(
+        &self,
+        watchers: &mut [OutboxWatcher],
+        chain: u64,
+        inbox: Address,
+    ) -> Result<Vec<(Message, Vec<Signed>)>> {
+        let mut out: Vec<(Message, Vec<Signed>)> = Vec::new();
+        for (op, watcher) in self.ops.iter().zip(watchers.iter_mut()) {
+            for m in watcher.poll().await? {
+                let signed = Signed {
+                    operator: op.address,
+                    signature: relay::sign(&op.key, relay::delivery(chain, inbox, &m)),
+                };
+                match out.iter_mut().find(|(seen, _)| *seen == m) {
+                    Some((_, all)) => all.push(signed),
+                    None => out.push((m, vec![signed])),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn deliver_remote(&self, m: &Message, signed: &[Signed]) -> Result<Vec<Address>> {
+        let digest = relay::delivery(REMOTE, self.inbox_b, m);
+        let inbox = IInbox::new(self.inbox_b, self.b().clone());
+        assert_eq!(
+            inbox.digest(WireMessage::from(m)).call().await?,
+            digest,
+            "the contract and the relayer agree on the digest"
+        );
+        let (cert, refused) = relay::table_certificate(&self.table, digest, signed)?;
+        devnet::mined(
+            self.b(),
+            inbox
+                .deliver(m.into(), cert)
+                .from(self.relayer_b)
+                .send()
+                .await?,
+        )
+        .await?;
+        Ok(refused)
+    }
+
+    async fn wrapped_balance(&self, who: Address) -> Result<U256> {
+        Ok(IWrappedToken::new(self.wrapped, self.b().clone())
+            .balanceOf(who)
+            .call()
+            .await?)
+    }
+}
+
+/// Whether `err` is a revert with the error `signature` (e.g. `"AlreadyExecuted(bytes32)"`).
+fn reverted_with(err: &bulwark::alloy::contract::Error, signature: &str) -> bool {
+    let selector = &keccak256(signature.as_bytes())[..4];
+    err.as_revert_data()
+        .is_some_and(|data| data.starts_with(selector))
+}
+
+/// anvil's `evm_snapshot`: an id to revert to.
+async fn snapshot(p: &DynProvider) -> Result<U256> {
+    Ok(p.raw_request("evm_snapshot".into(), ()).await?)
+}
+
+/// anvil's `evm_revert` to `id`: the blocks since are gone, new ones take their
+/// numbers (a reorg, as the watchers see it).
+async fn revert_to(p: &DynProvider, id: U256) -> Result {
+    let ok: bool = p.raw_request("evm_revert".into(), (id,)).await?;
+    assert!(ok, "evm_revert");
+    Ok(())
+}
+
+#[tokio::test]
+async fn tokens_go_there_and_back_at_depth_once() -> Result {
+    let bridge = Bridge::start().await?;
+    let (a, b) = (bridge.a(), bridge.b());
+    let user = bridge.funded_user(5, ether(10)).await?;
+    let mut watchers = bridge.home_watchers();
+    for w in &mut watchers {
+        assert!(w.poll().await?.is_empty());
+    }
+
+    let started = Instant::now();
+    let sent_at = bridge.lock(user, ether(10)).await?;
+    // Not deep enough: nothing to sign.
+    let early = bridge
+        .sign_released(&mut watchers, REMOTE, bridge.inbox_b)
+        .await?;
+    assert!(early.is_empty(), "signed before its depth: {early:?}");
+    assert_eq!(watchers[0].pending(), 1);
+    devnet::mine(a, CONFIRMATIONS).await?;
+    let released = bridge
+        .sign_released(&mut watchers, REMOTE, bridge.inbox_b)
+        .await?;
+    assert_eq!(released.len(), 1, "one message, released at its depth");
+    let (m, mut signed) = released.into_iter().next().ok_or("no message")?;
+    assert_eq!(m.nonce, 0);
+    assert_eq!(signed.len(), 4, "every operator signed");
+
+    // An attacker's signature, and an operator's signature on something else, ride
+    // along: refused, and the others still certify.
+    let stranger = SecretKey::from_ikm(&[99; 32])?;
+    signed.push(Signed {
+        operator: Address::repeat_byte(0x66),
+        signature: relay::sign(&stranger, relay::delivery(REMOTE, bridge.inbox_b, &m)),
+    });
+    signed[0].signature = relay::sign(&bridge.ops[0].key, B256::repeat_byte(7));
+    let refused = bridge.deliver_remote(&m, &signed).await?;
+    let executed_at = a.get_block_number().await?;
+    let elapsed = started.elapsed();
+    assert_eq!(
+        refused.len(),
+        2,
+        "the stranger and the bad signature: {refused:?}"
+    );
+    assert_eq!(
+        bridge.wrapped_balance(user).await?,
+        ether(10),
+        "minted on B"
+    );
+    println!(
+        "bridge dispatch→execution: {} home blocks (confirmations {CONFIRMATIONS}), {} ms",
+        executed_at - sent_at,
+        elapsed.as_millis()
+    );
+
+    // The same message again, by anyone, is refused.
+    let (cert, _) = relay::table_certificate(
+        &bridge.table,
+        relay::delivery(REMOTE, bridge.inbox_b, &m),
+        &signed,
+    )?;
+    let again = IInbox::new(bridge.inbox_b, b.clone())
+        .deliver((&m).into(), cert)
+        .from(bridge.relayer_b)
+        .call()
+        .await
+        .expect_err("a replay must fail");
+    assert!(reverted_with(&again, "AlreadyExecuted(bytes32)"), "{again}");
+
+    // Back: burn 4 on B, released on A with a certificate of the home registry.
+    assert_eq!(
+        bridge.remote.accounts()[5],
+        user,
+        "one address on both chains"
+    );
+    let mut back_watchers = bridge.remote_watchers();
+    let wrapped = IWrappedToken::new(bridge.wrapped, b.clone());
+    devnet::mined(b, wrapped.burn(ether(4), user).from(user).send().await?).await?;
+    assert_eq!(bridge.wrapped_balance(user).await?, ether(6), "burned on B");
+    devnet::mine(b, CONFIRMATIONS).await?;
+    let released = bridge
+        .sign_released(&mut back_watchers, HOME, bridge.home_inbox)
+        .await?;
+    let (back, signed) = released.into_iter().next().ok_or("nothing released on B")?;
+    let reference = u32::try_from(a.get_block_number().await? - 1)?;
+    let set = operator_set_at(a, bridge.d.avs, reference).await?;
+    let (cert, refused) = relay::home_certificate(
+        &set,
+        relay::delivery(HOME, bridge.home_inbox, &back),
+        &signed,
+    )?;
+    assert!(refused.is_empty());
+    let home_inbox = IHomeInbox::new(bridge.home_inbox, a.clone());
+    devnet::mined(
+        a,
+        home_inbox
+            .deliver((&back).into(), cert.clone())
+            .from(bridge.d.owner)
+            .send()
+            .await?,
+    )
+    .await?;
+    let token = LiquidStakingToken::new(bridge.d.token, a.clone());
+    assert_eq!(
+        token.balanceOf(user).call().await?,
+        ether(4),
+        "released on A"
+    );
+    assert_eq!(
+        token.balanceOf(bridge.vault).call().await?,
+        ether(6),
+        "6 stay locked"
+    );
+    let again = home_inbox
+        .deliver((&back).into(), cert)
+        .from(bridge.d.owner)
+        .call()
+        .await
+        .expect_err("a replay on A must fail");
+    assert!(reverted_with(&again, "AlreadyExecuted(bytes32)"), "{again}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_reorg_before_depth_is_never_signed_and_a_re_emission_only_as_itself() -> Result {
+    let bridge = Bridge::start().await?;
+    let a = bridge.a();
+    let user = bridge.funded_user(5, ether(30)).await?;
+    let mut watchers = bridge.home_watchers();
+
+    // 10 locked, seen one block deep, then the chain reorganises: the lock is gone and
+    // the same nonce now carries 7.
+    let before = snapshot(a).await?;
+    bridge.lock(user, ether(10)).await?;
+    devnet::mine(a, 1).await?;
+    assert!(
+        bridge
+            .sign_released(&mut watchers, REMOTE, bridge.inbox_b)
+            .await?
+            .is_empty()
+    );
+    assert_eq!(watchers[0].pending(), 1, "seen, not deep");
+    revert_to(a, before).await?;
+    bridge.lock(user, ether(7)).await?;
+    devnet::mine(a, CONFIRMATIONS + 2).await?;
+    let released = bridge
+        .sign_released(&mut watchers, REMOTE, bridge.inbox_b)
+        .await?;
+    assert_eq!(
+        released.len(),
+        1,
+        "only the re-emitted message: {released:?}"
+    );
+    let (m, signed) = &released[0];
+    let (to, amount) = <(Address, U256)>::abi_decode(&m.payload)?;
+    assert_eq!((to, amount), (user, ether(7)), "signed as re-emitted");
+    assert_eq!(signed.len(), 4);
+    bridge.deliver_remote(m, signed).await?;
+    assert_eq!(bridge.wrapped_balance(user).await?, ether(7));
+
+    // A lock dropped by a reorg and never re-emitted is never signed.
+    let before = snapshot(a).await?;
+    bridge.lock(user, ether(5)).await?;
+    assert!(
+        bridge
+            .sign_released(&mut watchers, REMOTE, bridge.inbox_b)
+            .await?
+            .is_empty()
+    );
+    revert_to(a, before).await?;
+    devnet::mine(a, CONFIRMATIONS + 5).await?;
+    let released = bridge
+        .sign_released(&mut watchers, REMOTE, bridge.inbox_b)
+        .await?;
+    assert!(
+        released.is_empty(),
+        "a dropped message was signed: {released:?}"
+    );
+    for w in &watchers {
+        assert_eq!(w.pending(), 0, "nothing left waiting");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_stale_table_is_refused_until_the_next_epoch_is_carried_across() -> Result {
+    let bridge = Bridge::start().await?;
+    let (a, b) = (bridge.a(), bridge.b());
+    let user = bridge.funded_user(5, ether(10)).await?;
+    let mut watchers = bridge.home_watchers();
+    bridge.lock(user, ether(10)).await?;
+    devnet::mine(a, CONFIRMATIONS).await?;
+    let released = bridge
+        .sign_released(&mut watchers, REMOTE, bridge.inbox_b)
+        .await?;
+    let (m, signed) = released.into_iter().next().ok_or("nothing released")?;
+
+    // An hour and a second later on B, the table is too old to execute anything.
+    let _: U256 = b
+        .raw_request("evm_increaseTime".into(), (U256::from(MAX_AGE + 1),))
+        .await?;
+    devnet::mine(b, 1).await?;
+    let digest = relay::delivery(REMOTE, bridge.inbox_b, &m);
+    let (cert, _) = relay::table_certificate(&bridge.table, digest, &signed)?;
+    let stale = IInbox::new(bridge.inbox_b, b.clone())
+        .deliver((&m).into(), cert)
+        .from(bridge.relayer_b)
+        .call()
+        .await
+        .expect_err("a stale table must not execute");
+    assert!(
+        reverted_with(&stale, "StaleTable(uint256,uint256,uint256)"),
+        "{stale}"
+    );
+
+    // The relayer commits epoch 2 from the registry; once it is deep, the current
+    // table's operators sign it over, and B installs it.
+    let head = a.get_block_number().await?;
+    let table2 = relay::read_table(a, bridge.d.avs, u32::try_from(head)?).await?;
+    let epoch2 = relay::commit_table(a, bridge.d.avs, bridge.d.owner, &table2).await?;
+    assert_eq!(epoch2.epoch, 2);
+    assert_eq!(epoch2.task_id, bridge.committed.task_id + U256::from(1));
+    devnet::mine(a, CONFIRMATIONS).await?;
+    let update = relay::update_digest(HOME, bridge.d.avs, REMOTE, bridge.table_b, &epoch2.table);
+    let on_chain = IOperatorTable::new(bridge.table_b, b.clone());
+    assert_eq!(
+        on_chain.updateDigest(epoch2.table.clone()).call().await?,
+        update,
+        "the contract and the relayer agree on the update digest"
+    );
+    let votes: Vec<Signed> = bridge
+        .ops
+        .iter()
+        .map(|op| Signed {
+            operator: op.address,
+            signature: relay::sign(&op.key, update),
+        })
+        .collect();
+    let (cert, _) = relay::table_certificate(&bridge.table, update, &votes)?;
+    devnet::mined(
+        b,
+        on_chain
+            .update(epoch2.table.clone(), cert)
+            .from(bridge.relayer_b)
+            .send()
+            .await?,
+    )
+    .await?;
+    assert_eq!(on_chain.table().call().await?.epoch, 2);
+    // Certificates of the new table execute again.
+    let (cert, _) = relay::table_certificate(&table2, digest, &signed)?;
+    devnet::mined(
+        b,
+        IInbox::new(bridge.inbox_b, b.clone())
+            .deliver((&m).into(), cert)
+            .from(bridge.relayer_b)
+            .send()
+            .await?,
+    )
+    .await?;
+    assert_eq!(bridge.wrapped_balance(user).await?, ether(10));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_colluding_majority_that_forges_a_message_is_slashed_on_the_home_chain() -> Result {
+    let bridge = Bridge::start().await?;
+    let (a, b) = (bridge.a(), bridge.b());
+    let attacker = bridge.remote.accounts()[7];
+    // A mint of a million wrapped tokens the vault never locked: nonce 0 of the home
+    // outbox is unused.
+    let forged = Message {
+        source_chain_id: U256::from(HOME),
+        outbox: bridge.outbox_a,
+        nonce: 0,
+        sender: bridge.vault,
+        destination_chain_id: U256::from(REMOTE),
+        recipient: bridge.wrapped,
+        payload: (attacker, ether(1_000_000)).abi_encode().into(),
+    };
+    let digest = relay::delivery(REMOTE, bridge.inbox_b, &forged);
+    // Three of four operators (75% of the stake) sign it without any watcher.
+    let colluders = &bridge.ops[..3];
+    let honest = &bridge.ops[3];
+    let votes: Vec<Signed> = colluders
+        .iter()
+        .map(|op| Signed {
+            operator: op.address,
+            signature: relay::sign(&op.key, digest),
+        })
+        .collect();
+    let (cert, _) = relay::table_certificate(&bridge.table, digest, &votes)?;
+    devnet::mined(
+        b,
+        IInbox::new(bridge.inbox_b, b.clone())
+            .deliver((&forged).into(), cert.clone())
+            .from(bridge.relayer_b)
+            .send()
+            .await?,
+    )
+    .await?;
+    assert_eq!(
+        bridge.wrapped_balance(attacker).await?,
+        ether(1_000_000),
+        "B cannot tell a forgery from a message"
+    );
+
+    // A challenger on A, with only what is public: the certificate (B's calldata),
+    // the committed table (A's event) and the registry.
+    let challenger = bridge.home.accounts()[8];
+    let home = IBridgeHome::new(bridge.d.avs, a.clone());
+    let offence = home.FORGED_DELIVERY().call().await?;
+    let core = RestakingCore::new(bridge.d.core, a.clone());
+    let evidence = |signer: Address| {
+        relay::forged_delivery_evidence(
+            offence,
+            &bridge.committed.table,
+            &bridge.table,
+            &forged,
+            bridge.inbox_b,
+            &cert,
+            signer,
+        )
+    };
+    let refused = home
+        .challenge(bridge.committed.task_id, evidence(honest.address)?)
+        .from(challenger)
+        .call()
+        .await
+        .err()
+        .expect("the honest operator did not sign");
+    assert!(reverted_with(&refused, "NotASigner(address)"), "{refused}");
+    for op in colluders {
+        let before = core.allocatedStake(op.address, bridge.d.avs).call().await?;
+        devnet::mined(
+            a,
+            home.challenge(bridge.committed.task_id, evidence(op.address)?)
+                .from(challenger)
+                .send()
+                .await?,
+        )
+        .await?;
+        let after = core.allocatedStake(op.address, bridge.d.avs).call().await?;
+        assert_eq!(
+            after,
+            before / U256::from(2),
+            "half of {}'s stake",
+            op.address
+        );
+        println!("forger {} slashed: {before} -> {after} wei", op.address);
+    }
+    let twice = home
+        .challenge(bridge.committed.task_id, evidence(colluders[0].address)?)
+        .from(challenger)
+        .call()
+        .await
+        .err()
+        .expect("once per signer");
+    assert!(
+        reverted_with(&twice, "AlreadySlashed(uint256,address,bytes32)"),
+        "{twice}"
+    );
+    assert_eq!(
+        core.allocatedStake(honest.address, bridge.d.avs)
+            .call()
+            .await?,
+        ether(32),
+        "the honest operator keeps all of its stake"
+    );
+    // The next table weighs what is left: 3 x 16 + 32 ETH.
+    let head = a.get_block_number().await?;
+    let next = relay::read_table(a, bridge.d.avs, u32::try_from(head)?).await?;
+    assert_eq!(next.total_stake_gwei(), 80_000_000_000);
+    Ok(())
+}
