@@ -302,3 +302,44 @@ pub fn forged_delivery_evidence(
     })
     .into())
 }
+
+/// The evidence (`abi.encode(FORGED_TABLE, proof)`) that `signer` signed, in `cert`
+/// under the committed table `committed` (`table` its members), the installation of
+/// `next` in the table contract `table_contract` on chain `chain_id`.
+#[allow(clippy::too_many_arguments)]
+pub fn forged_table_evidence(
+    offence: B256,
+    committed: &WireTable,
+    table: &Table,
+    next: &WireTable,
+    chain_id: u64,
+    table_contract: Address,
+    cert: &TableCertificate,
+    signer: Address,
+) -> Result<Bytes, RelayError> {
+    let (member, proof) = signer_of(table, signer)?;
+    let proof = encode::arguments(encode::ForgedTableProof {
+        t: committed.clone(),
+        next: next.clone(),
+        chainId: U256::from(chain_id),
+        tableContract: table_contract,
+        cert: cert.clone(),
+        signer: member,
+        signerProof: proof,
+    });
+    Ok(encode::arguments(encode::Evidence {
+        offence,
+        proof: proof.into(),
+    })
+    .into())
+}
+
+/// `signer` as a member of `table`, with its proof.
+fn signer_of(table: &Table, signer: Address) -> Result<(WireMember, Vec<B256>), RelayError> {
+    let index = table
+        .members()
+        .binary_search_by_key(&signer, |m| m.operator)
+        .map_err(|_| RelayError::NotAMember(signer))?;
+    let proof = table.proof(signer).ok_or(RelayError::NotAMember(signer))?;
+    Ok((wire_member(&table.members()[index]), proof))
+}

@@ -17,9 +17,11 @@ use bridge_avs::watch::OutboxWatcher;
 use bulwark::alloy::primitives::{Address, B256, U256, keccak256};
 use bulwark::alloy::providers::{DynProvider, Provider};
 use bulwark::alloy::sol_types::SolValue;
-use bulwark::chain::bindings::{LiquidStakingToken, RestakingCore};
+use bulwark::chain::bindings::{BasicAVS, LiquidStakingToken, RestakingCore};
 use bulwark::chain::devnet::{self, DeployConfig, Deployment, DevOperator, Devnet, ether};
+use bulwark::chain::registration::KeyRegistration;
 use bulwark::chain::registry::operator_set_at;
+use bulwark::chain::rewards::{Epochs, Split};
 use bulwark::crypto::SecretKey;
 
 const HOME: u64 = 31337;
@@ -652,5 +654,211 @@ async fn a_colluding_majority_that_forges_a_message_is_slashed_on_the_home_chain
     let head = a.get_block_number().await?;
     let next = relay::read_table(a, bridge.d.avs, u32::try_from(head)?).await?;
     assert_eq!(next.total_stake_gwei(), 80_000_000_000);
+    Ok(())
+}
+
+/// The oracle template's AVS contract, deployed beside the bridge on the same core.
+const ORACLE_AVS: &str = include_str!("../../oracle/artifacts/OracleAVS.json");
+
+#[tokio::test]
+async fn the_oracle_and_the_bridge_share_one_stake() -> Result {
+    let bridge = Bridge::start().await?;
+    let a = bridge.a();
+    let d = &bridge.d;
+    let core = RestakingCore::new(d.core, a.clone());
+    let token = LiquidStakingToken::new(d.token, a.clone());
+
+    // The oracle on the same core; the same four operators allocate all of their
+    // stake to it too and register the same keys.
+    let oracle_config = DeployConfig {
+        avs_code: contracts::creation_code(ORACLE_AVS)?,
+        ..DeployConfig::default()
+    };
+    let oracle = bridge
+        .home
+        .deploy_avs(&oracle_config, d.core, d.owner)
+        .await?;
+    let oracle_registry = BasicAVS::new(oracle, a.clone());
+    for op in &bridge.ops {
+        devnet::mined(
+            a,
+            core.allocate(oracle, 10_000)
+                .from(op.address)
+                .send()
+                .await?,
+        )
+        .await?;
+        let registration = KeyRegistration::for_chain(a, &op.key, oracle, op.address).await?;
+        devnet::mined(
+            a,
+            oracle_registry
+                .registerOperator(registration.public_key, registration.proof)
+                .from(op.address)
+                .send()
+                .await?,
+        )
+        .await?;
+    }
+
+    // A staker delegates 64 to operator 0, which then stands for 96 on both AVSs.
+    let staker = bridge.home.accounts()[6];
+    let op0 = &bridge.ops[0];
+    devnet::mined(a, token.mint(staker, ether(64)).from(d.owner).send().await?).await?;
+    devnet::mined(
+        a,
+        token.approve(d.core, ether(64)).from(staker).send().await?,
+    )
+    .await?;
+    devnet::mined(a, core.delegate(op0.address).from(staker).send().await?).await?;
+    devnet::mined(a, core.deposit(ether(64)).from(staker).send().await?).await?;
+    let home = IBridgeHome::new(d.avs, a.clone());
+    let bridge_registry = BasicAVS::new(d.avs, a.clone());
+    for registry in [&bridge_registry, &oracle_registry] {
+        devnet::mined(
+            a,
+            registry
+                .syncStakes(vec![op0.address])
+                .from(d.owner)
+                .send()
+                .await?,
+        )
+        .await?;
+    }
+    let weight = |avs: Address| {
+        let a = a.clone();
+        let op = op0.address;
+        async move {
+            let head = u32::try_from(a.get_block_number().await?)?;
+            let set = operator_set_at(&a, avs, head).await?;
+            Ok::<u64, Box<dyn std::error::Error>>(set.get(&op).map_or(0, |e| e.stake_gwei))
+        }
+    };
+    assert_eq!(weight(d.avs).await?, 96_000_000_000, "96 on the bridge");
+    assert_eq!(weight(oracle).await?, 96_000_000_000, "96 on the oracle");
+
+    // Both AVSs pay this epoch's rewards by stake; the staker earns from both.
+    devnet::mined(
+        a,
+        token.mint(d.owner, ether(200)).from(d.owner).send().await?,
+    )
+    .await?;
+    let mut earned = Vec::new();
+    for avs in [d.avs, oracle] {
+        let epochs = Epochs::of(a, avs).await?;
+        let epoch = epochs.epoch_of(a.get_block_number().await?);
+        epochs
+            .fund(epoch, d.token, ether(100), Split::Stake)
+            .await?;
+        devnet::mine_to(a, epochs.end_of(epoch) + 1).await?;
+        epochs.distribute(epoch).await?;
+        earned.push(core.pendingRewards(staker, d.token).call().await?);
+    }
+    println!(
+        "one stake, two AVSs: the staker's rewards after the bridge's epoch {} wei, after the oracle's {} wei",
+        earned[0], earned[1]
+    );
+    assert!(earned[0] > U256::ZERO, "rewards from the bridge");
+    assert!(earned[1] > earned[0], "and from the oracle");
+
+    // The relayer keeps tables fresh: epoch 2, read now (its task's challenge window
+    // opens now; epoch 1's closed while the epochs ran).
+    let head = u32::try_from(a.get_block_number().await?)?;
+    let table = relay::read_table(a, d.avs, head).await?;
+    let committed = relay::commit_table(a, d.avs, d.owner, &table).await?;
+
+    // Operator 0 alone signs a forged mint: not enough for B, but provable on A.
+    let forged = Message {
+        source_chain_id: U256::from(HOME),
+        outbox: bridge.outbox_a,
+        nonce: 41,
+        sender: bridge.vault,
+        destination_chain_id: U256::from(REMOTE),
+        recipient: bridge.wrapped,
+        payload: (op0.address, ether(1)).abi_encode().into(),
+    };
+    let digest = relay::delivery(REMOTE, bridge.inbox_b, &forged);
+    let alone = [Signed {
+        operator: op0.address,
+        signature: relay::sign(&op0.key, digest),
+    }];
+    let (cert, _) = relay::table_certificate(&table, digest, &alone)?;
+    let evidence = relay::forged_delivery_evidence(
+        home.FORGED_DELIVERY().call().await?,
+        &committed.table,
+        &table,
+        &forged,
+        bridge.inbox_b,
+        &cert,
+        op0.address,
+    )?;
+    let staked_before = core.stakeOf(staker).call().await?;
+    devnet::mined(
+        a,
+        home.challenge(committed.task_id, evidence)
+            .from(bridge.home.accounts()[8])
+            .send()
+            .await?,
+    )
+    .await?;
+    let after_bridge = (weight(d.avs).await?, weight(oracle).await?);
+    let staked_after = core.stakeOf(staker).call().await?;
+    println!(
+        "one stake, two AVSs: after a 50% slash on the bridge, operator 0 weighs {} gwei on the bridge and {} gwei on the oracle; the staker's 64 became {staked_after} wei",
+        after_bridge.0, after_bridge.1
+    );
+    assert_eq!(
+        after_bridge,
+        (48_000_000_000, 48_000_000_000),
+        "halved on both"
+    );
+    assert_eq!(staked_after, staked_before / U256::from(2));
+
+    // A second offence (a forged table update) compounds on what is left.
+    let next = contracts::WireTable {
+        epoch: 9,
+        root: B256::repeat_byte(0xEE),
+        ..committed.table.clone()
+    };
+    let update = relay::update_digest(HOME, d.avs, REMOTE, bridge.table_b, &next);
+    let (cert, _) = relay::table_certificate(
+        &table,
+        update,
+        &[Signed {
+            operator: op0.address,
+            signature: relay::sign(&op0.key, update),
+        }],
+    )?;
+    let evidence = relay::forged_table_evidence(
+        home.FORGED_TABLE().call().await?,
+        &committed.table,
+        &table,
+        &next,
+        REMOTE,
+        bridge.table_b,
+        &cert,
+        op0.address,
+    )?;
+    devnet::mined(
+        a,
+        home.challenge(committed.task_id, evidence)
+            .from(bridge.home.accounts()[8])
+            .send()
+            .await?,
+    )
+    .await?;
+    let compounded = (weight(d.avs).await?, weight(oracle).await?);
+    println!(
+        "one stake, two AVSs: after a second 50% slash, {} gwei on the bridge and {} gwei on the oracle (96 -> 48 -> 24)",
+        compounded.0, compounded.1
+    );
+    assert_eq!(
+        compounded,
+        (24_000_000_000, 24_000_000_000),
+        "compounded: 96 x 0.5 x 0.5"
+    );
+    assert_eq!(
+        core.stakeOf(staker).call().await?,
+        staked_before / U256::from(4)
+    );
     Ok(())
 }
