@@ -1,0 +1,386 @@
+//! The relayer: follows both outboxes as operators do, asks every operator for its
+//! signature on each message that became deep enough, and delivers it with a
+//! certificate once enough stake signed; keeps the remote table fresh by committing
+//! the registry's set as a new epoch and carrying it across, signed by the table in
+//! place.
+//!
+//! Anyone may relay: a relayer holds no trust, only gas. What it delivers is checked
+//! by the inboxes; what it commits is checked by `BridgeHome`.
+//!
+//! # Security
+//! Operators' answers are claims: each is read with a timeout and a size cap, parsed
+//! strictly, and checked against that operator's key before it is aggregated
+//! ([`relay::table_certificate`], [`relay::home_certificate`]); a slow, lying or
+//! garbled endpoint costs one request and is left out. A certificate is sent only
+//! when the stake that verifiably signed meets the contract's threshold, so no gas
+//! is spent on deliveries that would revert.
+
+use std::time::Duration;
+
+use bulwark::alloy::primitives::{Address, B256, U256};
+use bulwark::alloy::providers::{DynProvider, Provider};
+use bulwark::chain::registry::operator_set_at;
+use bulwark::chain::{ChainError, devnet};
+use bulwark::crypto::Signature;
+
+use crate::contracts::{IHomeInbox, IInbox, IOperatorTable};
+use crate::message::Message;
+use crate::relay::{self, RelayError, Signed};
+use crate::signing::Deployment;
+use crate::table::Table;
+use crate::watch::OutboxWatcher;
+
+/// Largest answer read from an operator: a hex signature is 194 bytes.
+const MAX_ANSWER: usize = 512;
+
+/// An operator the relayer asks: its account and the base URL of its signatures.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    /// The operator's account (its key is looked up in the table or registry).
+    pub operator: Address,
+    /// e.g. `http://127.0.0.1:9100`.
+    pub url: String,
+}
+
+/// What one step did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Messages delivered to the remote chain.
+    pub to_remote: Vec<B256>,
+    /// Messages delivered to the home chain.
+    pub to_home: Vec<B256>,
+    /// A table epoch installed on the remote chain.
+    pub installed: Option<u64>,
+    /// Operators whose answers were refused (did not verify).
+    pub refused: Vec<Address>,
+}
+
+/// Relays between the two chains of `Deployment`.
+pub struct Relayer {
+    d: Deployment,
+    home: DynProvider,
+    remote: DynProvider,
+    /// Sends on the home chain (and commits tables: a task creator of the AVS).
+    home_from: Address,
+    remote_from: Address,
+    endpoints: Vec<Endpoint>,
+    http: reqwest::Client,
+    threshold_bps: u64,
+    home_watch: OutboxWatcher,
+    remote_watch: OutboxWatcher,
+    to_remote: Vec<Message>,
+    to_home: Vec<Message>,
+    /// The remote table in force, with its members.
+    table: Table,
+    /// A committed epoch waiting to be carried across.
+    pending_table: Option<relay::Committed>,
+    confirmations: u64,
+}
+
+impl Relayer {
+    /// A relayer of `d`, reading both chains from `from` (home, remote) on, asking
+    /// `endpoints`, sending from `home_from` / `remote_from`. Reads the remote table
+    /// in force and its members (from the registry at the table's home block).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn new(
+        d: Deployment,
+        home: DynProvider,
+        remote: DynProvider,
+        (home_from, remote_from): (Address, Address),
+        endpoints: Vec<Endpoint>,
+        (from_home, from_remote): (u64, u64),
+        confirmations: u64,
+        timeout: Duration,
+    ) -> Result<Self, RelayError> {
+        let table = Self::table_in_force(&d, &home, &remote).await?;
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|_| ChainError::OutOfRange("HTTP client"))?;
+        let threshold_bps = IOperatorTable::new(d.remote_table, remote.clone())
+            .thresholdBps()
+            .call()
+            .await
+            .map_err(ChainError::from)?;
+        Ok(Self {
+            home_watch: OutboxWatcher::new(
+                home.clone(),
+                d.home_outbox,
+                d.home_chain,
+                from_home,
+                confirmations,
+            ),
+            remote_watch: OutboxWatcher::new(
+                remote.clone(),
+                d.remote_outbox,
+                d.remote_chain,
+                from_remote,
+                confirmations,
+            ),
+            d,
+            home,
+            remote,
+            home_from,
+            remote_from,
+            endpoints,
+            http,
+            threshold_bps: u64::from(threshold_bps),
+            to_remote: Vec::new(),
+            to_home: Vec::new(),
+            table,
+            pending_table: None,
+            confirmations,
+        })
+    }
+
+    /// The remote table in force, its members read from the registry at its home
+    /// block and checked against its root.
+    async fn table_in_force(
+        d: &Deployment,
+        home: &DynProvider,
+        remote: &DynProvider,
+    ) -> Result<Table, RelayError> {
+        let wire = IOperatorTable::new(d.remote_table, remote.clone())
+            .table()
+            .call()
+            .await
+            .map_err(ChainError::from)?;
+        let block = u32::try_from(wire.homeBlock)
+            .map_err(|_| ChainError::OutOfRange("table home block"))?;
+        let table = relay::read_table(home, d.home_avs, block).await?;
+        if table.root() != wire.root {
+            return Err(RelayError::TableMismatch(wire.epoch));
+        }
+        Ok(table)
+    }
+
+    /// The signatures `endpoints` give on `digest`, unchecked (the certificate
+    /// builders check them).
+    pub async fn collect(&self, digest: B256) -> Vec<Signed> {
+        let asks = self.endpoints.iter().map(|e| async move {
+            let signature = self.ask(&e.url, digest).await?;
+            Some(Signed {
+                operator: e.operator,
+                signature,
+            })
+        });
+        futures_join_all(asks).await.into_iter().flatten().collect()
+    }
+
+    async fn ask(&self, url: &str, digest: B256) -> Option<Signature> {
+        let mut response = self
+            .http
+            .get(format!("{url}/v1/signatures/{digest}"))
+            .send()
+            .await
+            .ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.ok()? {
+            if body.len() + chunk.len() > MAX_ANSWER {
+                return None;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let text = std::str::from_utf8(&body).ok()?.trim();
+        let bytes = bulwark::alloy::primitives::hex::decode(text).ok()?;
+        Signature::from_wire(&bytes).ok()
+    }
+
+    /// Whether `signed` stake (gwei) of `total` meets the threshold.
+    fn enough(&self, signed: u64, total: u64) -> bool {
+        u128::from(signed) * 10_000 >= u128::from(total) * u128::from(self.threshold_bps)
+    }
+
+    /// One round: new messages, deliveries both ways, the table.
+    pub async fn step(&mut self) -> Result<Report, RelayError> {
+        let mut report = Report::default();
+        let remote_chain = U256::from(self.d.remote_chain);
+        let home_chain = U256::from(self.d.home_chain);
+        let fresh = self.home_watch.poll().await?;
+        self.to_remote.extend(
+            fresh
+                .into_iter()
+                .filter(|m| m.destination_chain_id == remote_chain),
+        );
+        let fresh = self.remote_watch.poll().await?;
+        self.to_home.extend(
+            fresh
+                .into_iter()
+                .filter(|m| m.destination_chain_id == home_chain),
+        );
+
+        let inbox = IInbox::new(self.d.remote_inbox, self.remote.clone());
+        let mut waiting = Vec::new();
+        for m in std::mem::take(&mut self.to_remote) {
+            let id = m.id();
+            if inbox.executed(id).call().await.map_err(ChainError::from)? {
+                continue;
+            }
+            let digest = relay::delivery(self.d.remote_chain, self.d.remote_inbox, &m);
+            let signed = self.collect(digest).await;
+            let certified = relay::table_certificate(&self.table, digest, &signed);
+            let Ok((cert, refused)) = certified else {
+                waiting.push(m);
+                continue;
+            };
+            report.refused.extend(refused);
+            let missing: u64 = cert.nonSigners.iter().map(|n| n.member.stakeGwei).sum();
+            let total = self.table.total_stake_gwei();
+            if !self.enough(total.saturating_sub(missing), total) {
+                waiting.push(m);
+                continue;
+            }
+            let sent = inbox
+                .deliver((&m).into(), cert)
+                .from(self.remote_from)
+                .send()
+                .await;
+            match sent {
+                Ok(pending) if devnet::mined(&self.remote, pending).await.is_ok() => {
+                    report.to_remote.push(id);
+                }
+                _ => waiting.push(m),
+            }
+        }
+        self.to_remote = waiting;
+
+        let home_inbox = IHomeInbox::new(self.d.home_inbox, self.home.clone());
+        let mut waiting = Vec::new();
+        for m in std::mem::take(&mut self.to_home) {
+            let id = m.id();
+            if home_inbox
+                .executed(id)
+                .call()
+                .await
+                .map_err(ChainError::from)?
+            {
+                continue;
+            }
+            let digest = relay::delivery(self.d.home_chain, self.d.home_inbox, &m);
+            let signed = self.collect(digest).await;
+            let head = self.home.get_block_number().await?;
+            let reference = u32::try_from(head.saturating_sub(1))
+                .map_err(|_| ChainError::OutOfRange("home block"))?;
+            let set = operator_set_at(&self.home, self.d.home_avs, reference).await?;
+            let Ok((cert, refused)) = relay::home_certificate(&set, digest, &signed) else {
+                waiting.push(m);
+                continue;
+            };
+            report.refused.extend(refused);
+            let missing: u64 = cert
+                .nonSigners
+                .iter()
+                .filter_map(|n| set.get(&n.operator).map(|e| e.stake_gwei))
+                .sum();
+            if !self.enough(
+                set.total_stake_gwei.saturating_sub(missing),
+                set.total_stake_gwei,
+            ) {
+                waiting.push(m);
+                continue;
+            }
+            let sent = home_inbox
+                .deliver((&m).into(), cert)
+                .from(self.home_from)
+                .send()
+                .await;
+            match sent {
+                Ok(pending) if devnet::mined(&self.home, pending).await.is_ok() => {
+                    report.to_home.push(id);
+                }
+                _ => waiting.push(m),
+            }
+        }
+        self.to_home = waiting;
+
+        report.installed = self.carry_table().await?;
+        Ok(report)
+    }
+
+    /// Commits the registry's set as a new epoch when it differs from the table in
+    /// force, and installs a committed epoch on the remote chain once it is deep and
+    /// enough of the table in force signed it.
+    async fn carry_table(&mut self) -> Result<Option<u64>, RelayError> {
+        let head = self.home.get_block_number().await?;
+        if self.pending_table.is_none() {
+            let now = u32::try_from(head).map_err(|_| ChainError::OutOfRange("home block"))?;
+            let current = relay::read_table(&self.home, self.d.home_avs, now).await?;
+            if current.root() != self.table.root() {
+                self.pending_table =
+                    Some(relay::commit_table(&self.home, self.d.home_avs, self.home_from, &current).await?);
+            }
+        }
+        let Some(committed) = self.pending_table.clone() else {
+            return Ok(None);
+        };
+        if head < committed.block + self.confirmations {
+            return Ok(None);
+        }
+        let digest = relay::update_digest(
+            self.d.home_chain,
+            self.d.home_avs,
+            self.d.remote_chain,
+            self.d.remote_table,
+            &committed.table,
+        );
+        let signed = self.collect(digest).await;
+        let Ok((cert, _)) = relay::table_certificate(&self.table, digest, &signed) else {
+            return Ok(None);
+        };
+        let missing: u64 = cert.nonSigners.iter().map(|n| n.member.stakeGwei).sum();
+        let total = self.table.total_stake_gwei();
+        if !self.enough(total.saturating_sub(missing), total) {
+            return Ok(None);
+        }
+        let remote_table = IOperatorTable::new(self.d.remote_table, self.remote.clone());
+        let pending = remote_table
+            .update(committed.table.clone(), cert)
+            .from(self.remote_from)
+            .send()
+            .await
+            .map_err(ChainError::from)?;
+        devnet::mined(&self.remote, pending).await?;
+        self.table = Self::table_in_force(&self.d, &self.home, &self.remote).await?;
+        self.pending_table = None;
+        Ok(Some(committed.epoch))
+    }
+
+    /// The table in force on the remote chain, as this relayer knows it.
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+}
+
+/// Runs `futures` concurrently and collects their outputs in order.
+async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let handles: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    // Poll all at once: each is mostly waiting on its socket.
+    let mut pending: Vec<_> = handles.into_iter().map(Some).collect();
+    let mut results: Vec<Option<F::Output>> = (0..pending.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut done = true;
+        for (slot, result) in pending.iter_mut().zip(results.iter_mut()) {
+            if let Some(fut) = slot {
+                match fut.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => {
+                        *result = Some(v);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => done = false,
+                }
+            }
+        }
+        if done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    out.extend(results.into_iter().flatten());
+    out
+}
