@@ -76,6 +76,7 @@ mod sol {
             function table() external view returns (WireTable memory);
             function installedAt() external view returns (uint256);
             function maxAge() external view returns (uint64);
+            function thresholdBps() external view returns (uint16);
             function updateDigest(WireTable memory next) external view returns (bytes32);
             function update(WireTable calldata next, TableCertificate calldata cert) external;
         }

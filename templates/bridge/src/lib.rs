@@ -15,5 +15,7 @@ pub mod contracts;
 pub mod finality;
 pub mod message;
 pub mod relay;
+pub mod relayer;
+pub mod signing;
 pub mod table;
 pub mod watch;

@@ -40,6 +40,9 @@ pub enum RelayError {
     /// The commit's receipt had no `TableCommitted`.
     #[error("commitTable emitted no TableCommitted")]
     NoCommit,
+    /// The registry's set at a table's home block is not that table.
+    #[error("the registry at table {0}'s home block does not give its root")]
+    TableMismatch(u64),
     /// The operator is not in the table.
     #[error("{0} is not a member of the table")]
     NotAMember(Address),

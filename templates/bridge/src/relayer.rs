@@ -21,7 +21,9 @@ use bulwark::alloy::primitives::{Address, B256, U256};
 use bulwark::alloy::providers::{DynProvider, Provider};
 use bulwark::chain::registry::operator_set_at;
 use bulwark::chain::{ChainError, devnet};
-use bulwark::crypto::Signature;
+use bulwark::crypto::{Domain, PublicKey, Signature};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 
 use crate::contracts::{IHomeInbox, IInbox, IOperatorTable};
 use crate::message::Message;
@@ -154,17 +156,62 @@ impl Relayer {
         Ok(table)
     }
 
-    /// The signatures `endpoints` give on `digest`, unchecked (the certificate
-    /// builders check them).
-    pub async fn collect(&self, digest: B256) -> Vec<Signed> {
-        let asks = self.endpoints.iter().map(|e| async move {
-            let signature = self.ask(&e.url, digest).await?;
-            Some(Signed {
-                operator: e.operator,
-                signature,
+    /// The signatures `endpoints` give on `digest`, asked all at once and each
+    /// checked as it arrives against the key `weigh` gives its operator (with its
+    /// stake, in gwei); returns as soon as the verified stake reaches `needed`, so a
+    /// slow endpoint delays nothing once enough others answered.
+    pub async fn collect(
+        &self,
+        digest: B256,
+        weigh: impl Fn(&Address) -> Option<(PublicKey, u64)>,
+        needed: u64,
+    ) -> Vec<Signed> {
+        let mut asks: FuturesUnordered<_> = self
+            .endpoints
+            .iter()
+            .map(|e| async move {
+                self.ask(&e.url, digest).await.map(|signature| Signed {
+                    operator: e.operator,
+                    signature,
+                })
             })
-        });
-        futures_join_all(asks).await.into_iter().flatten().collect()
+            .collect();
+        let mut out: Vec<Signed> = Vec::new();
+        let mut counted: Vec<Address> = Vec::new();
+        let mut stake = 0u64;
+        while let Some(answer) = asks.next().await {
+            let Some(signed) = answer else { continue };
+            if let Some((key, weight)) = weigh(&signed.operator)
+                && !counted.contains(&signed.operator)
+                && key
+                    .verify(&Domain::SIGNATURE, digest.as_slice(), &signed.signature)
+                    .is_ok()
+            {
+                counted.push(signed.operator);
+                stake = stake.saturating_add(weight);
+            }
+            out.push(signed);
+            if stake >= needed {
+                break;
+            }
+        }
+        out
+    }
+
+    /// The stake (gwei) of `total` a certificate needs.
+    fn needed(&self, total: u64) -> u64 {
+        (u128::from(total) * u128::from(self.threshold_bps)).div_ceil(10_000) as u64
+    }
+
+    /// Member keys and stakes of the table in force, for [`Relayer::collect`].
+    fn table_weights(table: &Table) -> impl Fn(&Address) -> Option<(PublicKey, u64)> + '_ {
+        |operator| {
+            let members = table.members();
+            let i = members
+                .binary_search_by_key(operator, |m| m.operator)
+                .ok()?;
+            Some((members[i].public_key, members[i].stake_gwei))
+        }
     }
 
     async fn ask(&self, url: &str, digest: B256) -> Option<Signature> {
@@ -220,7 +267,10 @@ impl Relayer {
                 continue;
             }
             let digest = relay::delivery(self.d.remote_chain, self.d.remote_inbox, &m);
-            let signed = self.collect(digest).await;
+            let needed = self.needed(self.table.total_stake_gwei());
+            let signed = self
+                .collect(digest, Self::table_weights(&self.table), needed)
+                .await;
             let certified = relay::table_certificate(&self.table, digest, &signed);
             let Ok((cert, refused)) = certified else {
                 waiting.push(m);
@@ -238,11 +288,16 @@ impl Relayer {
                 .from(self.remote_from)
                 .send()
                 .await;
-            match sent {
-                Ok(pending) if devnet::mined(&self.remote, pending).await.is_ok() => {
-                    report.to_remote.push(id);
+            let landed = match sent {
+                Ok(pending) => devnet::mined(&self.remote, pending).await.map(|_| ()),
+                Err(e) => Err(ChainError::from(e)),
+            };
+            match landed {
+                Ok(()) => report.to_remote.push(id),
+                Err(e) => {
+                    bulwark::tracing::warn!(%id, error = %e, "delivery to the remote chain failed; retrying");
+                    waiting.push(m);
                 }
-                _ => waiting.push(m),
             }
         }
         self.to_remote = waiting;
@@ -260,11 +315,19 @@ impl Relayer {
                 continue;
             }
             let digest = relay::delivery(self.d.home_chain, self.d.home_inbox, &m);
-            let signed = self.collect(digest).await;
-            let head = self.home.get_block_number().await?;
+            let head = self
+                .home
+                .get_block_number()
+                .await
+                .map_err(ChainError::from)?;
             let reference = u32::try_from(head.saturating_sub(1))
                 .map_err(|_| ChainError::OutOfRange("home block"))?;
             let set = operator_set_at(&self.home, self.d.home_avs, reference).await?;
+            let weights =
+                |operator: &Address| set.get(operator).map(|e| (e.public_key, e.stake_gwei));
+            let signed = self
+                .collect(digest, weights, self.needed(set.total_stake_gwei))
+                .await;
             let Ok((cert, refused)) = relay::home_certificate(&set, digest, &signed) else {
                 waiting.push(m);
                 continue;
@@ -287,11 +350,16 @@ impl Relayer {
                 .from(self.home_from)
                 .send()
                 .await;
-            match sent {
-                Ok(pending) if devnet::mined(&self.home, pending).await.is_ok() => {
-                    report.to_home.push(id);
+            let landed = match sent {
+                Ok(pending) => devnet::mined(&self.home, pending).await.map(|_| ()),
+                Err(e) => Err(ChainError::from(e)),
+            };
+            match landed {
+                Ok(()) => report.to_home.push(id),
+                Err(e) => {
+                    bulwark::tracing::warn!(%id, error = %e, "delivery to the home chain failed; retrying");
+                    waiting.push(m);
                 }
-                _ => waiting.push(m),
             }
         }
         self.to_home = waiting;
@@ -304,13 +372,19 @@ impl Relayer {
     /// force, and installs a committed epoch on the remote chain once it is deep and
     /// enough of the table in force signed it.
     async fn carry_table(&mut self) -> Result<Option<u64>, RelayError> {
-        let head = self.home.get_block_number().await?;
+        let head = self
+            .home
+            .get_block_number()
+            .await
+            .map_err(ChainError::from)?;
         if self.pending_table.is_none() {
             let now = u32::try_from(head).map_err(|_| ChainError::OutOfRange("home block"))?;
             let current = relay::read_table(&self.home, self.d.home_avs, now).await?;
             if current.root() != self.table.root() {
-                self.pending_table =
-                    Some(relay::commit_table(&self.home, self.d.home_avs, self.home_from, &current).await?);
+                self.pending_table = Some(
+                    relay::commit_table(&self.home, self.d.home_avs, self.home_from, &current)
+                        .await?,
+                );
             }
         }
         let Some(committed) = self.pending_table.clone() else {
@@ -326,7 +400,10 @@ impl Relayer {
             self.d.remote_table,
             &committed.table,
         );
-        let signed = self.collect(digest).await;
+        let needed = self.needed(self.table.total_stake_gwei());
+        let signed = self
+            .collect(digest, Self::table_weights(&self.table), needed)
+            .await;
         let Ok((cert, _)) = relay::table_certificate(&self.table, digest, &signed) else {
             return Ok(None);
         };
@@ -352,35 +429,4 @@ impl Relayer {
     pub fn table(&self) -> &Table {
         &self.table
     }
-}
-
-/// Runs `futures` concurrently and collects their outputs in order.
-async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
-    let handles: Vec<_> = futures.into_iter().map(Box::pin).collect();
-    let mut out = Vec::with_capacity(handles.len());
-    // Poll all at once: each is mostly waiting on its socket.
-    let mut pending: Vec<_> = handles.into_iter().map(Some).collect();
-    let mut results: Vec<Option<F::Output>> = (0..pending.len()).map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut done = true;
-        for (slot, result) in pending.iter_mut().zip(results.iter_mut()) {
-            if let Some(fut) = slot {
-                match fut.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => {
-                        *result = Some(v);
-                        *slot = None;
-                    }
-                    std::task::Poll::Pending => done = false,
-                }
-            }
-        }
-        if done {
-            std::task::Poll::Ready(())
-        } else {
-            std::task::Poll::Pending
-        }
-    })
-    .await;
-    out.extend(results.into_iter().flatten());
-    out
 }

@@ -134,12 +134,13 @@ async fn signature(
         .parse()
         .map_err(|_| (StatusCode::BAD_REQUEST, "not a 32-byte hex digest"))?;
     book.get(&digest)
-        .map(|s| format!("0x{}", hex(&s.to_uncompressed())))
+        .map(|s| {
+            format!(
+                "0x{}",
+                bulwark::alloy::primitives::hex::encode(s.to_uncompressed())
+            )
+        })
         .ok_or((StatusCode::NOT_FOUND, "not signed"))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// One operator's duty on both chains.

@@ -4,7 +4,6 @@
 //! until the next epoch is carried across, and a colluding majority's forged message
 //! proven on the home chain and slashed there.
 
-
 mod common;
 
 use common::*;

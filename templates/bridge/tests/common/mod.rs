@@ -1,6 +1,6 @@
 //! The bridge on two anvils, shared by the end-to-end tests: both chains deployed,
 //! the genesis table committed and installed, and helpers to act on them.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub use std::time::Instant;
 
@@ -161,6 +161,20 @@ impl Bridge {
         })
     }
 
+    /// Where everything is, as operators and relayers are configured.
+    pub fn deployment(&self) -> bridge_avs::signing::Deployment {
+        bridge_avs::signing::Deployment {
+            home_chain: HOME,
+            remote_chain: REMOTE,
+            home_avs: self.d.avs,
+            home_outbox: self.outbox_a,
+            home_inbox: self.home_inbox,
+            remote_outbox: self.outbox_b,
+            remote_table: self.table_b,
+            remote_inbox: self.inbox_b,
+        }
+    }
+
     pub fn a(&self) -> &DynProvider {
         self.home.provider()
     }
@@ -279,4 +293,3 @@ pub async fn revert_to(p: &DynProvider, id: U256) -> Result {
     assert!(ok, "evm_revert");
     Ok(())
 }
-
