@@ -331,4 +331,26 @@ contract BridgeHomeTest is TableFixture {
         );
         home.challenge(taskId, evidence);
     }
+
+    /// Gas of committing a table (reading and checking the registry's set), at 10 and
+    /// 100 operators.
+    function test_gas_commitTable() public {
+        uint256[2] memory sizes = [uint256(10), 100];
+        for (uint256 s = 0; s < sizes.length; s++) {
+            home = new BridgeHome(TaskManager.Params(core, address(this), 1 ether, 100, DELAY));
+            setOperators(1000 * (s + 1), sizes[s]);
+            for (uint256 i = 0; i < ops.length; i++) {
+                join(ops[i]);
+                ops[i].stake = uint64(STAKE / 1 gwei);
+            }
+            vm.roll(block.number + 1);
+            TableProofs.Member[] memory m = members();
+            home.commitTable(m);
+            uint256 used = vm.lastCallGas().gasTotalUsed;
+            emit log_string(
+                string.concat("bridge-gas operators=", vm.toString(sizes[s]), " commit-table=", vm.toString(used))
+            );
+            assertTrue(home.isCommitted(tableOf(1)), "committed");
+        }
+    }
 }
