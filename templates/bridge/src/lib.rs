@@ -12,6 +12,7 @@
 //!   block; the contract checks certificates against it.
 
 pub mod contracts;
+pub mod devnet;
 pub mod finality;
 pub mod message;
 pub mod relay;

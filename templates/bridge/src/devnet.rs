@@ -1,0 +1,254 @@
+//! Both chains of the bridge on a developer's machine: two anvils (home 31337 with
+//! the restaking core and `BridgeHome`, remote 31338 with the operator table), four
+//! operators onboarded, every contract deployed, the genesis table committed on the
+//! home chain and installed on the remote one. The end-to-end tests and the demo
+//! start from here.
+
+use bulwark::alloy::primitives::{Address, U256};
+use bulwark::alloy::providers::{DynProvider, Provider};
+use bulwark::chain::ChainError;
+use bulwark::chain::bindings::LiquidStakingToken;
+use bulwark::chain::devnet::{self as chain_devnet, DeployConfig, DevOperator, Devnet, ether};
+
+use crate::contracts::{self, IBridgeHome, ITokenVault, IWrappedToken, code, encode};
+use crate::relay::{self, Committed, RelayError};
+use crate::signing::Deployment;
+use crate::table::Table;
+
+/// The home chain's id (anvil's default).
+pub const HOME: u64 = 31337;
+/// The remote chain's id.
+pub const REMOTE: u64 = 31338;
+/// Blocks a message waits on its source chain before operators sign it.
+pub const CONFIRMATIONS: u64 = 3;
+/// Seconds a remote table executes messages after it is installed.
+pub const MAX_AGE: u64 = 3600;
+/// Share of the stake (basis points) a certificate needs, on both chains.
+pub const THRESHOLD_BPS: u16 = 6667;
+
+/// Both chains with everything deployed, the genesis table committed and installed.
+pub struct Bridge {
+    /// The home chain (restaking core, `BridgeHome`, vault, home inbox).
+    pub home: Devnet,
+    /// The remote chain (operator table, inbox, outbox, wrapped token).
+    pub remote: Devnet,
+    /// The home deployment: token, core, `BridgeHome` (as `avs`), owner.
+    pub d: chain_devnet::Deployment,
+    /// The four operators (dev accounts 1-4 with their BLS keys).
+    pub ops: Vec<DevOperator>,
+    /// The genesis table (epoch 1), with its members.
+    pub table: Table,
+    /// Epoch 1 as committed on the home chain.
+    pub committed: Committed,
+    /// The home outbox.
+    pub outbox_a: Address,
+    /// The home inbox.
+    pub home_inbox: Address,
+    /// The token vault (home).
+    pub vault: Address,
+    /// The remote outbox.
+    pub outbox_b: Address,
+    /// The remote operator table.
+    pub table_b: Address,
+    /// The remote inbox.
+    pub inbox_b: Address,
+    /// The wrapped token (remote).
+    pub wrapped: Address,
+    /// The account that relays on the remote chain.
+    pub relayer_b: Address,
+}
+
+impl Bridge {
+    /// Starts both anvils and deploys everything.
+    pub async fn start() -> Result<Self, RelayError> {
+        let home = Devnet::start(10)?;
+        // The same dev mnemonic on both: a user has one address and key on each chain.
+        let remote = Devnet::start_chain(10, REMOTE)?;
+        let config = DeployConfig {
+            avs_code: contracts::creation_code(code::BRIDGE_HOME)?,
+            // As long as stake stays slashable: tables are challenged on their task.
+            challenge_window: 50,
+            ..DeployConfig::default()
+        };
+        let d = home.deploy(&config).await?;
+        let ops = home.onboard_operators(&d, 4, ether(32)).await?;
+        let a = home.provider();
+        let head = a.get_block_number().await.map_err(ChainError::from)?;
+        let head = u32::try_from(head).map_err(|_| ChainError::OutOfRange("home block"))?;
+        let table = relay::read_table(a, d.avs, head).await?;
+        let committed = relay::commit_table(a, d.avs, d.owner, &table).await?;
+        let outbox_a = IBridgeHome::new(d.avs, a.clone())
+            .outbox()
+            .call()
+            .await
+            .map_err(ChainError::from)?;
+
+        let b = remote.provider();
+        let relayer_b = remote.accounts()[0];
+        let outbox_b = contracts::deploy(b, relayer_b, code::OUTBOX, &[]).await?;
+        let table_b = contracts::deploy(
+            b,
+            relayer_b,
+            code::OPERATOR_TABLE,
+            &encode::arguments(encode::OperatorTableArgs {
+                homeChainId: U256::from(HOME),
+                homeAVS: d.avs,
+                thresholdBps: THRESHOLD_BPS,
+                maxAge: MAX_AGE,
+                genesis: committed.table.clone(),
+            }),
+        )
+        .await?;
+        let inbox_b = contracts::deploy(
+            b,
+            relayer_b,
+            code::INBOX,
+            &encode::arguments(encode::InboxArgs {
+                operators: table_b,
+                sourceChainId: U256::from(HOME),
+                sourceOutbox: outbox_a,
+            }),
+        )
+        .await?;
+        let home_inbox = contracts::deploy(
+            a,
+            d.owner,
+            code::HOME_INBOX,
+            &encode::arguments(encode::HomeInboxArgs {
+                home: d.avs,
+                thresholdBps: THRESHOLD_BPS,
+                sourceChainId: U256::from(REMOTE),
+                sourceOutbox: outbox_b,
+            }),
+        )
+        .await?;
+        let vault = contracts::deploy(
+            a,
+            d.owner,
+            code::TOKEN_VAULT,
+            &encode::arguments(encode::TokenVaultArgs {
+                token: d.token,
+                outbox: outbox_a,
+                inbox: home_inbox,
+                remoteChainId: U256::from(REMOTE),
+            }),
+        )
+        .await?;
+        let wrapped = contracts::deploy(
+            b,
+            relayer_b,
+            code::WRAPPED_TOKEN,
+            &encode::arguments(encode::WrappedTokenArgs {
+                name: "Wrapped LST".into(),
+                symbol: "wLST".into(),
+                outbox: outbox_b,
+                inbox: inbox_b,
+                homeChainId: U256::from(HOME),
+                vault,
+            }),
+        )
+        .await?;
+        chain_devnet::mined(
+            a,
+            ITokenVault::new(vault, a.clone())
+                .setRemote(wrapped)
+                .from(d.owner)
+                .send()
+                .await
+                .map_err(ChainError::from)?,
+        )
+        .await?;
+        Ok(Self {
+            home,
+            remote,
+            d,
+            ops,
+            table,
+            committed,
+            outbox_a,
+            home_inbox,
+            vault,
+            outbox_b,
+            table_b,
+            inbox_b,
+            wrapped,
+            relayer_b,
+        })
+    }
+
+    /// Where everything is, as operators and relayers are configured.
+    pub fn deployment(&self) -> Deployment {
+        Deployment {
+            home_chain: HOME,
+            remote_chain: REMOTE,
+            home_avs: self.d.avs,
+            home_outbox: self.outbox_a,
+            home_inbox: self.home_inbox,
+            remote_outbox: self.outbox_b,
+            remote_table: self.table_b,
+            remote_inbox: self.inbox_b,
+        }
+    }
+
+    /// The home chain's provider (signs for every dev account).
+    pub fn a(&self) -> &DynProvider {
+        self.home.provider()
+    }
+
+    /// The remote chain's provider.
+    pub fn b(&self) -> &DynProvider {
+        self.remote.provider()
+    }
+
+    /// A user on the home chain with `amount` tokens approved to the vault.
+    pub async fn funded_user(&self, index: usize, amount: U256) -> Result<Address, RelayError> {
+        let user = self.home.accounts()[index];
+        let token = LiquidStakingToken::new(self.d.token, self.a().clone());
+        chain_devnet::mined(
+            self.a(),
+            token
+                .mint(user, amount)
+                .from(self.d.owner)
+                .send()
+                .await
+                .map_err(ChainError::from)?,
+        )
+        .await?;
+        chain_devnet::mined(
+            self.a(),
+            token
+                .approve(self.vault, amount)
+                .from(user)
+                .send()
+                .await
+                .map_err(ChainError::from)?,
+        )
+        .await?;
+        Ok(user)
+    }
+
+    /// `user` locks `amount` for itself on the remote chain; returns the block.
+    pub async fn lock(&self, user: Address, amount: U256) -> Result<u64, RelayError> {
+        let vault = ITokenVault::new(self.vault, self.a().clone());
+        let receipt = chain_devnet::mined(
+            self.a(),
+            vault
+                .lock(amount, user)
+                .from(user)
+                .send()
+                .await
+                .map_err(ChainError::from)?,
+        )
+        .await?;
+        Ok(receipt.block_number.unwrap_or_default())
+    }
+
+    /// `who`'s wrapped tokens on the remote chain.
+    pub async fn wrapped_balance(&self, who: Address) -> Result<U256, RelayError> {
+        Ok(IWrappedToken::new(self.wrapped, self.b().clone())
+            .balanceOf(who)
+            .call()
+            .await
+            .map_err(ChainError::from)?)
+    }
+}
