@@ -14,10 +14,11 @@ VENV_STAMP := $(VENV)/.bulwark-installed
 PYTHON := $(VENV)/bin/python
 export PATH := $(TOOLS_BIN):$(PATH)
 
-.PHONY: guide help demo demo-hello cli tools eigenlayer test test-templates fmt-check clippy test-rust test-tools test-contracts test-fixtures fixtures artifacts bench gas fuzz fuzz-build test-fuzz fuzz-corpus package package-check
+.PHONY: guide help demo demo-bridge demo-hello cli tools eigenlayer test test-templates fmt-check clippy test-rust test-tools test-contracts test-fixtures fixtures artifacts bench gas fuzz fuzz-build test-fuzz fuzz-corpus package package-check
 
 help:
 	@echo "make demo      run the oracle template on a local devnet with the bulwark CLI"
+	@echo "make demo-bridge run the bridge template on two local chains (tokens, a forgery slashed)"
 	@echo "make demo-hello  run the hello example's own devnet demo"
 	@echo "make cli       build target/debug/bulwark (and the oracle binary) and the tools"
 	@echo "make test      fmt check, clippy -D warnings, Rust tests, toolchain and fixture checks"
@@ -57,6 +58,13 @@ DEMO_ARGS ?=
 # The oracle template through the bulwark CLI (tools/oracle_demo.sh says what it shows).
 demo: cli
 	DEMO_SECONDS=$(or $(DEMO_SECONDS),30) bash tools/oracle_demo.sh
+
+# The bridge template's demo: two anvils, four operators and a relayer on loopback;
+# tokens there and back, a forged mint slashed on the home chain, felt by the oracle
+# that shares the stake.
+demo-bridge: $(TOOLS_STAMP)
+	cargo build --profile test --locked -p bridge-avs --bin bridge-avs
+	target/debug/bridge-avs demo $(DEMO_ARGS)
 
 # The hello example's own demo: one binary staging anvil, an aggregator and operators.
 demo-hello: $(TOOLS_STAMP)

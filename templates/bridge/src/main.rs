@@ -1,0 +1,303 @@
+//! `bridge-avs`: the bridge AVS's commands.
+//!
+//! ```text
+//! bridge-avs demo     two anvils, four operators and a relayer on loopback: tokens
+//!                     there and back, a replay refused, a forged mint slashed, and
+//!                     the slash felt by the oracle sharing the stake
+//! ```
+
+use std::time::{Duration, Instant};
+
+use bridge_avs::contracts::{self, IBridgeHome, IInbox, IOutbox, IWrappedToken};
+use bridge_avs::devnet::{Bridge, CONFIRMATIONS, HOME, REMOTE};
+use bridge_avs::message::Message;
+use bridge_avs::relay::{self, Signed};
+use bridge_avs::relayer::{Endpoint, Relayer};
+use bridge_avs::signing::{Duty, SignatureBook, router};
+use bulwark::alloy::primitives::{Address, U256};
+use bulwark::alloy::providers::{DynProvider, Provider};
+use bulwark::alloy::sol_types::SolValue;
+use bulwark::anyhow::{self, Context};
+use bulwark::chain::bindings::{BasicAVS, LiquidStakingToken, RestakingCore};
+use bulwark::chain::devnet::{self, DeployConfig, ether};
+use bulwark::chain::registration::KeyRegistration;
+use bulwark::chain::registry::operator_set_at;
+use bulwark::clap::{self, Parser};
+use bulwark::tokio;
+
+/// The oracle template's contract, deployed beside the bridge on the same core.
+const ORACLE_AVS: &str = include_str!("../../oracle/artifacts/OracleAVS.json");
+
+#[derive(Parser)]
+#[command(name = "bridge-avs", about = "The bridge AVS on Bulwark")]
+enum Command {
+    /// Run the bridge end to end on two local anvils and narrate it.
+    Demo {
+        /// Milliseconds between blocks on both chains.
+        #[arg(long, default_value_t = 250)]
+        block_ms: u64,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let Command::Demo { block_ms } = Command::parse();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(demo(Duration::from_millis(block_ms.max(10))))
+}
+
+fn gwei_eth(gwei: u64) -> String {
+    format!("{:.1}", gwei as f64 / 1e9)
+}
+
+fn eth(wei: U256) -> String {
+    let whole = wei / ether(1);
+    format!("{whole}")
+}
+
+async fn demo(block: Duration) -> anyhow::Result<()> {
+    println!(
+        "== two chains: home {HOME} (restaking core, BridgeHome) and remote {REMOTE} (operator table)"
+    );
+    let bridge = Bridge::start().await.context("starting the two anvils")?;
+    let (a, b) = (bridge.a().clone(), bridge.b().clone());
+    println!(
+        "   4 operators, 32 LST each; table epoch 1 committed on home (root {}) and installed on remote",
+        bridge.committed.table.root
+    );
+
+    // The oracle shares the core and the operators' stake.
+    let oracle = bridge
+        .home
+        .deploy_avs(
+            &DeployConfig {
+                avs_code: contracts::creation_code(ORACLE_AVS)?,
+                ..DeployConfig::default()
+            },
+            bridge.d.core,
+            bridge.d.owner,
+        )
+        .await?;
+    let core = RestakingCore::new(bridge.d.core, a.clone());
+    let oracle_registry = BasicAVS::new(oracle, a.clone());
+    for op in &bridge.ops {
+        devnet::mined(
+            &a,
+            core.allocate(oracle, 10_000)
+                .from(op.address)
+                .send()
+                .await?,
+        )
+        .await?;
+        let reg = KeyRegistration::for_chain(&a, &op.key, oracle, op.address).await?;
+        devnet::mined(
+            &a,
+            oracle_registry
+                .registerOperator(reg.public_key, reg.proof)
+                .from(op.address)
+                .send()
+                .await?,
+        )
+        .await?;
+    }
+    println!(
+        "   the oracle AVS runs on the same core: every operator allocates all its stake to both"
+    );
+
+    // Operators and a relayer, over HTTP on loopback; blocks on both chains.
+    let d = bridge.deployment();
+    let mut tasks = Vec::new();
+    let mut endpoints = Vec::new();
+    for op in &bridge.ops {
+        let book = SignatureBook::new(10_000);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let app = router(book.clone());
+        tasks.push(tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        }));
+        let mut duty = Duty::new(
+            op.key.clone(),
+            d,
+            a.clone(),
+            b.clone(),
+            (0, 0),
+            CONFIRMATIONS,
+            book,
+        );
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let _ = duty.step().await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }));
+        endpoints.push(Endpoint {
+            operator: op.address,
+            url,
+        });
+    }
+    for p in [a.clone(), b.clone()] {
+        tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(block).await;
+                let _ = devnet::mine(&p, 1).await;
+            }
+        }));
+    }
+    let mut relayer = Relayer::new(
+        d,
+        a.clone(),
+        b.clone(),
+        (bridge.d.owner, bridge.relayer_b),
+        endpoints,
+        (0, 0),
+        CONFIRMATIONS,
+        Duration::from_millis(500),
+    )
+    .await?;
+    println!(
+        "   operators sign at {CONFIRMATIONS} confirmations and serve signatures over HTTP; a relayer carries them; a block every {} ms",
+        block.as_millis()
+    );
+
+    println!("\n== tokens there: a user locks 10 LST in the vault on home");
+    let user = bridge.funded_user(5, ether(10)).await?;
+    let started = Instant::now();
+    let sent_at = bridge.lock(user, ether(10)).await?;
+    while bridge.wrapped_balance(user).await? != ether(10) {
+        relayer.step().await?;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(60),
+            "no delivery within a minute"
+        );
+    }
+    let blocks = a.get_block_number().await? - sent_at;
+    println!(
+        "   10 wLST minted on remote: {blocks} home blocks after the lock ({CONFIRMATIONS} confirmations), {} ms",
+        started.elapsed().as_millis()
+    );
+
+    println!("\n== and back: the user burns 4 wLST on remote");
+    let wrapped = IWrappedToken::new(bridge.wrapped, b.clone());
+    devnet::mined(&b, wrapped.burn(ether(4), user).from(user).send().await?).await?;
+    let token = LiquidStakingToken::new(bridge.d.token, a.clone());
+    let started = Instant::now();
+    while token.balanceOf(user).call().await? != ether(4) {
+        relayer.step().await?;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(60),
+            "no release within a minute"
+        );
+    }
+    println!(
+        "   4 LST released on home after {} ms (certified by the registry itself); 6 stay locked",
+        started.elapsed().as_millis()
+    );
+
+    println!(
+        "\n== a forged mint: operators 1-3 (75% of the stake) sign 1,000,000 wLST the vault never locked"
+    );
+    let attacker = bridge.remote.accounts()[7];
+    let home = IBridgeHome::new(bridge.d.avs, a.clone());
+    let next_nonce = IOutbox::new(bridge.outbox_a, a.clone())
+        .nextNonce()
+        .call()
+        .await?;
+    let forged = Message {
+        source_chain_id: U256::from(HOME),
+        outbox: bridge.outbox_a,
+        nonce: next_nonce + 1000,
+        sender: bridge.vault,
+        destination_chain_id: U256::from(REMOTE),
+        recipient: bridge.wrapped,
+        payload: (attacker, ether(1_000_000)).abi_encode().into(),
+    };
+    let digest = relay::delivery(REMOTE, bridge.inbox_b, &forged);
+    let colluders = &bridge.ops[..3];
+    let votes: Vec<Signed> = colluders
+        .iter()
+        .map(|op| Signed {
+            operator: op.address,
+            signature: relay::sign(&op.key, digest),
+        })
+        .collect();
+    let (cert, _) = relay::table_certificate(relayer.table(), digest, &votes)?;
+    let receipt = devnet::mined(
+        &b,
+        IInbox::new(bridge.inbox_b, b.clone())
+            .deliver((&forged).into(), cert.clone())
+            .from(bridge.relayer_b)
+            .send()
+            .await?,
+    )
+    .await?;
+    println!(
+        "   remote executed it (a delivery costs the relayer {} gas): the attacker holds {} wLST",
+        receipt.gas_used,
+        eth(bridge.wrapped_balance(attacker).await?)
+    );
+
+    println!("\n== the fraud proof on home: the outbox never emitted that message");
+    let offence = home.FORGED_DELIVERY().call().await?;
+    let weight = |avs: Address, op: Address| {
+        let a = a.clone();
+        async move { stake_of(&a, avs, op).await }
+    };
+    for op in colluders {
+        let before = (
+            weight(bridge.d.avs, op.address).await?,
+            weight(oracle, op.address).await?,
+        );
+        let evidence = relay::forged_delivery_evidence(
+            offence,
+            &bridge.committed.table,
+            &bridge.table,
+            &forged,
+            bridge.inbox_b,
+            &cert,
+            op.address,
+        )?;
+        devnet::mined(
+            &a,
+            home.challenge(bridge.committed.task_id, evidence)
+                .from(bridge.home.accounts()[8])
+                .send()
+                .await?,
+        )
+        .await?;
+        let after = (
+            weight(bridge.d.avs, op.address).await?,
+            weight(oracle, op.address).await?,
+        );
+        println!(
+            "   {} slashed 50%: bridge weight {} -> {} LST, oracle weight {} -> {} LST (one stake)",
+            op.address,
+            gwei_eth(before.0),
+            gwei_eth(after.0),
+            gwei_eth(before.1),
+            gwei_eth(after.1)
+        );
+    }
+    let honest = &bridge.ops[3];
+    println!(
+        "   the honest operator {} keeps {} LST on both",
+        honest.address,
+        gwei_eth(weight(oracle, honest.address).await?)
+    );
+
+    for task in tasks {
+        task.abort();
+    }
+    println!("\ndone: both anvils stop with this process");
+    Ok(())
+}
+
+/// `op`'s registered stake (gwei) on `avs` now.
+async fn stake_of(a: &DynProvider, avs: Address, op: Address) -> anyhow::Result<u64> {
+    let head = u32::try_from(a.get_block_number().await?)?;
+    let set = operator_set_at(a, avs, head).await?;
+    Ok(set.get(&op).map_or(0, |e| e.stake_gwei))
+}
