@@ -18,5 +18,6 @@ pub mod message;
 pub mod relay;
 pub mod relayer;
 pub mod signing;
+pub mod status;
 pub mod table;
 pub mod watch;

@@ -2,8 +2,9 @@
 //!
 //! ```text
 //! bridge-avs demo     two anvils, four operators and a relayer on loopback: tokens
-//!                     there and back, a replay refused, a forged mint slashed, and
-//!                     the slash felt by the oracle sharing the stake
+//!                     there and back, a forged mint slashed, and the slash felt by
+//!                     the oracle sharing the stake
+//! bridge-avs status   messages by state on both chains, and both tables
 //! ```
 
 use std::time::{Duration, Instant};
@@ -37,14 +38,75 @@ enum Command {
         #[arg(long, default_value_t = 250)]
         block_ms: u64,
     },
+    /// Messages by state on both chains, and the operator table on each side.
+    Status {
+        /// The home chain's RPC URL.
+        #[arg(long)]
+        home_rpc_url: String,
+        /// The remote chain's RPC URL.
+        #[arg(long)]
+        remote_rpc_url: String,
+        /// `BridgeHome` on the home chain.
+        #[arg(long)]
+        home_avs: Address,
+        /// The home inbox.
+        #[arg(long)]
+        home_inbox: Address,
+        /// The remote outbox.
+        #[arg(long)]
+        remote_outbox: Address,
+        /// The remote operator table.
+        #[arg(long)]
+        remote_table: Address,
+        /// The remote inbox.
+        #[arg(long)]
+        remote_inbox: Address,
+        /// Confirmations before a message counts as deep.
+        #[arg(long, default_value_t = CONFIRMATIONS)]
+        confirmations: u64,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
-    let Command::Demo { block_ms } = Command::parse();
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?
-        .block_on(demo(Duration::from_millis(block_ms.max(10))))
+        .build()?;
+    match Command::parse() {
+        Command::Demo { block_ms } => {
+            runtime.block_on(demo(Duration::from_millis(block_ms.max(10))))
+        }
+        Command::Status {
+            home_rpc_url,
+            remote_rpc_url,
+            home_avs,
+            home_inbox,
+            remote_outbox,
+            remote_table,
+            remote_inbox,
+            confirmations,
+        } => runtime.block_on(async move {
+            let home = bulwark::chain::provider::connect(&home_rpc_url, None)?;
+            let remote = bulwark::chain::provider::connect(&remote_rpc_url, None)?;
+            let d = bridge_avs::signing::Deployment {
+                home_chain: home.get_chain_id().await?,
+                remote_chain: remote.get_chain_id().await?,
+                home_avs,
+                home_outbox: IBridgeHome::new(home_avs, home.clone())
+                    .outbox()
+                    .call()
+                    .await?,
+                home_inbox,
+                remote_outbox,
+                remote_table,
+                remote_inbox,
+            };
+            print!(
+                "{}",
+                bridge_avs::status::report(&d, &home, &remote, confirmations).await?
+            );
+            Ok(())
+        }),
+    }
 }
 
 fn gwei_eth(gwei: u64) -> String {
@@ -286,6 +348,12 @@ async fn demo(block: Duration) -> anyhow::Result<()> {
         "   the honest operator {} keeps {} LST on both",
         honest.address,
         gwei_eth(weight(oracle, honest.address).await?)
+    );
+
+    println!("\n== bridge-avs status");
+    print!(
+        "{}",
+        bridge_avs::status::report(&d, &a, &b, CONFIRMATIONS).await?
     );
 
     for task in tasks {

@@ -22,6 +22,10 @@ fn the_demo_runs_to_its_end() {
         "the attacker holds 1000000 wLST",
         "bridge weight 32.0 -> 16.0 LST, oracle weight 32.0 -> 16.0 LST",
         "keeps 32.0 LST on both",
+        "home 31337 -> remote 31338: 0 sent, 0 deep, 1 executed, 1 forged",
+        "remote 31338 -> home 31337: 0 sent, 0 deep, 1 executed, 0 forged",
+        "FORGED   executed without being sent",
+        "epoch 1 in force on remote",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }
