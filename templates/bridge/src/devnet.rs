@@ -72,107 +72,30 @@ impl Bridge {
         };
         let d = home.deploy(&config).await?;
         let ops = home.onboard_operators(&d, 4, ether(32)).await?;
-        let a = home.provider();
-        let head = a.get_block_number().await.map_err(ChainError::from)?;
-        let head = u32::try_from(head).map_err(|_| ChainError::OutOfRange("home block"))?;
-        let table = relay::read_table(a, d.avs, head).await?;
-        let committed = relay::commit_table(a, d.avs, d.owner, &table).await?;
-        let outbox_a = IBridgeHome::new(d.avs, a.clone())
-            .outbox()
-            .call()
-            .await
-            .map_err(ChainError::from)?;
-
-        let b = remote.provider();
-        let relayer_b = remote.accounts()[0];
-        let outbox_b = contracts::deploy(b, relayer_b, code::OUTBOX, &[]).await?;
-        let table_b = contracts::deploy(
-            b,
-            relayer_b,
-            code::OPERATOR_TABLE,
-            &encode::arguments(encode::OperatorTableArgs {
-                homeChainId: U256::from(HOME),
-                homeAVS: d.avs,
-                thresholdBps: THRESHOLD_BPS,
-                maxAge: MAX_AGE,
-                genesis: committed.table.clone(),
-            }),
-        )
-        .await?;
-        let inbox_b = contracts::deploy(
-            b,
-            relayer_b,
-            code::INBOX,
-            &encode::arguments(encode::InboxArgs {
-                operators: table_b,
-                sourceChainId: U256::from(HOME),
-                sourceOutbox: outbox_a,
-            }),
-        )
-        .await?;
-        let home_inbox = contracts::deploy(
-            a,
+        let sides = deploy_sides(
+            home.provider(),
             d.owner,
-            code::HOME_INBOX,
-            &encode::arguments(encode::HomeInboxArgs {
-                home: d.avs,
-                thresholdBps: THRESHOLD_BPS,
-                sourceChainId: U256::from(REMOTE),
-                sourceOutbox: outbox_b,
-            }),
-        )
-        .await?;
-        let vault = contracts::deploy(
-            a,
-            d.owner,
-            code::TOKEN_VAULT,
-            &encode::arguments(encode::TokenVaultArgs {
-                token: d.token,
-                outbox: outbox_a,
-                inbox: home_inbox,
-                remoteChainId: U256::from(REMOTE),
-            }),
-        )
-        .await?;
-        let wrapped = contracts::deploy(
-            b,
-            relayer_b,
-            code::WRAPPED_TOKEN,
-            &encode::arguments(encode::WrappedTokenArgs {
-                name: "Wrapped LST".into(),
-                symbol: "wLST".into(),
-                outbox: outbox_b,
-                inbox: inbox_b,
-                homeChainId: U256::from(HOME),
-                vault,
-            }),
-        )
-        .await?;
-        chain_devnet::mined(
-            a,
-            ITokenVault::new(vault, a.clone())
-                .setRemote(wrapped)
-                .from(d.owner)
-                .send()
-                .await
-                .map_err(ChainError::from)?,
+            remote.provider(),
+            remote.accounts()[0],
+            d.avs,
+            d.token,
         )
         .await?;
         Ok(Self {
+            relayer_b: remote.accounts()[0],
             home,
             remote,
             d,
             ops,
-            table,
-            committed,
-            outbox_a,
-            home_inbox,
-            vault,
-            outbox_b,
-            table_b,
-            inbox_b,
-            wrapped,
-            relayer_b,
+            table: sides.table,
+            committed: sides.committed,
+            outbox_a: sides.home_outbox,
+            home_inbox: sides.home_inbox,
+            vault: sides.vault,
+            outbox_b: sides.remote_outbox,
+            table_b: sides.remote_table,
+            inbox_b: sides.remote_inbox,
+            wrapped: sides.wrapped,
         })
     }
 
@@ -251,4 +174,137 @@ impl Bridge {
             .await
             .map_err(ChainError::from)?)
     }
+}
+
+/// What [`deploy_sides`] deployed.
+#[derive(Clone, Debug)]
+pub struct Sides {
+    /// The genesis table (epoch 1), with its members.
+    pub table: Table,
+    /// Epoch 1 as committed on the home chain.
+    pub committed: Committed,
+    /// The home outbox (`BridgeHome`'s).
+    pub home_outbox: Address,
+    /// The home inbox.
+    pub home_inbox: Address,
+    /// The token vault (home).
+    pub vault: Address,
+    /// The remote outbox.
+    pub remote_outbox: Address,
+    /// The remote operator table.
+    pub remote_table: Address,
+    /// The remote inbox.
+    pub remote_inbox: Address,
+    /// The wrapped token (remote).
+    pub wrapped: Address,
+}
+
+/// Deploys everything around a `BridgeHome` at `home_avs` whose operators are
+/// registered: commits the registry's set as epoch 1 (from `owner_a`, a task
+/// creator), deploys the remote outbox, table (epoch 1 as genesis), inbox and wrapped
+/// token from `owner_b`, and the home inbox and a vault of `token` from `owner_a`.
+pub async fn deploy_sides(
+    a: &DynProvider,
+    owner_a: Address,
+    b: &DynProvider,
+    owner_b: Address,
+    home_avs: Address,
+    token: Address,
+) -> Result<Sides, RelayError> {
+    let home_chain = a.get_chain_id().await.map_err(ChainError::from)?;
+    let remote_chain = b.get_chain_id().await.map_err(ChainError::from)?;
+    let head = a.get_block_number().await.map_err(ChainError::from)?;
+    let head = u32::try_from(head).map_err(|_| ChainError::OutOfRange("home block"))?;
+    let table = relay::read_table(a, home_avs, head).await?;
+    let committed = relay::commit_table(a, home_avs, owner_a, &table).await?;
+    let outbox_a = IBridgeHome::new(home_avs, a.clone())
+        .outbox()
+        .call()
+        .await
+        .map_err(ChainError::from)?;
+
+    let outbox_b = contracts::deploy(b, owner_b, code::OUTBOX, &[]).await?;
+    let table_b = contracts::deploy(
+        b,
+        owner_b,
+        code::OPERATOR_TABLE,
+        &encode::arguments(encode::OperatorTableArgs {
+            homeChainId: U256::from(home_chain),
+            homeAVS: home_avs,
+            thresholdBps: THRESHOLD_BPS,
+            maxAge: MAX_AGE,
+            genesis: committed.table.clone(),
+        }),
+    )
+    .await?;
+    let inbox_b = contracts::deploy(
+        b,
+        owner_b,
+        code::INBOX,
+        &encode::arguments(encode::InboxArgs {
+            operators: table_b,
+            sourceChainId: U256::from(home_chain),
+            sourceOutbox: outbox_a,
+        }),
+    )
+    .await?;
+    let home_inbox = contracts::deploy(
+        a,
+        owner_a,
+        code::HOME_INBOX,
+        &encode::arguments(encode::HomeInboxArgs {
+            home: home_avs,
+            thresholdBps: THRESHOLD_BPS,
+            sourceChainId: U256::from(remote_chain),
+            sourceOutbox: outbox_b,
+        }),
+    )
+    .await?;
+    let vault = contracts::deploy(
+        a,
+        owner_a,
+        code::TOKEN_VAULT,
+        &encode::arguments(encode::TokenVaultArgs {
+            token,
+            outbox: outbox_a,
+            inbox: home_inbox,
+            remoteChainId: U256::from(remote_chain),
+        }),
+    )
+    .await?;
+    let wrapped = contracts::deploy(
+        b,
+        owner_b,
+        code::WRAPPED_TOKEN,
+        &encode::arguments(encode::WrappedTokenArgs {
+            name: "Wrapped LST".into(),
+            symbol: "wLST".into(),
+            outbox: outbox_b,
+            inbox: inbox_b,
+            homeChainId: U256::from(home_chain),
+            vault,
+        }),
+    )
+    .await?;
+    chain_devnet::mined(
+        a,
+        ITokenVault::new(vault, a.clone())
+            .setRemote(wrapped)
+            .from(owner_a)
+            .send()
+            .await
+            .map_err(ChainError::from)?,
+    )
+    .await?;
+    Ok(Sides {
+        table,
+        committed,
+        home_outbox: outbox_a,
+        home_inbox,
+        vault,
+        remote_outbox: outbox_b,
+        remote_table: table_b,
+        remote_inbox: inbox_b,
+        wrapped,
+    })
 }
