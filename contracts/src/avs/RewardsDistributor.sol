@@ -123,6 +123,10 @@ contract RewardsDistributor {
         uint256 before = paidTo[epoch][operator];
         if (owed <= before) revert NothingOwed(operator, epoch);
         paid = owed - before;
+        // Never more than the epoch's own funds, whatever the weights claim: one
+        // epoch's claims cannot reach another's.
+        if (paid > pot.amount - pot.paid) paid = pot.amount - pot.paid;
+        if (paid == 0) revert NothingOwed(operator, epoch);
         paidTo[epoch][operator] = owed;
         pot.paid += paid;
         pot.token.forceApprove(address(core), paid);
@@ -163,6 +167,9 @@ contract RewardsDistributor {
     {
         TaskManager.Task memory task = avs.getTask(id);
         if (task.respondedBlock == 0) revert TaskNotAnswered(id);
+        // A task the contract answered itself (`_recordAnsweredTask`, threshold 0) was
+        // signed by no one, and its stake is not in the epoch's total.
+        if (task.thresholdBps == 0) revert TaskNotAnswered(id);
         if (task.respondedBlock / blocks != epoch) revert TaskNotInEpoch(id, epoch);
         bytes32 hash = absent.length == 0 ? bytes32(0) : keccak256(abi.encodePacked(absent));
         if (hash != task.nonSignersHash) revert NonSignersMismatch(id);

@@ -116,6 +116,7 @@ contract BridgeHome is TaskManager {
         table = TableProofs.Table({
             epoch: epoch,
             homeBlock: uint64(block.number),
+            homeTimestamp: uint64(block.timestamp),
             root: TableProofs.root(leaves),
             totalStakeGwei: uint64(stake),
             aggregateKey: sum

@@ -17,6 +17,10 @@ struct Message {
     bytes payload;
 }
 
+// Largest payload a message carries: every message, and so every fraud proof that
+// must repeat one, stays small enough for any chain's blocks.
+uint256 constant MAX_PAYLOAD_BYTES = 16 * 1024;
+
 // Version tag of message ids.
 bytes32 constant MESSAGE_ID_TAG = "bulwark.bridge.message.v1";
 // Version tag of what operators sign to let an inbox execute a message.

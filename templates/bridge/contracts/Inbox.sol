@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 pragma solidity ^0.8.28;
 
-import {Message, messageId, deliveryDigest} from "./BridgeMessage.sol";
+import {Message, messageId, deliveryDigest, MAX_PAYLOAD_BYTES} from "./BridgeMessage.sol";
 import {OperatorTable} from "./OperatorTable.sol";
 import {TableProofs} from "./TableProofs.sol";
 
@@ -36,6 +36,7 @@ abstract contract MessageInbox {
     error WrongDestination(uint256 chainId);
     error WrongSource(uint256 chainId, address outbox);
     error AlreadyExecuted(bytes32 id);
+    error PayloadTooLarge(uint256 length, uint256 max);
 
     constructor(uint256 sourceChainId_, address sourceOutbox_) {
         sourceChainId = sourceChainId_;
@@ -54,6 +55,7 @@ abstract contract MessageInbox {
         if (m.sourceChainId != sourceChainId || m.outbox != sourceOutbox) {
             revert WrongSource(m.sourceChainId, m.outbox);
         }
+        if (m.payload.length > MAX_PAYLOAD_BYTES) revert PayloadTooLarge(m.payload.length, MAX_PAYLOAD_BYTES);
         id = messageId(m);
         if (executed[id]) revert AlreadyExecuted(id);
     }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 pragma solidity ^0.8.28;
 
-import {Message, messageId} from "./BridgeMessage.sol";
+import {Message, messageId, MAX_PAYLOAD_BYTES} from "./BridgeMessage.sol";
 
 /// @title Outbox
 /// @notice Where messages leave a chain. Each gets the next nonce and an id
@@ -17,6 +17,7 @@ contract Outbox {
     event MessageSent(bytes32 indexed id, uint64 indexed nonce, Message message);
 
     error SameChain(uint256 chainId);
+    error PayloadTooLarge(uint256 length, uint256 max);
 
     /// Sends `payload` to `recipient` on `destinationChainId`; returns the message id.
     function send(uint256 destinationChainId, address recipient, bytes calldata payload)
@@ -24,6 +25,7 @@ contract Outbox {
         returns (bytes32 id)
     {
         if (destinationChainId == block.chainid) revert SameChain(destinationChainId);
+        if (payload.length > MAX_PAYLOAD_BYTES) revert PayloadTooLarge(payload.length, MAX_PAYLOAD_BYTES);
         Message memory m = Message({
             sourceChainId: block.chainid,
             outbox: address(this),

@@ -25,6 +25,9 @@ library TableProofs {
         uint64 epoch;
         /// The home chain block the table was read at.
         uint64 homeBlock;
+        /// The home chain's time then: a table's age is counted from here on every
+        /// chain, so no one can lengthen its life by installing it late.
+        uint64 homeTimestamp;
         /// Merkle root of the members.
         bytes32 root;
         uint64 totalStakeGwei;
@@ -95,6 +98,7 @@ library TableProofs {
                 tableContract,
                 next.epoch,
                 next.homeBlock,
+                next.homeTimestamp,
                 next.root,
                 next.totalStakeGwei,
                 keccak256(abi.encode(next.aggregateKey))

@@ -49,6 +49,7 @@ contract TokenVault is IMessageRecipient {
     error NotTheInbox(address caller);
     error NotTheWrappedToken(uint256 chainId, address sender);
     error ZeroAmount();
+    error ZeroRecipient();
 
     constructor(IERC20 token_, Outbox outbox_, address inbox_, uint256 remoteChainId_) {
         token = token_;
@@ -68,6 +69,7 @@ contract TokenVault is IMessageRecipient {
     /// the remote chain; returns the message id.
     function lock(uint256 amount, address to) external returns (bytes32 id) {
         if (remoteToken == address(0)) revert RemoteNotSet();
+        if (to == address(0)) revert ZeroRecipient();
         uint256 before = token.balanceOf(address(this));
         token.safeTransferFrom(msg.sender, address(this), amount);
         uint256 received = token.balanceOf(address(this)) - before;
@@ -101,6 +103,7 @@ contract WrappedToken is ERC20, IMessageRecipient {
     error NotTheInbox(address caller);
     error NotTheVault(uint256 chainId, address sender);
     error ZeroAmount();
+    error ZeroRecipient();
 
     constructor(string memory name_, string memory symbol_, Outbox outbox_, address inbox_, uint256 homeChainId_, address vault_)
         ERC20(name_, symbol_)
@@ -123,6 +126,7 @@ contract WrappedToken is ERC20, IMessageRecipient {
     /// to `to` on the home chain; returns the message id.
     function burn(uint256 amount, address to) external returns (bytes32 id) {
         if (amount == 0) revert ZeroAmount();
+        if (to == address(0)) revert ZeroRecipient();
         _burn(msg.sender, amount);
         id = outbox.send(homeChainId, vault, TokenTransfer.encode(to, amount));
         emit Burned(id, msg.sender, to, amount);

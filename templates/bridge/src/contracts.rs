@@ -35,6 +35,7 @@ mod sol {
         struct WireTable {
             uint64 epoch;
             uint64 homeBlock;
+            uint64 homeTimestamp;
             bytes32 root;
             uint64 totalStakeGwei;
             G2Point aggregateKey;
@@ -76,6 +77,7 @@ mod sol {
             function table() external view returns (WireTable memory);
             function installedAt() external view returns (uint256);
             function maxAge() external view returns (uint64);
+            function maxHandoverAge() external view returns (uint64);
             function thresholdBps() external view returns (uint16);
             function updateDigest(WireTable memory next) external view returns (bytes32);
             function update(WireTable calldata next, TableCertificate calldata cert) external;
@@ -107,7 +109,7 @@ mod sol {
             function burn(uint256 amount, address to) external returns (bytes32 id);
         }
 
-        function operatorTableConstructor(uint256 homeChainId, address homeAVS, uint16 thresholdBps, uint64 maxAge, WireTable memory genesis);
+        function operatorTableConstructor(uint256 homeChainId, address homeAVS, uint16 thresholdBps, uint64 maxAge, uint64 maxHandoverAge, WireTable memory genesis);
         function inboxConstructor(address operators, uint256 sourceChainId, address sourceOutbox);
         function homeInboxConstructor(address home, uint16 thresholdBps, uint256 sourceChainId, address sourceOutbox);
         function tokenVaultConstructor(address token, address outbox, address inbox, uint256 remoteChainId);
@@ -256,17 +258,6 @@ impl From<WireMessage> for Message {
             recipient: m.recipient,
             payload: m.payload,
         }
-    }
-}
-
-/// `table` as the contracts hold it, at `epoch`, read at home block `home_block`.
-pub fn wire_table(table: &Table, epoch: u64, home_block: u64) -> WireTable {
-    WireTable {
-        epoch,
-        homeBlock: home_block,
-        root: table.root(),
-        totalStakeGwei: table.total_stake_gwei(),
-        aggregateKey: g2_from_eip2537(table.aggregate_key()),
     }
 }
 

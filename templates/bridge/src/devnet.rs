@@ -21,8 +21,14 @@ pub const HOME: u64 = 31337;
 pub const REMOTE: u64 = 31338;
 /// Blocks a message waits on its source chain before operators sign it.
 pub const CONFIRMATIONS: u64 = 3;
-/// Seconds a remote table executes messages after it is installed.
-pub const MAX_AGE: u64 = 3600;
+/// Seconds after its commit a table executes messages on the remote chain.
+pub const MAX_AGE: u64 = 600;
+/// Seconds after its commit a table may still hand over to its successor.
+pub const MAX_HANDOVER_AGE: u64 = 1200;
+/// Home blocks a table (its task) can be challenged, and the core's withdrawal delay:
+/// at least `MAX_HANDOVER_AGE` seconds at one block a second (`BridgeHome`'s rule:
+/// signers stay slashable for as long as their table acts).
+pub const CHALLENGE_WINDOW: u32 = 1500;
 /// Share of the stake (basis points) a certificate needs, on both chains.
 pub const THRESHOLD_BPS: u16 = 6667;
 
@@ -66,8 +72,10 @@ impl Bridge {
         let remote = Devnet::start_chain(10, REMOTE)?;
         let config = DeployConfig {
             avs_code: contracts::creation_code(code::BRIDGE_HOME)?,
-            // As long as stake stays slashable: tables are challenged on their task.
-            challenge_window: 50,
+            // Tables are challenged on their task for as long as they act on the
+            // remote chain, and stake stays slashable as long.
+            challenge_window: CHALLENGE_WINDOW,
+            withdrawal_delay: CHALLENGE_WINDOW,
             ..DeployConfig::default()
         };
         let d = home.deploy(&config).await?;
@@ -233,6 +241,7 @@ pub async fn deploy_sides(
             homeAVS: home_avs,
             thresholdBps: THRESHOLD_BPS,
             maxAge: MAX_AGE,
+            maxHandoverAge: MAX_HANDOVER_AGE,
             genesis: committed.table.clone(),
         }),
     )

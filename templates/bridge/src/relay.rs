@@ -11,9 +11,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use bulwark::alloy::consensus::Transaction as _;
 use bulwark::alloy::primitives::{Address, B256, Bytes, U256, keccak256};
 use bulwark::alloy::providers::DynProvider;
-use bulwark::alloy::sol_types::{SolEvent, SolValue};
+use bulwark::alloy::providers::Provider;
+use bulwark::alloy::rpc::types::Filter;
+use bulwark::alloy::sol_types::{SolCall, SolEvent, SolValue};
 use bulwark::chain::registry::{OperatorSet, operator_set_at};
 use bulwark::chain::{ChainError, certificate, devnet};
 use bulwark::crypto::{AggregateSignature, Domain, SecretKey, Signature};
@@ -89,6 +92,7 @@ pub fn update_digest(
             table_contract,
             next.epoch,
             next.homeBlock,
+            next.homeTimestamp,
             next.root,
             next.totalStakeGwei,
             keccak256(next.aggregateKey.abi_encode()),
@@ -345,4 +349,69 @@ fn signer_of(table: &Table, signer: Address) -> Result<(WireMember, Vec<B256>), 
         .map_err(|_| RelayError::NotAMember(signer))?;
     let proof = table.proof(signer).ok_or(RelayError::NotAMember(signer))?;
     Ok((wire_member(&table.members()[index]), proof))
+}
+
+/// The members of the committed table `wire`, rebuilt from the calldata of the
+/// `commitTable` that committed it (its `TableCommitted` names the transaction), and
+/// checked against its root; if that transaction did not call `commitTable` directly,
+/// read from the registry at its home block instead (and checked the same way).
+pub async fn committed_members(
+    home: &DynProvider,
+    home_avs: Address,
+    wire: &WireTable,
+) -> Result<Table, RelayError> {
+    let filter = Filter::new()
+        .address(home_avs)
+        .event_signature(IBridgeHome::TableCommitted::SIGNATURE_HASH)
+        .topic1(U256::from(wire.epoch))
+        .from_block(wire.homeBlock)
+        .to_block(wire.homeBlock);
+    let logs = home.get_logs(&filter).await.map_err(ChainError::from)?;
+    for log in logs {
+        let Some(hash) = log.transaction_hash else {
+            continue;
+        };
+        let Some(tx) = home
+            .get_transaction_by_hash(hash)
+            .await
+            .map_err(ChainError::from)?
+        else {
+            continue;
+        };
+        let Ok(call) = IBridgeHome::commitTableCall::abi_decode(tx.inner.input()) else {
+            continue;
+        };
+        let mut members = Vec::with_capacity(call.members.len());
+        for m in call.members {
+            let words = [
+                m.publicKey.x0Hi,
+                m.publicKey.x0Lo,
+                m.publicKey.x1Hi,
+                m.publicKey.x1Lo,
+                m.publicKey.y0Hi,
+                m.publicKey.y0Lo,
+                m.publicKey.y1Hi,
+                m.publicKey.y1Lo,
+            ];
+            let Ok(public_key) = bulwark::chain::points::public_key_from_words(&words) else {
+                continue;
+            };
+            members.push(Member {
+                operator: m.operator,
+                stake_gwei: m.stakeGwei,
+                public_key,
+            });
+        }
+        let table = Table::new(members)?;
+        if table.root() == wire.root {
+            return Ok(table);
+        }
+    }
+    let block =
+        u32::try_from(wire.homeBlock).map_err(|_| ChainError::OutOfRange("table home block"))?;
+    let table = read_table(home, home_avs, block).await?;
+    if table.root() != wire.root {
+        return Err(RelayError::TableMismatch(wire.epoch));
+    }
+    Ok(table)
 }

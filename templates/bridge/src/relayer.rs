@@ -25,7 +25,7 @@ use bulwark::crypto::{Domain, PublicKey, Signature};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 
-use crate::contracts::{IHomeInbox, IInbox, IOperatorTable};
+use crate::contracts::{IHomeInbox, IInbox, IOperatorTable, WireTable};
 use crate::message::Message;
 use crate::relay::{self, RelayError, Signed};
 use crate::signing::Deployment;
@@ -55,6 +55,28 @@ pub struct Report {
     pub installed: Option<u64>,
     /// Operators whose answers were refused (did not verify).
     pub refused: Vec<Address>,
+    /// Messages given up on: their delivery failed `MAX_FAILURES` times, or the queue
+    /// was full.
+    pub dropped: Vec<B256>,
+}
+
+/// Failed deliveries after which a message is given up on (a recipient that always
+/// reverts, e.g. an account without code, must not cost gas forever).
+pub const MAX_FAILURES: u32 = 20;
+
+/// Messages waiting per direction; beyond, new ones are dropped (a flood of sends
+/// must not grow the relayer without bound).
+pub const MAX_QUEUE: usize = 10_000;
+
+fn enqueue(queue: &mut Vec<Message>, fresh: impl Iterator<Item = Message>, report: &mut Report) {
+    for m in fresh {
+        if queue.len() >= MAX_QUEUE {
+            bulwark::tracing::warn!(id = %m.id(), "relay queue full; message dropped");
+            report.dropped.push(m.id());
+        } else {
+            queue.push(m);
+        }
+    }
 }
 
 /// Relays between the two chains of `Deployment`.
@@ -72,8 +94,14 @@ pub struct Relayer {
     remote_watch: OutboxWatcher,
     to_remote: Vec<Message>,
     to_home: Vec<Message>,
+    /// Failed deliveries so far, by message id.
+    failures: std::collections::HashMap<B256, u32>,
     /// The remote table in force, with its members.
     table: Table,
+    /// The same, as the contracts hold it.
+    table_wire: WireTable,
+    /// Seconds a table executes after its commit (the remote table's `maxAge`).
+    max_age: u64,
     /// A committed epoch waiting to be carried across.
     pending_table: Option<relay::Committed>,
     confirmations: u64,
@@ -94,7 +122,12 @@ impl Relayer {
         confirmations: u64,
         timeout: Duration,
     ) -> Result<Self, RelayError> {
-        let table = Self::table_in_force(&d, &home, &remote).await?;
+        let (table_wire, table) = Self::table_in_force(&d, &home, &remote).await?;
+        let max_age = IOperatorTable::new(d.remote_table, remote.clone())
+            .maxAge()
+            .call()
+            .await
+            .map_err(ChainError::from)?;
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .build()
@@ -129,31 +162,54 @@ impl Relayer {
             threshold_bps: u64::from(threshold_bps),
             to_remote: Vec::new(),
             to_home: Vec::new(),
+            failures: std::collections::HashMap::new(),
             table,
+            table_wire,
+            max_age,
             pending_table: None,
             confirmations,
         })
     }
 
-    /// The remote table in force, its members read from the registry at its home
-    /// block and checked against its root.
+    /// The remote table in force and its members, rebuilt from the calldata of its
+    /// commit on the home chain (the registry may have moved in the commit's own
+    /// block) and checked against its root.
     async fn table_in_force(
         d: &Deployment,
         home: &DynProvider,
         remote: &DynProvider,
-    ) -> Result<Table, RelayError> {
+    ) -> Result<(WireTable, Table), RelayError> {
         let wire = IOperatorTable::new(d.remote_table, remote.clone())
             .table()
             .call()
             .await
             .map_err(ChainError::from)?;
-        let block = u32::try_from(wire.homeBlock)
-            .map_err(|_| ChainError::OutOfRange("table home block"))?;
-        let table = relay::read_table(home, d.home_avs, block).await?;
-        if table.root() != wire.root {
-            return Err(RelayError::TableMismatch(wire.epoch));
+        let table = relay::committed_members(home, d.home_avs, &wire).await?;
+        Ok((wire, table))
+    }
+
+    /// Re-reads the table in force when the remote chain moved on (another relayer
+    /// may have installed an epoch), and forgets a pending epoch no newer than it.
+    async fn refresh_table(&mut self) -> Result<(), RelayError> {
+        let epoch = IOperatorTable::new(self.d.remote_table, self.remote.clone())
+            .table()
+            .call()
+            .await
+            .map_err(ChainError::from)?
+            .epoch;
+        if epoch != self.table_wire.epoch {
+            let (wire, table) = Self::table_in_force(&self.d, &self.home, &self.remote).await?;
+            self.table_wire = wire;
+            self.table = table;
         }
-        Ok(table)
+        if self
+            .pending_table
+            .as_ref()
+            .is_some_and(|p| p.epoch <= self.table_wire.epoch)
+        {
+            self.pending_table = None;
+        }
+        Ok(())
     }
 
     /// The signatures `endpoints` give on `digest`, asked all at once and each
@@ -247,16 +303,20 @@ impl Relayer {
         let remote_chain = U256::from(self.d.remote_chain);
         let home_chain = U256::from(self.d.home_chain);
         let fresh = self.home_watch.poll().await?;
-        self.to_remote.extend(
+        enqueue(
+            &mut self.to_remote,
             fresh
                 .into_iter()
                 .filter(|m| m.destination_chain_id == remote_chain),
+            &mut report,
         );
         let fresh = self.remote_watch.poll().await?;
-        self.to_home.extend(
+        enqueue(
+            &mut self.to_home,
             fresh
                 .into_iter()
                 .filter(|m| m.destination_chain_id == home_chain),
+            &mut report,
         );
 
         let inbox = IInbox::new(self.d.remote_inbox, self.remote.clone());
@@ -293,10 +353,21 @@ impl Relayer {
                 Err(e) => Err(ChainError::from(e)),
             };
             match landed {
-                Ok(()) => report.to_remote.push(id),
+                Ok(()) => {
+                    self.failures.remove(&id);
+                    report.to_remote.push(id);
+                }
                 Err(e) => {
-                    bulwark::tracing::warn!(%id, error = %e, "delivery to the remote chain failed; retrying");
-                    waiting.push(m);
+                    let failures = self.failures.entry(id).or_default();
+                    *failures += 1;
+                    if *failures >= MAX_FAILURES {
+                        bulwark::tracing::warn!(%id, error = %e, "delivery to the remote chain failed {MAX_FAILURES} times; dropped");
+                        self.failures.remove(&id);
+                        report.dropped.push(id);
+                    } else {
+                        bulwark::tracing::warn!(%id, error = %e, "delivery to the remote chain failed; retrying");
+                        waiting.push(m);
+                    }
                 }
             }
         }
@@ -355,10 +426,21 @@ impl Relayer {
                 Err(e) => Err(ChainError::from(e)),
             };
             match landed {
-                Ok(()) => report.to_home.push(id),
+                Ok(()) => {
+                    self.failures.remove(&id);
+                    report.to_home.push(id);
+                }
                 Err(e) => {
-                    bulwark::tracing::warn!(%id, error = %e, "delivery to the home chain failed; retrying");
-                    waiting.push(m);
+                    let failures = self.failures.entry(id).or_default();
+                    *failures += 1;
+                    if *failures >= MAX_FAILURES {
+                        bulwark::tracing::warn!(%id, error = %e, "delivery to the home chain failed {MAX_FAILURES} times; dropped");
+                        self.failures.remove(&id);
+                        report.dropped.push(id);
+                    } else {
+                        bulwark::tracing::warn!(%id, error = %e, "delivery to the home chain failed; retrying");
+                        waiting.push(m);
+                    }
                 }
             }
         }
@@ -369,9 +451,11 @@ impl Relayer {
     }
 
     /// Commits the registry's set as a new epoch when it differs from the table in
-    /// force, and installs a committed epoch on the remote chain once it is deep and
-    /// enough of the table in force signed it.
+    /// force or that table is past half its life, and installs a committed epoch on
+    /// the remote chain once it is deep and enough of the table in force signed it.
+    /// A failure is logged and tried again next step: it never stops the relayer.
     async fn carry_table(&mut self) -> Result<Option<u64>, RelayError> {
+        self.refresh_table().await?;
         let head = self
             .home
             .get_block_number()
@@ -380,11 +464,24 @@ impl Relayer {
         if self.pending_table.is_none() {
             let now = u32::try_from(head).map_err(|_| ChainError::OutOfRange("home block"))?;
             let current = relay::read_table(&self.home, self.d.home_avs, now).await?;
-            if current.root() != self.table.root() {
-                self.pending_table = Some(
-                    relay::commit_table(&self.home, self.d.home_avs, self.home_from, &current)
-                        .await?,
-                );
+            let remote_now = self
+                .remote
+                .get_block_by_number(Default::default())
+                .await
+                .map_err(ChainError::from)?
+                .map(|b| b.header.timestamp)
+                .unwrap_or_default();
+            let aging = remote_now.saturating_sub(self.table_wire.homeTimestamp) > self.max_age / 2;
+            if current.root() != self.table.root() || aging {
+                match relay::commit_table(&self.home, self.d.home_avs, self.home_from, &current)
+                    .await
+                {
+                    Ok(committed) => self.pending_table = Some(committed),
+                    Err(e) => {
+                        bulwark::tracing::warn!(error = %e, "committing a table failed; retrying");
+                        return Ok(None);
+                    }
+                }
             }
         }
         let Some(committed) = self.pending_table.clone() else {
@@ -413,16 +510,26 @@ impl Relayer {
             return Ok(None);
         }
         let remote_table = IOperatorTable::new(self.d.remote_table, self.remote.clone());
-        let pending = remote_table
+        let sent = remote_table
             .update(committed.table.clone(), cert)
             .from(self.remote_from)
             .send()
-            .await
-            .map_err(ChainError::from)?;
-        devnet::mined(&self.remote, pending).await?;
-        self.table = Self::table_in_force(&self.d, &self.home, &self.remote).await?;
-        self.pending_table = None;
+            .await;
+        let landed = match sent {
+            Ok(pending) => devnet::mined(&self.remote, pending).await.map(|_| ()),
+            Err(e) => Err(ChainError::from(e)),
+        };
+        if let Err(e) = landed {
+            bulwark::tracing::warn!(epoch = committed.epoch, error = %e, "installing a table failed; retrying");
+            return Ok(None);
+        }
+        self.refresh_table().await?;
         Ok(Some(committed.epoch))
+    }
+
+    /// The operators this relayer asks.
+    pub fn endpoints(&self) -> &[Endpoint] {
+        &self.endpoints
     }
 
     /// The table in force on the remote chain, as this relayer knows it.

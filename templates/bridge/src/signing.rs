@@ -214,12 +214,17 @@ impl Duty {
         if let Some(deep) = head.checked_sub(self.confirmations)
             && deep >= self.tables_from
         {
+            let deep = deep.min(self.tables_from.saturating_add(crate::watch::LOG_SPAN - 1));
             let filter = Filter::new()
                 .address(self.d.home_avs)
                 .event_signature(TableCommitted::SIGNATURE_HASH)
                 .from_block(self.tables_from)
                 .to_block(deep);
             for log in self.home.get_logs(&filter).await? {
+                // The node's filter is not trusted to have filtered.
+                if log.address() != self.d.home_avs {
+                    continue;
+                }
                 let Ok(event) = TableCommitted::decode_log(&log.inner) else {
                     continue;
                 };

@@ -172,17 +172,16 @@ pub async fn report(
         .await?;
     let table = IOperatorTable::new(d.remote_table, remote.clone());
     let installed = table.table().call().await?;
-    let installed_at = table.installedAt().call().await?;
     let max_age = table.maxAge().call().await?;
     let now = remote
         .get_block_by_number(Default::default())
         .await?
         .map(|b| b.header.timestamp)
         .unwrap_or_default();
-    let age = now.saturating_sub(u64::try_from(installed_at).unwrap_or(u64::MAX));
+    let age = now.saturating_sub(installed.homeTimestamp);
     let _ = writeln!(
         out,
-        "tables: {epochs} committed on home; epoch {} in force on remote, {age} s old (max {max_age} s){}",
+        "tables: {epochs} committed on home; epoch {} in force on remote, committed {age} s ago (executes for {max_age} s){}",
         installed.epoch,
         if age > max_age { ", STALE" } else { "" }
     );

@@ -20,6 +20,9 @@ use crate::contracts::IOutbox::MessageSent;
 use crate::finality::Finality;
 use crate::message::Message;
 
+/// Blocks per `eth_getLogs` request (providers cap the range).
+pub const LOG_SPAN: u64 = 5_000;
+
 /// Follows one outbox on one chain.
 pub struct OutboxWatcher {
     provider: DynProvider,
@@ -62,28 +65,38 @@ impl OutboxWatcher {
             None => self.from,
         };
         if start <= head {
-            let filter = Filter::new()
-                .address(self.outbox)
-                .event_signature(MessageSent::SIGNATURE_HASH)
-                .from_block(start)
-                .to_block(head);
             let mut by_block: BTreeMap<(u64, B256), Vec<Message>> = BTreeMap::new();
-            for log in self.provider.get_logs(&filter).await? {
-                let (Some(number), Some(hash)) = (log.block_number, log.block_hash) else {
-                    continue;
-                };
-                let Ok(event) = MessageSent::decode_log(&log.inner) else {
-                    continue;
-                };
-                let message = Message::from(event.data.message);
-                // Only what this outbox, on this chain, says of itself, under its id.
-                if message.outbox != self.outbox
-                    || message.source_chain_id != self.chain_id
-                    || message.id() != event.data.id
-                {
-                    continue;
+            // In spans a provider's log-range cap allows.
+            let mut from = start;
+            while from <= head {
+                let to = head.min(from.saturating_add(LOG_SPAN - 1));
+                let filter = Filter::new()
+                    .address(self.outbox)
+                    .event_signature(MessageSent::SIGNATURE_HASH)
+                    .from_block(from)
+                    .to_block(to);
+                for log in self.provider.get_logs(&filter).await? {
+                    let (Some(number), Some(hash)) = (log.block_number, log.block_hash) else {
+                        continue;
+                    };
+                    // The node's filter is not trusted to have filtered.
+                    if log.address() != self.outbox {
+                        continue;
+                    }
+                    let Ok(event) = MessageSent::decode_log(&log.inner) else {
+                        continue;
+                    };
+                    let message = Message::from(event.data.message);
+                    // Only what this outbox, on this chain, says of itself, under its id.
+                    if message.outbox != self.outbox
+                        || message.source_chain_id != self.chain_id
+                        || message.id() != event.data.id
+                    {
+                        continue;
+                    }
+                    by_block.entry((number, hash)).or_default().push(message);
                 }
-                by_block.entry((number, hash)).or_default().push(message);
+                from = to + 1;
             }
             for ((number, hash), messages) in by_block {
                 self.finality.observe(number, hash, messages);

@@ -27,6 +27,7 @@ contract BridgeTest is TableFixture {
     uint256 internal constant HOME = 31337;
     uint256 internal constant REMOTE = 31338;
     uint64 internal constant MAX_AGE = 1 hours;
+    uint64 internal constant HANDOVER = 2 hours;
     address internal constant HOME_AVS = address(0xA5);
 
     Outbox internal outbox;
@@ -39,7 +40,7 @@ contract BridgeTest is TableFixture {
         outbox = new Outbox();
         vm.chainId(REMOTE);
         setOperators(1, 4);
-        table = new OperatorTable(HOME, HOME_AVS, 6667, MAX_AGE, tableOf(1));
+        table = new OperatorTable(HOME, HOME_AVS, 6667, MAX_AGE, HANDOVER, tableOf(1));
         inbox = new Inbox(table, HOME, address(outbox));
         recipient = new Recorder();
     }
@@ -171,15 +172,63 @@ contract BridgeTest is TableFixture {
     function test_aStaleTableExecutesNothingButCanHandOver() public {
         Message memory m = sendHome("late");
         TableProofs.Certificate memory cert = certify(inbox.digest(m), none());
-        vm.warp(block.timestamp + MAX_AGE + 1);
-        vm.expectRevert(
-            abi.encodeWithSelector(OperatorTable.StaleTable.selector, table.installedAt(), MAX_AGE, block.timestamp)
-        );
+        uint64 born = table.table().homeTimestamp;
+        vm.warp(born + MAX_AGE + 1);
+        vm.expectRevert(abi.encodeWithSelector(OperatorTable.StaleTable.selector, born, MAX_AGE, block.timestamp));
         inbox.deliver(m, cert);
         TableProofs.Table memory next = tableOf(2);
         table.update(next, certify(table.updateDigest(next), none()));
         inbox.deliver(m, cert);
         assertEq(recipient.count(), 1, "delivered once the table is fresh");
+    }
+
+    /// A table's age counts from its commit on the home chain: installed late, it
+    /// lives no longer; past `maxHandoverAge` it cannot even hand over, and a
+    /// successor older than it, or dated in the future, is refused.
+    function test_agesCountFromTheHomeCommit() public {
+        // A successor committed at the genesis time but installed an hour and a bit
+        // later is already stale.
+        TableProofs.Table memory next = tableOf(2);
+        uint64 born = next.homeTimestamp;
+        vm.warp(born + MAX_AGE + 1);
+        table.update(next, certify(table.updateDigest(next), none()));
+        Message memory m = sendHome("x");
+        TableProofs.Certificate memory cert = certify(inbox.digest(m), none());
+        vm.expectRevert(abi.encodeWithSelector(OperatorTable.StaleTable.selector, born, MAX_AGE, block.timestamp));
+        inbox.deliver(m, cert);
+        // Past the hand-over age, not even a successor.
+        vm.warp(born + HANDOVER + 1);
+        TableProofs.Table memory third = tableOf(3);
+        TableProofs.Certificate memory up = certify(table.updateDigest(third), none());
+        vm.expectRevert(
+            abi.encodeWithSelector(OperatorTable.HandoverExpired.selector, born, HANDOVER, block.timestamp)
+        );
+        table.update(third, up);
+        // (Fresh again from a later clock, for the last two checks.)
+        vm.warp(born + 10);
+        third.homeTimestamp = born - 1;
+        up = certify(table.updateDigest(third), none());
+        vm.expectRevert(abi.encodeWithSelector(OperatorTable.OlderThanCurrent.selector, born - 1, born));
+        table.update(third, up);
+        third.homeTimestamp = uint64(block.timestamp + 1 days);
+        up = certify(table.updateDigest(third), none());
+        vm.expectRevert(
+            abi.encodeWithSelector(OperatorTable.TableFromTheFuture.selector, third.homeTimestamp, block.timestamp)
+        );
+        table.update(third, up);
+    }
+
+    /// Payloads are bounded on both ends: a fraud proof repeating one always fits.
+    function test_oversizedPayloadsAreRefused() public {
+        bytes memory big = new bytes(16 * 1024 + 1);
+        vm.chainId(HOME);
+        vm.expectRevert(abi.encodeWithSelector(Outbox.PayloadTooLarge.selector, big.length, 16 * 1024));
+        outbox.send(REMOTE, address(recipient), big);
+        vm.chainId(REMOTE);
+        Message memory m = Message(HOME, address(outbox), 0, address(this), REMOTE, address(recipient), big);
+        TableProofs.Certificate memory cert = certify(inbox.digest(m), none());
+        vm.expectRevert(abi.encodeWithSelector(MessageInbox.PayloadTooLarge.selector, big.length, 16 * 1024));
+        inbox.deliver(m, cert);
     }
 
     /// The table of secret keys 1..4 (32 gwei each) has the root the Rust side
@@ -220,7 +269,7 @@ contract BridgeTest is TableFixture {
         for (uint256 s = 0; s < sizes.length; s++) {
             uint256 n = sizes[s];
             setOperators(1000, n);
-            OperatorTable t = new OperatorTable(HOME, HOME_AVS, 6667, MAX_AGE, tableOf(1));
+            OperatorTable t = new OperatorTable(HOME, HOME_AVS, 6667, MAX_AGE, HANDOVER, tableOf(1));
             Inbox box = new Inbox(t, HOME, address(outbox));
             // A fresh recipient each time, so each delivery writes the same slots.
             recipient = new Recorder();

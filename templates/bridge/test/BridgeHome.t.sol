@@ -8,6 +8,7 @@ import {LiquidStakingToken} from "@bulwark/core/LiquidStakingToken.sol";
 import {RestakingCore} from "@bulwark/core/RestakingCore.sol";
 import {TaskManager} from "@bulwark/avs/TaskManager.sol";
 import {CertificateVerifier} from "@bulwark/avs/CertificateVerifier.sol";
+import {RewardsDistributor} from "@bulwark/avs/RewardsDistributor.sol";
 import {Message, messageId} from "../contracts/BridgeMessage.sol";
 import {Outbox} from "../contracts/Outbox.sol";
 import {OperatorTable} from "../contracts/OperatorTable.sol";
@@ -28,6 +29,7 @@ contract BridgeHomeTest is TableFixture {
     uint256 internal constant REMOTE = 31338;
     uint32 internal constant DELAY = 50;
     uint64 internal constant MAX_AGE = 1 hours;
+    uint64 internal constant HANDOVER = 2 hours;
     uint256 internal constant STAKE = 32 ether;
     address internal constant USER = address(0x05E5);
     address internal constant ATTACKER = address(0xBAD);
@@ -94,7 +96,7 @@ contract BridgeHomeTest is TableFixture {
     /// The remote side, its genesis table `genesis`, and the token bridge on both.
     function deployRemote(TableProofs.Table memory genesis) internal {
         vm.chainId(REMOTE);
-        remoteTable = new OperatorTable(HOME, address(home), 6667, MAX_AGE, genesis);
+        remoteTable = new OperatorTable(HOME, address(home), 6667, MAX_AGE, HANDOVER, genesis);
         remoteOutbox = new Outbox();
         remoteInbox = new Inbox(remoteTable, HOME, address(home.outbox()));
         vm.chainId(HOME);
@@ -304,7 +306,7 @@ contract BridgeHomeTest is TableFixture {
         // A table of the attacker's keys, signed by three of four under epoch 2's table.
         // (A new struct: assigning `t2` would alias it.)
         TableProofs.Table memory evil = TableProofs.Table(
-            3, t2.homeBlock, keccak256("the attacker's members"), t2.totalStakeGwei, Keys.publicKey(666)
+            3, t2.homeBlock, t2.homeTimestamp, keccak256("the attacker's members"), t2.totalStakeGwei, Keys.publicKey(666)
         );
         bool[] memory absent = none();
         absent[3] = true;
@@ -330,6 +332,24 @@ contract BridgeHomeTest is TableFixture {
             )
         );
         home.challenge(taskId, evidence);
+    }
+
+    /// A table task was signed by no one: claiming rewards for it is refused, and an
+    /// epoch's payouts never exceed its funds.
+    function test_tableTasksEarnNoRewards() public {
+        commit();
+        uint256 taskId = home.tableTask(1);
+        RewardsDistributor rewards = home.rewards();
+        uint64 epoch = uint64(block.number / home.rewardEpochBlocks());
+        token.mint(address(this), 10 ether);
+        token.approve(address(rewards), 10 ether);
+        rewards.fund(epoch, token, 10 ether, RewardsDistributor.Split.SignedStake);
+        vm.roll(rewards.epochEnd(epoch));
+        uint256[] memory ids = new uint256[](1);
+        ids[0] = taskId;
+        address[][] memory nonSigners = new address[][](1);
+        vm.expectRevert(abi.encodeWithSelector(RewardsDistributor.TaskNotAnswered.selector, taskId));
+        rewards.claim(ops[0].addr, epoch, ids, nonSigners);
     }
 
     /// Gas of committing a table (reading and checking the registry's set), at 10 and

@@ -85,7 +85,7 @@ abstract contract TableFixture is Test {
             total += ops[i].stake;
         }
         (bytes32 root,) = merkle(leaves(), 0);
-        table = TableProofs.Table(epoch, uint64(block.number), root, total, Keys.publicKey(sum));
+        table = TableProofs.Table(epoch, uint64(block.number), uint64(block.timestamp), root, total, Keys.publicKey(sum));
     }
 
     /// A certificate on `digest` by every operator not flagged in `absent`.

@@ -221,6 +221,43 @@ async fn operators_and_a_relayer_carry_tokens_and_tables_over_sockets() -> Resul
     })
     .await?;
 
+    // A second relayer races the first: whichever installs an epoch, neither stalls.
+    // Time passes past half the table's life (on both chains), so both want a fresh
+    // epoch though the set did not change.
+    let mut second = Relayer::new(
+        d,
+        a.clone(),
+        b.clone(),
+        (bridge.home.accounts()[0], bridge.remote.accounts()[1]),
+        relayer.endpoints().to_vec(),
+        (0, 0),
+        CONFIRMATIONS,
+        Duration::from_millis(500),
+    )
+    .await?;
+    for p in [&a, &b] {
+        let _: U256 = p
+            .raw_request("evm_increaseTime".into(), (U256::from(MAX_AGE / 2 + 1),))
+            .await?;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while on_b.table().call().await?.epoch < 3 {
+        second.step().await?;
+        relayer.step().await?;
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no fresh epoch within a minute"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The first relayer goes on delivering under whatever epoch is in force.
+    bridge.funded_user(5, ether(1)).await?;
+    bridge.lock(user, ether(1)).await?;
+    relay_until(&mut relayer, Duration::from_secs(60), || async {
+        Ok(bridge.wrapped_balance(user).await? == ether(8))
+    })
+    .await?;
+
     for task in tasks {
         task.abort();
     }

@@ -204,11 +204,14 @@ async fn a_stale_table_is_refused_until_the_next_epoch_is_carried_across() -> Re
         .await?;
     let (m, signed) = released.into_iter().next().ok_or("nothing released")?;
 
-    // An hour and a second later on B, the table is too old to execute anything.
-    let _: U256 = b
-        .raw_request("evm_increaseTime".into(), (U256::from(MAX_AGE + 1),))
-        .await?;
-    devnet::mine(b, 1).await?;
+    // MAX_AGE and a second later, the table is too old to execute anything.
+    // (Time passes on both chains alike: tables age from their home commit.)
+    for p in [a, b] {
+        let _: U256 = p
+            .raw_request("evm_increaseTime".into(), (U256::from(MAX_AGE + 1),))
+            .await?;
+        devnet::mine(p, 1).await?;
+    }
     let digest = relay::delivery(REMOTE, bridge.inbox_b, &m);
     let (cert, _) = relay::table_certificate(&bridge.table, digest, &signed)?;
     let stale = IInbox::new(bridge.inbox_b, b.clone())
