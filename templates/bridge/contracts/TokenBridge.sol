@@ -4,6 +4,7 @@ pragma solidity ^0.8.28;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {IMessageRecipient} from "./Inbox.sol";
 import {Outbox} from "./Outbox.sol";
 
@@ -29,8 +30,10 @@ library TokenTransfer {
 /// both with a certificate). So at most what was burned there is released here, and
 /// wrapped tokens are minted only for what was locked (the wrapped token checks the
 /// same of this vault). The amount locked is what arrived, so a token that takes a fee
-/// on transfer cannot mint more than it delivered.
-contract TokenVault is IMessageRecipient {
+/// on transfer cannot mint more than it delivered; locks and releases do not nest, so
+/// a token that calls back during a transfer (ERC-777 hooks) cannot count one
+/// arrival twice.
+contract TokenVault is IMessageRecipient, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
     IERC20 public immutable token;
@@ -67,7 +70,7 @@ contract TokenVault is IMessageRecipient {
 
     /// Locks `amount` of the caller's tokens and sends `to` as many wrapped tokens on
     /// the remote chain; returns the message id.
-    function lock(uint256 amount, address to) external returns (bytes32 id) {
+    function lock(uint256 amount, address to) external nonReentrant returns (bytes32 id) {
         if (remoteToken == address(0)) revert RemoteNotSet();
         if (to == address(0)) revert ZeroRecipient();
         uint256 before = token.balanceOf(address(this));
@@ -79,7 +82,7 @@ contract TokenVault is IMessageRecipient {
     }
 
     /// Releases tokens burned on the remote chain.
-    function onMessage(uint256 sourceChainId, address sender, bytes calldata payload) external {
+    function onMessage(uint256 sourceChainId, address sender, bytes calldata payload) external nonReentrant {
         if (msg.sender != inbox) revert NotTheInbox(msg.sender);
         if (sourceChainId != remoteChainId || sender != remoteToken) revert NotTheWrappedToken(sourceChainId, sender);
         (address to, uint256 amount) = TokenTransfer.decode(payload);

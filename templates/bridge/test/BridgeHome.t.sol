@@ -18,6 +18,30 @@ import {HomeInbox} from "../contracts/HomeInbox.sol";
 import {BridgeHome} from "../contracts/BridgeHome.sol";
 import {ForgeryVerifier} from "../contracts/ForgeryVerifier.sol";
 import {TokenVault, WrappedToken} from "../contracts/TokenBridge.sol";
+import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+
+/// A token that calls back into the vault while it is being locked (an ERC-777 hook).
+contract HookToken is ERC20 {
+    TokenVault internal vault;
+
+    constructor() ERC20("Hook", "HOOK") {
+        _mint(msg.sender, 100 ether);
+    }
+
+    function arm(TokenVault vault_) external {
+        vault = vault_;
+    }
+
+    function transferFrom(address from, address to, uint256 amount) public override returns (bool) {
+        if (address(vault) != address(0)) {
+            TokenVault v = vault;
+            vault = TokenVault(address(0));
+            v.lock(1, from);
+        }
+        return super.transferFrom(from, to, amount);
+    }
+}
 
 /// Both sides of the bridge on one forge EVM (the chain id switched between them):
 /// the home chain with a real restaking core and the bridge AVS's registry, the remote
@@ -350,6 +374,19 @@ contract BridgeHomeTest is TableFixture {
         address[][] memory nonSigners = new address[][](1);
         vm.expectRevert(abi.encodeWithSelector(RewardsDistributor.TaskNotAnswered.selector, taskId));
         rewards.claim(ops[0].addr, epoch, ids, nonSigners);
+    }
+
+    /// A lock cannot nest inside another: a token calling back during its transfer
+    /// cannot have one arrival counted twice.
+    function test_aLockCannotReenter() public {
+        deployRemote(commit());
+        HookToken hook = new HookToken();
+        TokenVault hooked = new TokenVault(hook, home.outbox(), address(homeInbox), REMOTE);
+        hooked.setRemote(address(wrapped));
+        hook.approve(address(hooked), 10 ether);
+        hook.arm(hooked);
+        vm.expectRevert(ReentrancyGuard.ReentrancyGuardReentrantCall.selector);
+        hooked.lock(10 ether, USER);
     }
 
     /// Gas of committing a table (reading and checking the registry's set), at 10 and
