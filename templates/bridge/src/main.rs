@@ -5,6 +5,9 @@
 //!                     there and back, a forged mint slashed, and the slash felt by
 //!                     the oracle sharing the stake
 //! bridge-avs status   messages by state on both chains, and both tables
+//! bridge-avs remote-chain --dir DIR      the devnet's remote chain (an anvil), announced
+//! bridge-avs devnet-setup ...            the remote side, vault and epoch 1 around a
+//!                                        fresh BridgeHome; prints the [avs] settings
 //! ```
 
 use std::time::{Duration, Instant};
@@ -37,6 +40,44 @@ enum Command {
         /// Milliseconds between blocks on both chains.
         #[arg(long, default_value_t = 250)]
         block_ms: u64,
+    },
+    /// Run the devnet's remote chain: an anvil with its own chain id on a loopback
+    /// port, announced (`$BULWARK_READY_FILE`) and written to `DIR/remote-chain.url`;
+    /// it stops with this process.
+    RemoteChain {
+        /// The devnet folder.
+        #[arg(long)]
+        dir: std::path::PathBuf,
+        /// The remote chain's id.
+        #[arg(long, default_value_t = REMOTE)]
+        chain_id: u64,
+        /// Funded dev accounts (the home chain's mnemonic: the same keys on both).
+        #[arg(long, default_value_t = 20)]
+        accounts: u32,
+        /// Seconds between blocks (0: a block per transaction).
+        #[arg(long, default_value_t = 0)]
+        block_time: u64,
+    },
+    /// Deploy everything around a fresh BridgeHome whose operators are registered:
+    /// epoch 1 committed and installed on the remote chain, the remote outbox, inbox
+    /// and wrapped token, the home inbox and the vault; print the `[avs]` settings.
+    DevnetSetup {
+        /// The home chain.
+        #[arg(long)]
+        rpc_url: String,
+        /// BridgeHome.
+        #[arg(long)]
+        avs: Address,
+        /// The remote chain.
+        #[arg(long)]
+        remote_rpc_url: String,
+        /// File holding the owner's private key (hex); the same account deploys on
+        /// the remote chain.
+        #[arg(long)]
+        owner_key_file: std::path::PathBuf,
+        /// Confirmations operators wait for before signing.
+        #[arg(long, default_value_t = CONFIRMATIONS)]
+        confirmations: u64,
     },
     /// Messages by state on both chains, and the operator table on each side.
     Status {
@@ -75,6 +116,25 @@ fn main() -> anyhow::Result<()> {
         Command::Demo { block_ms } => {
             runtime.block_on(demo(Duration::from_millis(block_ms.max(10))))
         }
+        Command::RemoteChain {
+            dir,
+            chain_id,
+            accounts,
+            block_time,
+        } => runtime.block_on(remote_chain(dir, chain_id, accounts, block_time)),
+        Command::DevnetSetup {
+            rpc_url,
+            avs,
+            remote_rpc_url,
+            owner_key_file,
+            confirmations,
+        } => runtime.block_on(devnet_setup(
+            rpc_url,
+            avs,
+            remote_rpc_url,
+            owner_key_file,
+            confirmations,
+        )),
         Command::Status {
             home_rpc_url,
             remote_rpc_url,
@@ -368,4 +428,77 @@ async fn stake_of(a: &DynProvider, avs: Address, op: Address) -> anyhow::Result<
     let head = u32::try_from(a.get_block_number().await?)?;
     let set = operator_set_at(a, avs, head).await?;
     Ok(set.get(&op).map_or(0, |e| e.stake_gwei))
+}
+
+async fn remote_chain(
+    dir: std::path::PathBuf,
+    chain_id: u64,
+    accounts: u32,
+    block_time: u64,
+) -> anyhow::Result<()> {
+    let chain = bulwark::chain::devnet::Devnet::start_chain(accounts, chain_id)
+        .context("starting the remote chain's anvil")?;
+    if block_time > 0 {
+        let _: serde_json::Value = chain
+            .provider()
+            .raw_request("evm_setIntervalMining".into(), (block_time,))
+            .await
+            .context("setting the block time")?;
+    }
+    let endpoint = chain.endpoint();
+    let addr: std::net::SocketAddr = endpoint
+        .trim_start_matches("http://")
+        .parse()
+        .context("the anvil endpoint")?;
+    std::fs::write(dir.join("remote-chain.url"), format!("{endpoint}\n"))
+        .with_context(|| format!("writing {}", dir.display()))?;
+    bulwark::node::listening::Listening {
+        grpc: None,
+        http: Some(addr),
+    }
+    .announce()
+    .context("announcing the remote chain")?;
+    println!("{endpoint}");
+    bulwark::node::service::shutdown_signal().await;
+    // Dropping the devnet stops its anvil.
+    drop(chain);
+    Ok(())
+}
+
+async fn devnet_setup(
+    rpc_url: String,
+    avs: Address,
+    remote_rpc_url: String,
+    owner_key_file: std::path::PathBuf,
+    confirmations: u64,
+) -> anyhow::Result<()> {
+    let key = std::fs::read_to_string(&owner_key_file)
+        .with_context(|| format!("reading {}", owner_key_file.display()))?;
+    let owner = bulwark::chain::provider::signer(key.trim())?;
+    let from = owner.address();
+    let wallet = bulwark::alloy::network::EthereumWallet::from(owner);
+    let home = bulwark::chain::provider::connect(&rpc_url, Some(wallet.clone()))?;
+    let remote = bulwark::chain::provider::connect(&remote_rpc_url, Some(wallet))?;
+    let core = BasicAVS::new(avs, home.clone()).core().call().await?;
+    let token = RestakingCore::new(core, home.clone())
+        .asset()
+        .call()
+        .await?;
+    let sides = bridge_avs::devnet::deploy_sides(&home, from, &remote, from, avs, token)
+        .await
+        .context("deploying the bridge around BridgeHome")?;
+    println!("remote_rpc_url = \"{remote_rpc_url}\"");
+    println!("confirmations = {confirmations}");
+    for (name, address) in [
+        ("home_outbox", sides.home_outbox),
+        ("home_inbox", sides.home_inbox),
+        ("vault", sides.vault),
+        ("remote_outbox", sides.remote_outbox),
+        ("remote_table", sides.remote_table),
+        ("remote_inbox", sides.remote_inbox),
+        ("wrapped", sides.wrapped),
+    ] {
+        println!("{name} = \"{address}\"");
+    }
+    Ok(())
 }
