@@ -145,6 +145,7 @@ test-templates: $(TOOLS_STAMP)
 	# recompile a hundred crates).
 	cargo test --workspace --locked --no-run
 	for t in $(TEMPLATES); do bash tools/new_project_check.sh $$t; done
+	bash tools/bridge_devnet_check.sh
 	python3 tools/guide_check.py docs/first-avs.md
 
 # The guide alone (docs/first-avs.md), as test-templates runs it.

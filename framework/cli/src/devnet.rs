@@ -204,10 +204,19 @@ async fn start_all(
 
     bar.set_message("deploying the restaking core and the AVS");
     let devnet = Devnet::attach(&rpc_url, keys.clone())?;
+    let defaults = DeployConfig::default();
     let config = DeployConfig {
         avs_code: code,
         reward_epoch_blocks: project.devnet.reward_epoch_blocks,
-        ..DeployConfig::default()
+        withdrawal_delay: project
+            .devnet
+            .withdrawal_delay
+            .unwrap_or(defaults.withdrawal_delay),
+        challenge_window: project
+            .devnet
+            .challenge_window
+            .unwrap_or(defaults.challenge_window),
+        ..defaults
     };
     let eigenlayer = match options.restaking {
         RestakingKind::Bulwark => None,

@@ -52,6 +52,14 @@ pub struct DevnetSection {
     /// Blocks per rewards epoch of the devnet's AVS (`setRewardEpochBlocks`).
     #[serde(default = "default_reward_epoch_blocks")]
     pub reward_epoch_blocks: u32,
+    /// The core's withdrawal delay in blocks (how long stake stays slashable); the
+    /// devnet's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdrawal_delay: Option<u32>,
+    /// The AVS's challenge window in blocks (at most the withdrawal delay); the
+    /// devnet's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenge_window: Option<u32>,
 }
 
 fn default_reward_epoch_blocks() -> u32 {
@@ -66,6 +74,8 @@ impl Default for DevnetSection {
             setup: Vec::new(),
             challenger: false,
             reward_epoch_blocks: default_reward_epoch_blocks(),
+            withdrawal_delay: None,
+            challenge_window: None,
         }
     }
 }

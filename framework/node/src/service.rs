@@ -366,7 +366,7 @@ pub async fn run_challenger_with(
 }
 
 /// The operator's BLS key, from its keystore and password.
-fn operator_key(config: &OperatorConfig) -> Result<bulwark_crypto::SecretKey, ServiceError> {
+pub fn operator_key(config: &OperatorConfig) -> Result<bulwark_crypto::SecretKey, ServiceError> {
     let keystore_path = config.operator.keystore.display().to_string();
     let keystore_err = |reason: String| ServiceError::Keystore {
         path: keystore_path.clone(),

@@ -99,6 +99,7 @@ mod sol {
 
         #[sol(rpc)]
         interface ITokenVault {
+            function token() external view returns (address);
             function setRemote(address remoteToken) external;
             function lock(uint256 amount, address to) external returns (bytes32 id);
         }

@@ -17,6 +17,7 @@ pub mod finality;
 pub mod message;
 pub mod relay;
 pub mod relayer;
+pub mod runtime;
 pub mod signing;
 pub mod status;
 pub mod table;

@@ -26,14 +26,15 @@ use bulwark::chain::bindings::{BasicAVS, LiquidStakingToken, RestakingCore};
 use bulwark::chain::devnet::{self, DeployConfig, ether};
 use bulwark::chain::registration::KeyRegistration;
 use bulwark::chain::registry::operator_set_at;
-use bulwark::clap::{self, Parser};
+use bulwark::clap;
 use bulwark::tokio;
 
 /// The oracle template's contract, deployed beside the bridge on the same core.
 const ORACLE_AVS: &str = include_str!("../../oracle/artifacts/OracleAVS.json");
 
-#[derive(Parser)]
-#[command(name = "bridge-avs", about = "The bridge AVS on Bulwark")]
+/// The bridge's own subcommands, beside the `operator` and `aggregator` (relayer)
+/// roles `bulwark::app!` gives it.
+#[derive(clap::Subcommand)]
 enum Command {
     /// Run the bridge end to end on two local anvils and narrate it.
     Demo {
@@ -79,6 +80,44 @@ enum Command {
         #[arg(long, default_value_t = CONFIRMATIONS)]
         confirmations: u64,
     },
+    /// Lock tokens in the vault on the home chain; the bridge mints as many wrapped
+    /// tokens to `--to` on the remote chain.
+    Lock {
+        /// The home chain.
+        #[arg(long)]
+        rpc_url: String,
+        /// The vault.
+        #[arg(long)]
+        vault: Address,
+        /// File holding the sender's private key (hex); it must hold the tokens.
+        #[arg(long)]
+        key_file: std::path::PathBuf,
+        /// Whole tokens (18 decimals).
+        #[arg(long)]
+        amount: u64,
+        /// Who receives the wrapped tokens (default: the sender).
+        #[arg(long)]
+        to: Option<Address>,
+    },
+    /// Burn wrapped tokens on the remote chain; the vault releases as many to `--to`
+    /// on the home chain.
+    Burn {
+        /// The remote chain.
+        #[arg(long)]
+        remote_rpc_url: String,
+        /// The wrapped token.
+        #[arg(long)]
+        wrapped: Address,
+        /// File holding the holder's private key (hex).
+        #[arg(long)]
+        key_file: std::path::PathBuf,
+        /// Whole tokens (18 decimals).
+        #[arg(long)]
+        amount: u64,
+        /// Who receives the tokens on the home chain (default: the holder).
+        #[arg(long)]
+        to: Option<Address>,
+    },
     /// Messages by state on both chains, and the operator table on each side.
     Status {
         /// The home chain's RPC URL.
@@ -108,33 +147,97 @@ enum Command {
     },
 }
 
-fn main() -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    match Command::parse() {
-        Command::Demo { block_ms } => {
-            runtime.block_on(demo(Duration::from_millis(block_ms.max(10))))
-        }
+fn main() -> std::process::ExitCode {
+    bulwark::app!()
+        .operator(|config, role| async move {
+            bridge_avs::runtime::run_operator(config, role.shutdown).await?;
+            Ok(())
+        })
+        .aggregator(|config, role| async move {
+            let dir = role.config_dir().to_path_buf();
+            bridge_avs::runtime::run_relayer(config, &dir, role.shutdown).await?;
+            Ok(())
+        })
+        .commands(run)
+        .run()
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Demo { block_ms } => demo(Duration::from_millis(block_ms.max(10))).await,
         Command::RemoteChain {
             dir,
             chain_id,
             accounts,
             block_time,
-        } => runtime.block_on(remote_chain(dir, chain_id, accounts, block_time)),
+        } => remote_chain(dir, chain_id, accounts, block_time).await,
         Command::DevnetSetup {
             rpc_url,
             avs,
             remote_rpc_url,
             owner_key_file,
             confirmations,
-        } => runtime.block_on(devnet_setup(
+        } => devnet_setup(rpc_url, avs, remote_rpc_url, owner_key_file, confirmations).await,
+        Command::Lock {
             rpc_url,
-            avs,
+            vault,
+            key_file,
+            amount,
+            to,
+        } => {
+            let (provider, from) = wallet_provider(&rpc_url, &key_file)?;
+            let token = bridge_avs::contracts::ITokenVault::new(vault, provider.clone())
+                .token()
+                .call()
+                .await?;
+            let amount = ether(amount);
+            devnet::mined(
+                &provider,
+                LiquidStakingToken::new(token, provider.clone())
+                    .approve(vault, amount)
+                    .send()
+                    .await?,
+            )
+            .await?;
+            let receipt = devnet::mined(
+                &provider,
+                bridge_avs::contracts::ITokenVault::new(vault, provider.clone())
+                    .lock(amount, to.unwrap_or(from))
+                    .send()
+                    .await?,
+            )
+            .await?;
+            println!(
+                "locked {} in block {}: the bridge mints as many on the remote chain once it is deep",
+                eth(amount),
+                receipt.block_number.unwrap_or_default()
+            );
+            Ok(())
+        }
+        Command::Burn {
             remote_rpc_url,
-            owner_key_file,
-            confirmations,
-        )),
+            wrapped,
+            key_file,
+            amount,
+            to,
+        } => {
+            let (provider, from) = wallet_provider(&remote_rpc_url, &key_file)?;
+            let amount = ether(amount);
+            let receipt = devnet::mined(
+                &provider,
+                IWrappedToken::new(wrapped, provider.clone())
+                    .burn(amount, to.unwrap_or(from))
+                    .send()
+                    .await?,
+            )
+            .await?;
+            println!(
+                "burned {} in block {}: the vault releases as many on the home chain once it is deep",
+                eth(amount),
+                receipt.block_number.unwrap_or_default()
+            );
+            Ok(())
+        }
         Command::Status {
             home_rpc_url,
             remote_rpc_url,
@@ -144,7 +247,7 @@ fn main() -> anyhow::Result<()> {
             remote_table,
             remote_inbox,
             confirmations,
-        } => runtime.block_on(async move {
+        } => {
             let home = bulwark::chain::provider::connect(&home_rpc_url, None)?;
             let remote = bulwark::chain::provider::connect(&remote_rpc_url, None)?;
             let d = bridge_avs::signing::Deployment {
@@ -165,7 +268,7 @@ fn main() -> anyhow::Result<()> {
                 bridge_avs::status::report(&d, &home, &remote, confirmations).await?
             );
             Ok(())
-        }),
+        }
     }
 }
 
@@ -445,11 +548,19 @@ async fn remote_chain(
             .await
             .context("setting the block time")?;
     }
-    let endpoint = chain.endpoint();
-    let addr: std::net::SocketAddr = endpoint
-        .trim_start_matches("http://")
-        .parse()
-        .context("the anvil endpoint")?;
+    // anvil answers JSON-RPC but not `GET /health`, which a devnet service must: a
+    // front on another loopback port answers it and passes every other request to
+    // anvil, so its address is the chain's RPC URL too.
+    let anvil = chain.endpoint();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding the remote chain's front")?;
+    let addr = listener.local_addr()?;
+    let endpoint = format!("http://{addr}");
+    let front = rpc_front(anvil.clone());
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, front).await;
+    });
     std::fs::write(dir.join("remote-chain.url"), format!("{endpoint}\n"))
         .with_context(|| format!("writing {}", dir.display()))?;
     bulwark::node::listening::Listening {
@@ -460,6 +571,7 @@ async fn remote_chain(
     .context("announcing the remote chain")?;
     println!("{endpoint}");
     bulwark::node::service::shutdown_signal().await;
+    server.abort();
     // Dropping the devnet stops its anvil.
     drop(chain);
     Ok(())
@@ -488,6 +600,8 @@ async fn devnet_setup(
         .await
         .context("deploying the bridge around BridgeHome")?;
     println!("remote_rpc_url = \"{remote_rpc_url}\"");
+    // The owner commits tables (a task creator); a real deployment names its own.
+    println!("relayer_key_file = \"{}\"", owner_key_file.display());
     println!("confirmations = {confirmations}");
     for (name, address) in [
         ("home_outbox", sides.home_outbox),
@@ -501,4 +615,61 @@ async fn devnet_setup(
         println!("{name} = \"{address}\"");
     }
     Ok(())
+}
+
+/// Largest JSON-RPC request or answer the remote chain's front passes on.
+const MAX_RPC_BYTES: usize = 8 << 20;
+
+/// `GET /health`, and every JSON-RPC `POST /` passed to the anvil at `anvil`.
+fn rpc_front(anvil: String) -> axum::Router {
+    use axum::body::Bytes;
+    use axum::extract::{DefaultBodyLimit, State};
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    let client = reqwest::Client::new();
+    axum::Router::new()
+        .route("/health", axum::routing::get(|| async { "ok" }))
+        .route(
+            "/",
+            axum::routing::post(
+                |State((client, anvil)): State<(reqwest::Client, String)>, body: Bytes| async move {
+                    let answer = client
+                        .post(&anvil)
+                        .header(header::CONTENT_TYPE, "application/json")
+                        .body(body)
+                        .send()
+                        .await;
+                    match answer {
+                        Ok(response) => match response.bytes().await {
+                            Ok(bytes) => (
+                                StatusCode::OK,
+                                [(header::CONTENT_TYPE, "application/json")],
+                                bytes,
+                            )
+                                .into_response(),
+                            Err(_) => StatusCode::BAD_GATEWAY.into_response(),
+                        },
+                        Err(_) => StatusCode::BAD_GATEWAY.into_response(),
+                    }
+                },
+            ),
+        )
+        .layer(DefaultBodyLimit::max(MAX_RPC_BYTES))
+        .with_state((client, anvil))
+}
+
+/// A provider signing with the key in `key_file`, and its account.
+fn wallet_provider(
+    rpc_url: &str,
+    key_file: &std::path::Path,
+) -> anyhow::Result<(DynProvider, Address)> {
+    let key = std::fs::read_to_string(key_file)
+        .with_context(|| format!("reading {}", key_file.display()))?;
+    let signer = bulwark::chain::provider::signer(key.trim())?;
+    let from = signer.address();
+    let provider = bulwark::chain::provider::connect(
+        rpc_url,
+        Some(bulwark::alloy::network::EthereumWallet::from(signer)),
+    )?;
+    Ok((provider, from))
 }

@@ -527,6 +527,11 @@ impl Relayer {
         Ok(Some(committed.epoch))
     }
 
+    /// Replaces the operators this relayer asks (e.g. as they register).
+    pub fn set_endpoints(&mut self, endpoints: Vec<Endpoint>) {
+        self.endpoints = endpoints;
+    }
+
     /// The operators this relayer asks.
     pub fn endpoints(&self) -> &[Endpoint] {
         &self.endpoints
