@@ -23,14 +23,16 @@ HOME_RPC=$(state rpc_url)
 AVS=$(state avs)
 OWNER=0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266
 status() {
-  "$BRIDGE" status --home-rpc-url "$HOME_RPC" --remote-rpc-url "$(setting remote_rpc_url)" \
+  timeout 10 "$BRIDGE" status --home-rpc-url "$HOME_RPC" --remote-rpc-url "$(setting remote_rpc_url)" \
     --home-avs "$AVS" --home-inbox "$(setting home_inbox)" --remote-outbox "$(setting remote_outbox)" \
     --remote-table "$(setting remote_table)" --remote-inbox "$(setting remote_inbox)"
 }
 # Polls `bridge-avs status` until it prints $1, for up to 60 s.
 until_status() {
-  for _ in $(seq 1 120); do
-    if status | grep -qF "$1"; then return 0; fi
+  local deadline=$((SECONDS + 60)) out
+  while ((SECONDS < deadline)); do
+    out=$(status 2>&1 || true)
+    if [[ $out == *"$1"* ]]; then return 0; fi
     sleep 0.5
   done
   status

@@ -128,8 +128,12 @@ impl Relayer {
             .call()
             .await
             .map_err(ChainError::from)?;
+        // Operators' answers are read where they were registered, nowhere else: no
+        // redirects, no proxy from the environment.
         let http = reqwest::Client::builder()
             .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
             .build()
             .map_err(|_| ChainError::OutOfRange("HTTP client"))?;
         let threshold_bps = IOperatorTable::new(d.remote_table, remote.clone())

@@ -43,6 +43,9 @@ use crate::signing::{Deployment, Duty, SignatureBook, router};
 pub const REGISTER_EVERY: Duration = Duration::from_secs(30);
 /// How far a registration's time may be from the relayer's clock.
 pub const REGISTRATION_SKEW: u64 = 300;
+/// How far ahead of the relayer's clock a registration may be dated (an operator
+/// whose clock runs fast must not lock its own URL in for minutes).
+pub const FUTURE_SKEW: u64 = 5;
 /// Largest registration body.
 const MAX_REGISTRATION: usize = 2048;
 
@@ -210,7 +213,8 @@ pub async fn run_operator(
         remote,
         (
             config.chain.from_block.unwrap_or(from.0),
-            from.1.saturating_sub(settings.confirmations * 4),
+            from.1
+                .saturating_sub(settings.confirmations.saturating_mul(4)),
         ),
         settings.confirmations,
         book,
@@ -315,7 +319,8 @@ async fn accept(r: &Registry, body: &[u8]) -> Result<(), &'static str> {
     if !loopback {
         return Err("url must be http:// on a loopback address");
     }
-    if unix_now().abs_diff(issued_at) > REGISTRATION_SKEW {
+    let now = unix_now();
+    if issued_at + REGISTRATION_SKEW < now || issued_at > now + FUTURE_SKEW {
         return Err("issued_at too far from now");
     }
     let newer = r
@@ -338,10 +343,15 @@ async fn accept(r: &Registry, body: &[u8]) -> Result<(), &'static str> {
         .public_key
         .verify(&Domain::SIGNATURE, digest.as_slice(), &signature)
         .map_err(|_| "signature does not verify")?;
-    r.signers
-        .write()
-        .map_err(|_| "busy")?
-        .insert(operator, (url, issued_at));
+    let mut signers = r.signers.write().map_err(|_| "busy")?;
+    // Again under the lock: a registration that raced this one may be newer.
+    if signers
+        .get(&operator)
+        .is_some_and(|(_, at)| issued_at <= *at)
+    {
+        return Err("not newer than the registration in force");
+    }
+    signers.insert(operator, (url, issued_at));
     Ok(())
 }
 
@@ -402,7 +412,8 @@ pub async fn run_relayer(
         Vec::new(),
         (
             config.chain.from_block.unwrap_or(from.0),
-            from.1.saturating_sub(settings.confirmations * 4),
+            from.1
+                .saturating_sub(settings.confirmations.saturating_mul(4)),
         ),
         settings.confirmations,
         Duration::from_millis(500),
