@@ -352,24 +352,13 @@ impl Relayer {
                 .from(self.remote_from)
                 .send()
                 .await;
-            let landed = match sent {
-                Ok(pending) => devnet::mined(&self.remote, pending).await.map(|_| ()),
-                Err(e) => Err(ChainError::from(e)),
-            };
-            match landed {
+            match landed(&self.remote, sent).await {
                 Ok(()) => {
                     self.failures.remove(&id);
                     report.to_remote.push(id);
                 }
                 Err(e) => {
-                    let failures = self.failures.entry(id).or_default();
-                    *failures += 1;
-                    if *failures >= MAX_FAILURES {
-                        bulwark::tracing::warn!(%id, error = %e, "delivery to the remote chain failed {MAX_FAILURES} times; dropped");
-                        self.failures.remove(&id);
-                        report.dropped.push(id);
-                    } else {
-                        bulwark::tracing::warn!(%id, error = %e, "delivery to the remote chain failed; retrying");
+                    if self.failed(id, &e, "remote", &mut report) {
                         waiting.push(m);
                     }
                 }
@@ -425,24 +414,13 @@ impl Relayer {
                 .from(self.home_from)
                 .send()
                 .await;
-            let landed = match sent {
-                Ok(pending) => devnet::mined(&self.home, pending).await.map(|_| ()),
-                Err(e) => Err(ChainError::from(e)),
-            };
-            match landed {
+            match landed(&self.home, sent).await {
                 Ok(()) => {
                     self.failures.remove(&id);
                     report.to_home.push(id);
                 }
                 Err(e) => {
-                    let failures = self.failures.entry(id).or_default();
-                    *failures += 1;
-                    if *failures >= MAX_FAILURES {
-                        bulwark::tracing::warn!(%id, error = %e, "delivery to the home chain failed {MAX_FAILURES} times; dropped");
-                        self.failures.remove(&id);
-                        report.dropped.push(id);
-                    } else {
-                        bulwark::tracing::warn!(%id, error = %e, "delivery to the home chain failed; retrying");
+                    if self.failed(id, &e, "home", &mut report) {
                         waiting.push(m);
                     }
                 }
@@ -519,16 +497,28 @@ impl Relayer {
             .from(self.remote_from)
             .send()
             .await;
-        let landed = match sent {
-            Ok(pending) => devnet::mined(&self.remote, pending).await.map(|_| ()),
-            Err(e) => Err(ChainError::from(e)),
-        };
-        if let Err(e) = landed {
+        if let Err(e) = landed(&self.remote, sent).await {
             bulwark::tracing::warn!(epoch = committed.epoch, error = %e, "installing a table failed; retrying");
             return Ok(None);
         }
         self.refresh_table().await?;
         Ok(Some(committed.epoch))
+    }
+
+    /// Counts a failed delivery of `id` to the `side` chain; returns whether to try
+    /// again (false once it failed `MAX_FAILURES` times: dropped and reported).
+    fn failed(&mut self, id: B256, e: &ChainError, side: &str, report: &mut Report) -> bool {
+        let failures = self.failures.entry(id).or_default();
+        *failures += 1;
+        if *failures >= MAX_FAILURES {
+            bulwark::tracing::warn!(%id, error = %e, "delivery to the {side} chain failed {MAX_FAILURES} times; dropped");
+            self.failures.remove(&id);
+            report.dropped.push(id);
+            false
+        } else {
+            bulwark::tracing::warn!(%id, error = %e, "delivery to the {side} chain failed; retrying");
+            true
+        }
     }
 
     /// Replaces the operators this relayer asks (e.g. as they register).
@@ -545,4 +535,15 @@ impl Relayer {
     pub fn table(&self) -> &Table {
         &self.table
     }
+}
+
+/// Whether a sent transaction was mined without reverting.
+async fn landed(
+    provider: &DynProvider,
+    sent: Result<
+        bulwark::alloy::providers::PendingTransactionBuilder<bulwark::alloy::network::Ethereum>,
+        bulwark::alloy::contract::Error,
+    >,
+) -> Result<(), ChainError> {
+    devnet::mined(provider, sent?).await.map(|_| ())
 }
