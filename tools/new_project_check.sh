@@ -4,8 +4,10 @@
 # binary, contract, test contract, artifact, description: no trace of the template's
 # names) and holds one path into Bulwark (its `bulwark` dependency); then moves the
 # folder and runs `bulwark build`, `cargo test`, `forge test`, `bulwark devnet up`,
-# the AVS's answers in `bulwark status`, `bulwark devnet down`, and nothing left
-# running. `make test-templates` runs it for every template.
+# the AVS's answers in `bulwark status` (a bridge's: tokens locked on the home chain
+# minted on the remote one, burned there and released, each lane read by `bulwark
+# status`), `bulwark devnet down`, and nothing left running. `make test-templates`
+# runs it for every template.
 set -euo pipefail
 
 template=${1:?usage: new_project_check.sh TEMPLATE}
@@ -41,7 +43,11 @@ grep -q "contract = \"artifacts/$contract.json\"" bulwark.toml || fail "bulwark.
 grep -q "^name = \"$name\"" bulwark.toml || fail "bulwark.toml is not named $name"
 grep -q "^description = \"$name: " Cargo.toml || fail "Cargo.toml's description is the template's"
 grep -q "^# $name" README.md || fail "README.md is not about $name"
-left=$(grep -rIlE 'HelloAVS|hello[-_]avs|OracleAVS|oracle[-_]avs' . --exclude=Cargo.lock --exclude-dir=lib || true)
+# Every template's names but those a template borrows (the bridge's tests deploy the
+# oracle's contract beside it, from artifacts/OracleAVS.json).
+names='HelloAVS|hello[-_]avs|OracleAVS|oracle[-_]avs|BridgeHome|bridge[-_]avs'
+[ "$template" = bridge ] && names='HelloAVS|hello[-_]avs|oracle[-_]avs|BridgeHome|bridge[-_]avs'
+left=$(grep -rIlE "$names" . --exclude=Cargo.lock --exclude-dir=lib || true)
 [ -z "$left" ] || fail "the template's names are left in: $left"
 # One path into Bulwark, the `bulwark` dependency; Solidity reaches it through lib/bulwark.
 paths=$(grep -rInF "$ROOT" . --exclude=Cargo.lock --exclude-dir=lib || true)
@@ -64,26 +70,59 @@ echo "$built"
 # The renamed contract compiles to the artifact the template shipped (names are not
 # in the bytecode), so the project ran right away, before any build.
 grep -q "up to date: .*artifacts/$contract.json" <<<"$built" || fail "bulwark build changed the scaffolded artifact"
+if grep -q "^refreshed" <<<"$built"; then fail "bulwark build changed a scaffolded artifact"; fi
 step "cargo test"
 cargo test
 step "forge test"
 forge test
 
+# Polls `bulwark status` until it prints $1, for up to $2 s; prints the last one.
+status_until() {
+  local deadline=$((SECONDS + $2))
+  status=""
+  while ((SECONDS < deadline)); do
+    status=$(timeout 20 "$BULWARK" status 2>&1 || true)
+    if grep -Eq "$1" <<<"$status"; then echo "$status"; return 0; fi
+    sleep 1
+  done
+  echo "$status"
+  fail "bulwark status showed no '$1' within $2 s; logs in .bulwark/devnet"
+}
+
 step "bulwark devnet up"
-"$BULWARK" devnet up --operators 3
-if [ "$template" = oracle ]; then
+if [ "$template" = bridge ]; then
+  # Two chains, four operators (a table needs 2/3 of the stake), a relayer.
+  "$BULWARK" devnet up --operators 4
+  config=.bulwark/devnet/aggregator.toml
+  owner=0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266
+  step "lock 10 on home; bulwark status until they are minted on remote"
+  "$BULWARK" devnet fund "$owner" --amount 10
+  started=$(date +%s.%N)
+  "./target/debug/$name" lock --config "$config" --key-file .bulwark/devnet/owner.key --amount 10
+  status_until "home 31337 -> remote 31338: 0 sent, 0 deep, 1 executed, 0 forged" 90
+  echo "   executed on remote $(python3 -c "import sys; print(round(float(sys.argv[2]) - float(sys.argv[1]), 1))" "$started" "$(date +%s.%N)") s after the lock (1 s blocks, 3 confirmations; status polled each second)"
+  step "burn 4 on remote; bulwark status until the vault released them on home"
+  "./target/debug/$name" burn --config "$config" --key-file .bulwark/devnet/owner.key --amount 4
+  status_until "remote 31338 -> home 31337: 0 sent, 0 deep, 1 executed, 0 forged" 90
+  grep -Eq "tables: [0-9]+ committed on home; epoch [0-9]+ in force on remote" <<<"$status" \
+    || fail "bulwark status shows no operator table on the remote chain"
+  grep -Eq "^operators: 4 registered" <<<"$status" || fail "bulwark status shows not the four operators"
+elif [ "$template" = oracle ]; then
+  "$BULWARK" devnet up --operators 3
   step "bulwark status (until ETH/USD and BTC/USD rounds have landed)"
   landed='^  (ETH|BTC)/USD +round +[0-9]+ '
   needed=2
   # Certificates as the oracle reads them (its describe-responses), not hex.
   described='response (ETH|BTC)/USD round [0-9]+: [0-9.]+ observed at'
 else
+  "$BULWARK" devnet up --operators 3
   step "bulwark task create Ada; bulwark status (until its certificate has landed)"
   "$BULWARK" task create Ada
   landed='response "Hello, Ada!" \(greets Ada\)'
   needed=1
   described=$landed
 fi
+if [ "$template" != bridge ]; then
 status=""
 for _ in $(seq 1 150); do
   status=$("$BULWARK" status)
@@ -93,6 +132,7 @@ done
 echo "$status"
 [ "$(grep -Ec "$landed" <<<"$status")" -ge "$needed" ] || fail "no answer landed on the devnet"
 grep -Eq "$described" <<<"$status" || fail "bulwark status did not show the answers as the AVS reads them"
+fi
 pids=$(python3 -c 'import json; print(" ".join(str(p["pid"]) for p in json.load(open(".bulwark/devnet.json"))["processes"]))')
 step "bulwark devnet down"
 "$BULWARK" devnet down

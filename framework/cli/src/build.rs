@@ -35,6 +35,9 @@ pub struct Built {
     pub artifact: Option<PathBuf>,
     /// Whether the artifact's content changed.
     pub artifact_changed: bool,
+    /// The project's other artifacts forge built (a bridge's outbox, inbox and
+    /// table beside its AVS), each with whether it changed.
+    pub others: Vec<(PathBuf, bool)>,
 }
 
 /// What to build and how to show it.
@@ -54,6 +57,7 @@ pub async fn build(dir: &Path, project: &Project, options: BuildOptions) -> anyh
         bulwark: None,
         artifact: None,
         artifact_changed: false,
+        others: Vec::new(),
     };
     let foundry = dir.join("foundry.toml");
     if foundry.exists() {
@@ -110,19 +114,10 @@ pub async fn build(dir: &Path, project: &Project, options: BuildOptions) -> anyh
                 forge_out.display()
             ))
         })?;
-        let slim = slim_artifact(&full)
-            .with_context(|| format!("reading forge's {}", forge_out.display()))?;
         let target = &project.avs.contract;
-        let changed = std::fs::read_to_string(target).ok().as_deref() != Some(slim.as_str());
-        if changed {
-            if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            std::fs::write(target, &slim)
-                .with_context(|| format!("writing {}", target.display()))?;
-        }
+        built.artifact_changed = refresh_artifact(&full, &forge_out, target)?;
         built.artifact = Some(target.clone());
-        built.artifact_changed = changed;
+        built.others = refresh_others(dir, target)?;
     }
     if options.contracts_only {
         return Ok(built);
@@ -133,6 +128,100 @@ pub async fn build(dir: &Path, project: &Project, options: BuildOptions) -> anyh
         run(command, "the [avs] build command", quiet).await?;
     }
     Ok(built)
+}
+
+/// Writes the slim form of forge's artifact `full` (read from `forge_out`) to
+/// `target` if it differs; returns whether it did.
+fn refresh_artifact(full: &str, forge_out: &Path, target: &Path) -> anyhow::Result<bool> {
+    let slim =
+        slim_artifact(full).with_context(|| format!("reading forge's {}", forge_out.display()))?;
+    let changed = std::fs::read_to_string(target).ok().as_deref() != Some(slim.as_str());
+    if changed {
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(target, &slim).with_context(|| format!("writing {}", target.display()))?;
+    }
+    Ok(changed)
+}
+
+/// Refreshes every artifact beside the AVS's (`avs_artifact`) that names a contract
+/// of the project's own sources: `artifacts/X.json` from forge's `out/F.sol/X.json`
+/// where `contracts/F.sol` is the project's. So an AVS with several contracts (a
+/// bridge's outbox, inbox and table) never deploys bytecode older than its sources.
+/// An artifact no source of the project builds (another AVS's contract a test
+/// deploys beside it) is the project's to keep and is left alone; a name two of its
+/// files declare is an error, as either could be meant.
+fn refresh_others(dir: &Path, avs_artifact: &Path) -> anyhow::Result<Vec<(PathBuf, bool)>> {
+    let Some(artifacts) = avs_artifact.parent() else {
+        return Ok(Vec::new());
+    };
+    let Ok(entries) = std::fs::read_dir(artifacts) else {
+        return Ok(Vec::new());
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.as_path() != avs_artifact && p.extension().is_some_and(|e| e == "json"))
+        .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_string))
+        .collect();
+    names.sort();
+    let sources = project_sources(&dir.join("contracts"))?;
+    let mut refreshed = Vec::new();
+    for name in names {
+        let built: Vec<PathBuf> = sources
+            .iter()
+            .map(|file| dir.join("out").join(file).join(format!("{name}.json")))
+            .filter(|p| p.exists())
+            .collect();
+        let forge_out = match built.as_slice() {
+            [] => continue,
+            [one] => one,
+            _ => {
+                return Err(CliError::Usage(format!(
+                    "artifacts/{name}.json: more than one of the project's files declares {name} ({})",
+                    built
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+                .into());
+            }
+        };
+        let full = std::fs::read_to_string(forge_out)
+            .with_context(|| format!("reading {}", forge_out.display()))?;
+        let target = artifacts.join(format!("{name}.json"));
+        let changed = refresh_artifact(&full, forge_out, &target)?;
+        refreshed.push((target, changed));
+    }
+    Ok(refreshed)
+}
+
+/// The file names (`Outbox.sol`) of the Solidity sources under `contracts`, at any
+/// depth (forge names its output folders after the file alone).
+fn project_sources(contracts: &Path) -> anyhow::Result<Vec<String>> {
+    let mut files = Vec::new();
+    let mut dirs = vec![contracts.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let kind = entry.file_type()?;
+            let path = entry.path();
+            if kind.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "sol") {
+                if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
+                    files.push(name.to_string());
+                }
+            }
+        }
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
 }
 
 /// Runs `command`, streaming its output unless `quiet`; a failure carries the output.
@@ -451,6 +540,93 @@ mod tests {
         let err = link_bulwark(&other, &a).expect_err("a folder is kept");
         assert_eq!(crate::error::exit_code(&err), crate::error::exit::EXISTS);
         assert!(other.join(LINK).join("contracts").is_dir());
+    }
+
+    /// Forge's full artifact for a contract with `code` as its bytecode.
+    fn forge_artifact(code: &str) -> String {
+        serde_json::json!({
+            "abi": [],
+            "bytecode": { "object": code, "sourceMap": "1:2:3" },
+            "deployedBytecode": { "object": code },
+            "metadata": {},
+        })
+        .to_string()
+    }
+
+    fn put(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+
+    #[test]
+    fn every_artifact_of_the_projects_own_contracts_is_refreshed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        let avs = root.join("artifacts/Home.json");
+        put(&avs, "the AVS's, refreshed by build itself");
+        // The project's contracts: Outbox in its own file, Vault beside Token in
+        // one, Table in a sub-folder.
+        put(&root.join("contracts/Outbox.sol"), "");
+        put(&root.join("contracts/Tokens.sol"), "");
+        put(&root.join("contracts/sub/Table.sol"), "");
+        put(
+            &root.join("out/Outbox.sol/Outbox.json"),
+            &forge_artifact("0x01"),
+        );
+        put(
+            &root.join("out/Tokens.sol/Vault.json"),
+            &forge_artifact("0x02"),
+        );
+        put(
+            &root.join("out/Table.sol/Table.json"),
+            &forge_artifact("0x03"),
+        );
+        let fresh_table = slim_artifact(&forge_artifact("0x03")).expect("slim");
+        put(&root.join("artifacts/Outbox.json"), "stale");
+        put(&root.join("artifacts/Vault.json"), "stale");
+        put(&root.join("artifacts/Table.json"), &fresh_table);
+        // Another AVS's artifact the project keeps, though a library builds a
+        // contract of that name: no file of the project declares it.
+        put(
+            &root.join("out/Library.sol/Oracle.json"),
+            &forge_artifact("0x04"),
+        );
+        put(&root.join("artifacts/Oracle.json"), "kept");
+        put(&root.join("artifacts/notes.txt"), "not an artifact");
+
+        let refreshed = refresh_others(root, &avs).expect("refreshed");
+        let names: Vec<_> = refreshed
+            .iter()
+            .map(|(p, changed)| (p.file_name().expect("name").to_owned(), *changed))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("Outbox.json".into(), true),
+                ("Table.json".into(), false),
+                ("Vault.json".into(), true)
+            ]
+        );
+        let read = |name: &str| std::fs::read_to_string(root.join("artifacts").join(name));
+        assert_eq!(
+            read("Outbox.json").expect("outbox"),
+            slim_artifact(&forge_artifact("0x01")).expect("slim")
+        );
+        assert_eq!(read("Table.json").expect("table"), fresh_table);
+        assert_eq!(read("Oracle.json").expect("oracle"), "kept");
+        assert_eq!(
+            read("Home.json").expect("avs"),
+            "the AVS's, refreshed by build itself"
+        );
+
+        // Two of the project's files declaring one name: which is meant is unknown.
+        put(&root.join("contracts/Other.sol"), "");
+        put(
+            &root.join("out/Other.sol/Outbox.json"),
+            &forge_artifact("0x05"),
+        );
+        let err = refresh_others(root, &avs).expect_err("ambiguous");
+        assert!(err.to_string().contains("more than one"), "{err}");
     }
 
     #[test]

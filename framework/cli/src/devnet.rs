@@ -64,6 +64,13 @@ pub fn dir_of(project: &Path) -> PathBuf {
     project.join(".bulwark")
 }
 
+/// The config file of `project`'s devnet aggregator: the chain, the AVS and the
+/// `[avs]` settings the setup printed, which an AVS's status command may need
+/// (`{aggregator_config}` in `[avs] status`).
+pub fn aggregator_config(project: &Path) -> PathBuf {
+    dir_of(project).join("devnet").join("aggregator.toml")
+}
+
 /// The state file of `project`'s devnet.
 pub fn state_path(project: &Path) -> PathBuf {
     dir_of(project).join("devnet.json")

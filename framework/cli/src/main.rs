@@ -32,7 +32,9 @@ enum Command {
         /// The project (crate) name: a-z, 0-9, '-' and '_'.
         name: String,
         /// The template.
-        #[arg(long, value_parser = ["oracle", "hello"])]
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(
+            bulwark_cli::scaffold::TEMPLATES.iter().map(|t| t.name)
+        ))]
         template: String,
         /// Where to create it [default: ./NAME]; must be absent or empty.
         #[arg(long)]
@@ -523,6 +525,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     artifact.display()
                 );
             }
+            for (artifact, changed) in &built.others {
+                println!(
+                    "{} {}",
+                    if *changed { "refreshed" } else { "up to date:" },
+                    artifact.display()
+                );
+            }
             match &built.bulwark {
                 Some(bulwark) => println!(
                     "built {} against Bulwark at {}",
@@ -611,7 +620,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
             );
             // The project's own view (e.g. an oracle's latest rounds), if it has one.
             if let Some(project) = project.filter(|p| !p.avs.status.is_empty()) {
-                print!("{}", avs_status(&project, &resolved.rpc_url, avs).await);
+                print!(
+                    "{}",
+                    avs_status(&project, project_dir, &resolved.rpc_url, avs).await
+                );
             }
             Ok(())
         }
@@ -619,15 +631,21 @@ async fn run(command: Command) -> anyhow::Result<()> {
 }
 
 /// Runs the project's status command; its failure is reported, not fatal.
+/// `{aggregator_config}` is known only while the project's devnet has one.
 async fn avs_status(
     project: &state::Project,
+    project_dir: &Path,
     rpc_url: &str,
     avs: alloy::primitives::Address,
 ) -> String {
-    let vars = [
+    let mut vars = vec![
         ("rpc_url".to_string(), rpc_url.to_string()),
         ("avs".to_string(), avs.to_string()),
     ];
+    let config = devnet::aggregator_config(project_dir);
+    if config.exists() {
+        vars.push(("aggregator_config".into(), config.display().to_string()));
+    }
     let args = match project
         .avs
         .status

@@ -32,6 +32,25 @@ pub struct Template {
     /// Its AVS contract (file `contracts/<name>.sol`, test `test/<name>.t.sol`,
     /// artifact `artifacts/<name>.json`), replaced by the project's.
     pub contract: &'static str,
+    /// The contracts its other files declare, which keep their names (a bridge's
+    /// `Outbox`, `Inbox`, …): the project's contract may not take one.
+    pub helpers: &'static [&'static str],
+    /// Files it reads from elsewhere in the checkout, copied into the project.
+    pub borrowed: &'static [Borrowed],
+}
+
+/// A file a template reads from elsewhere in the checkout (the bridge's tests deploy
+/// the oracle beside it), which the project gets a copy of: a project holds no path
+/// into a checkout but its `bulwark` dependency.
+#[derive(Clone, Copy, Debug)]
+pub struct Borrowed {
+    /// Where it is, from the checkout's root.
+    pub from: &'static str,
+    /// Where the project keeps it, from the project's root.
+    pub to: &'static str,
+    /// How the template's sources name it (`include_str!` paths), and how the
+    /// project's do.
+    pub reference: (&'static str, &'static str),
 }
 
 /// The templates `bulwark new` knows.
@@ -41,12 +60,49 @@ pub const TEMPLATES: &[Template] = &[
         folder: "examples/hello",
         crate_name: "hello-avs",
         contract: "HelloAVS",
+        helpers: &[],
+        borrowed: &[],
     },
     Template {
         name: "oracle",
         folder: "templates/oracle",
         crate_name: "oracle-avs",
         contract: "OracleAVS",
+        helpers: &[],
+        borrowed: &[],
+    },
+    Template {
+        name: "bridge",
+        folder: "templates/bridge",
+        crate_name: "bridge-avs",
+        contract: "BridgeHome",
+        helpers: &[
+            "BridgeTest",
+            "ForgeryVerifier",
+            "HomeInbox",
+            "HookToken",
+            "IMessageRecipient",
+            "Inbox",
+            "MessageInbox",
+            "OperatorTable",
+            "OracleAVS",
+            "Outbox",
+            "Recorder",
+            "TableFixture",
+            "TableProofs",
+            "TokenTransfer",
+            "TokenVault",
+            "WrappedToken",
+        ],
+        // One stake, two AVSs: its tests and demo run the oracle beside it.
+        borrowed: &[Borrowed {
+            from: "templates/oracle/artifacts/OracleAVS.json",
+            to: "artifacts/OracleAVS.json",
+            reference: (
+                "../../oracle/artifacts/OracleAVS.json",
+                "../artifacts/OracleAVS.json",
+            ),
+        }],
     },
 ];
 
@@ -264,7 +320,7 @@ pub fn new_project(
             ))
         })?;
     let contract = contract_name(name);
-    if TAKEN_CONTRACTS.contains(&contract.as_str()) {
+    if TAKEN_CONTRACTS.contains(&contract.as_str()) || tpl.helpers.contains(&contract.as_str()) {
         return Err(CliError::Usage(format!(
             "the project's contract would be named {contract}, which Bulwark uses; choose another name"
         ))
@@ -296,6 +352,9 @@ pub fn new_project(
         };
     let ident = name.replace('-', "_");
     let rewrite = |text: &str| -> String {
+        let text = tpl.borrowed.iter().fold(text.to_string(), |text, b| {
+            text.replace(b.reference.0, b.reference.1)
+        });
         text.replace(old_name, name)
             .replace(&old_ident, &ident)
             .replace(tpl.contract, &contract)
@@ -311,6 +370,15 @@ pub fn new_project(
 
     let mut files = Vec::new();
     copy_dir(&source, &source, dest, &rewrite, &rename, &mut files)?;
+    for borrowed in tpl.borrowed {
+        let target = dest.join(borrowed.to);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::copy(checkout.join(borrowed.from), &target)
+            .with_context(|| format!("copying {} from the checkout", borrowed.from))?;
+        files.push(target);
+    }
 
     // Cargo.toml, standalone; the workspace's lock file.
     let manifest = standalone_manifest(
@@ -358,7 +426,7 @@ fn readme(name: &str, template: &str, contract: &str) -> String {
         "oracle" => (
             "bulwark devnet up               # anvil, contracts, price server, aggregator + keeper, operators
 bulwark status                  # tasks, operators, certificates, and each feed's latest round
-bulwark devnet down",
+bulwark devnet down".to_string(),
             format!(
                 "- `src/round.rs`: the two-phase task: what operators observe and report, when they
   endorse, and how the aggregator proposes (the stake-weighted median).
@@ -370,11 +438,38 @@ bulwark devnet down",
   commands; `price-server`, `devnet-setup` and `status` are the oracle's own."
             ),
         ),
+        "bridge" => (
+            format!(
+                "bulwark devnet up --operators 4  # home anvil (core, {contract}), remote anvil (the table), relayer, operators
+config=.bulwark/devnet/aggregator.toml     # the chains and addresses the setup printed
+bulwark devnet fund 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266 --amount 10
+target/debug/{name} lock --config $config --key-file .bulwark/devnet/owner.key --amount 10
+bulwark status                  # tables, operators, and messages by state on both chains
+target/debug/{name} burn --config $config --key-file .bulwark/devnet/owner.key --amount 4
+bulwark devnet down
+cargo run -- demo               # all of it on two anvils, then a forgery slashed and one stake shared with the oracle"
+            ),
+            format!(
+                "- `contracts/{contract}.sol` (home chain): the AVS: commits each epoch's operator
+  table from the registry, is the home outbox, and slashes the signers of a forged
+  message or table; `Outbox.sol`, `Inbox.sol`, `OperatorTable.sol` (remote chain: the
+  table carried across, updated only by a certificate of the one in force),
+  `HomeInbox.sol`, `TokenBridge.sol` (vault and wrapped token); `test/`: forge tests.
+- `src/signing.rs` (what an operator signs, once a message is deep enough),
+  `src/relayer.rs` (collects signatures, delivers both ways, carries tables),
+  `src/finality.rs`, `src/watch.rs`, `src/status.rs`; `tests/`: both chains on two
+  anvils (round trip, replays, a reorg, a stale table, a forgery slashed, one stake
+  shared with the oracle, whose contract is `artifacts/OracleAVS.json`).
+- `src/main.rs`: `bulwark::app!` with the operator (duty and signature server) and
+  the aggregator (the relayer); `demo`, `status`, `lock`, `burn`, `remote-chain` and
+  `devnet-setup` are the bridge's own."
+            ),
+        ),
         _ => (
             "bulwark devnet up               # anvil, contracts, aggregator, operators; left running
 bulwark task create \"Ada\"       # a task; `bulwark status` shows its certificate
 bulwark devnet down
-cargo run -- demo               # or all of it as processes of one command, for 30 s",
+cargo run -- demo               # or all of it as processes of one command, for 30 s".to_string(),
             format!(
                 "- `src/lib.rs`: the task (what operators compute and sign, and how
   `bulwark status` shows an answer).

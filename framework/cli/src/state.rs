@@ -136,8 +136,10 @@ pub struct AvsSection {
     #[serde(default)]
     pub build: Vec<String>,
     /// Arguments of the binary that print the AVS's own status (e.g. an oracle's
-    /// latest rounds), appended to `bulwark status`; `{rpc_url}` and `{avs}` are
-    /// filled in.
+    /// latest rounds, a bridge's messages on both chains), appended to `bulwark
+    /// status`; `{rpc_url}` and `{avs}` are filled in, and while the project's devnet
+    /// runs `{aggregator_config}`, its aggregator's config (the `[avs]` settings its
+    /// setup printed).
     #[serde(default)]
     pub status: Vec<String>,
     /// Arguments of the binary that read certified responses as the AVS does (one

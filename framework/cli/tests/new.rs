@@ -5,12 +5,11 @@ use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_bulwark");
 
-#[test]
-fn new_writes_a_standalone_project_and_refuses_to_overwrite() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let dest = dir.path().join("my-avs");
+/// `bulwark new NAME --template TEMPLATE` into `dir/NAME`, which must succeed.
+fn scaffold(dir: &std::path::Path, name: &str, template: &str) -> std::path::PathBuf {
+    let dest = dir.join(name);
     let out = Command::new(BIN)
-        .args(["new", "my-avs", "--template", "hello", "--path"])
+        .args(["new", name, "--template", template, "--path"])
         .arg(&dest)
         .output()
         .expect("run");
@@ -20,6 +19,13 @@ fn new_writes_a_standalone_project_and_refuses_to_overwrite() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    dest
+}
+
+#[test]
+fn new_writes_a_standalone_project_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dest = scaffold(dir.path(), "my-avs", "hello");
     let manifest = std::fs::read_to_string(dest.join("Cargo.toml")).expect("Cargo.toml");
     assert!(!manifest.contains("workspace = true") && manifest.contains("name = \"my-avs\""));
     assert!(manifest.contains("[workspace]"), "a root of its own");
@@ -61,11 +67,63 @@ fn new_writes_a_standalone_project_and_refuses_to_overwrite() {
     );
 
     let bad = Command::new(BIN)
-        .args(["new", "x", "--template", "bridge"])
+        .args(["new", "x", "--template", "ferry"])
         .current_dir(dir.path())
         .output()
         .expect("run");
     assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn the_bridge_is_scaffolded_with_its_helpers_and_the_oracle_it_runs_beside() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dest = scaffold(dir.path(), "my-bridge", "bridge");
+    // The AVS contract takes the project's name; the other contracts keep theirs.
+    for file in [
+        "contracts/MyBridge.sol",
+        "test/MyBridge.t.sol",
+        "artifacts/MyBridge.json",
+        "contracts/OperatorTable.sol",
+        "artifacts/OperatorTable.json",
+        "artifacts/Inbox.json",
+    ] {
+        assert!(dest.join(file).exists(), "{file}");
+    }
+    let avs = std::fs::read_to_string(dest.join("contracts/MyBridge.sol")).expect("contract");
+    assert!(avs.contains("contract MyBridge is TaskManager"), "{avs}");
+    // The oracle's contract, which the tests and demo deploy on the same stake, is the
+    // project's own copy, byte for byte, and read from there.
+    let checkout = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    assert_eq!(
+        std::fs::read(dest.join("artifacts/OracleAVS.json")).expect("copied"),
+        std::fs::read(checkout.join("templates/oracle/artifacts/OracleAVS.json"))
+            .expect("oracle artifact")
+    );
+    for file in ["src/main.rs", "tests/two_chains.rs"] {
+        let text = std::fs::read_to_string(dest.join(file)).expect(file);
+        assert!(
+            text.contains("include_str!(\"../artifacts/OracleAVS.json\")")
+                && !text.contains("../../"),
+            "{file}"
+        );
+    }
+    let main = std::fs::read_to_string(dest.join("src/main.rs")).expect("main");
+    assert!(main.contains("my_bridge::contracts") && !main.contains("bridge_avs"));
+    let project = std::fs::read_to_string(dest.join("bulwark.toml")).expect("bulwark.toml");
+    assert!(
+        project.contains("{aggregator_config}") && project.contains("remote-chain"),
+        "{project}"
+    );
+
+    // A project named after one of the bridge's helper contracts would clash with it.
+    let clash = Command::new(BIN)
+        .args(["new", "inbox", "--template", "bridge", "--path"])
+        .arg(dir.path().join("inbox"))
+        .output()
+        .expect("run");
+    assert_eq!(clash.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&clash.stderr).contains("Inbox"));
+    assert!(!dir.path().join("inbox").exists());
 }
 
 /// This checkout's working tree (tracked files and new ones not ignored) committed

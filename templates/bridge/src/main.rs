@@ -83,12 +83,8 @@ enum Command {
     /// Lock tokens in the vault on the home chain; the bridge mints as many wrapped
     /// tokens to `--to` on the remote chain.
     Lock {
-        /// The home chain.
-        #[arg(long)]
-        rpc_url: String,
-        /// The vault.
-        #[arg(long)]
-        vault: Address,
+        #[command(flatten)]
+        at: Where,
         /// File holding the sender's private key (hex); it must hold the tokens.
         #[arg(long)]
         key_file: std::path::PathBuf,
@@ -102,12 +98,8 @@ enum Command {
     /// Burn wrapped tokens on the remote chain; the vault releases as many to `--to`
     /// on the home chain.
     Burn {
-        /// The remote chain.
-        #[arg(long)]
-        remote_rpc_url: String,
-        /// The wrapped token.
-        #[arg(long)]
-        wrapped: Address,
+        #[command(flatten)]
+        at: Where,
         /// File holding the holder's private key (hex).
         #[arg(long)]
         key_file: std::path::PathBuf,
@@ -120,31 +112,122 @@ enum Command {
     },
     /// Messages by state on both chains, and the operator table on each side.
     Status {
-        /// The home chain's RPC URL.
+        #[command(flatten)]
+        at: Where,
+        /// Confirmations before a message counts as deep (default: the config's, else
+        /// the template's).
         #[arg(long)]
-        home_rpc_url: String,
-        /// The remote chain's RPC URL.
-        #[arg(long)]
-        remote_rpc_url: String,
-        /// `BridgeHome` on the home chain.
-        #[arg(long)]
-        home_avs: Address,
-        /// The home inbox.
-        #[arg(long)]
-        home_inbox: Address,
-        /// The remote outbox.
-        #[arg(long)]
-        remote_outbox: Address,
-        /// The remote operator table.
-        #[arg(long)]
-        remote_table: Address,
-        /// The remote inbox.
-        #[arg(long)]
-        remote_inbox: Address,
-        /// Confirmations before a message counts as deep.
-        #[arg(long, default_value_t = CONFIRMATIONS)]
-        confirmations: u64,
+        confirmations: Option<u64>,
     },
+}
+
+/// Where the bridge is: a devnet runtime's config file (`bulwark devnet up` writes
+/// `.bulwark/devnet/aggregator.toml`), or each chain and contract by flag; a flag
+/// given beside the file wins.
+#[derive(clap::Args, Clone, Debug, Default)]
+struct Where {
+    /// A runtime config: the home chain and BridgeHome under `[chain]` (`rpc_url`,
+    /// `avs`), the bridge's settings under `[avs]` (what `devnet-setup` printed).
+    #[arg(long)]
+    config: Option<std::path::PathBuf>,
+    /// The home chain's RPC URL.
+    #[arg(long, alias = "rpc-url")]
+    home_rpc_url: Option<String>,
+    /// The remote chain's RPC URL.
+    #[arg(long)]
+    remote_rpc_url: Option<String>,
+    /// `BridgeHome` on the home chain.
+    #[arg(long)]
+    home_avs: Option<Address>,
+    /// The home inbox.
+    #[arg(long)]
+    home_inbox: Option<Address>,
+    /// The vault on the home chain.
+    #[arg(long)]
+    vault: Option<Address>,
+    /// The remote outbox.
+    #[arg(long)]
+    remote_outbox: Option<Address>,
+    /// The remote operator table.
+    #[arg(long)]
+    remote_table: Option<Address>,
+    /// The remote inbox.
+    #[arg(long)]
+    remote_inbox: Option<Address>,
+    /// The wrapped token on the remote chain.
+    #[arg(long)]
+    wrapped: Option<Address>,
+}
+
+impl Where {
+    /// The flags, with what `--config` says filling those not given.
+    fn resolve(self) -> anyhow::Result<Located> {
+        let config = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let table: toml::Table = toml::from_str(&text)
+                    .with_context(|| format!("{} is not TOML", path.display()))?;
+                Some(table)
+            }
+            None => None,
+        };
+        let read = |section: &str, key: &str| -> Option<String> {
+            config
+                .as_ref()?
+                .get(section)?
+                .get(key)?
+                .as_str()
+                .map(str::to_string)
+        };
+        let address = |section: &str, key: &str| -> anyhow::Result<Option<Address>> {
+            read(section, key)
+                .map(|text| {
+                    text.parse().with_context(|| {
+                        format!("[{section}] {key} in the config is not an address: {text:?}")
+                    })
+                })
+                .transpose()
+        };
+        let confirmations = config
+            .as_ref()
+            .and_then(|c| c.get("avs")?.get("confirmations")?.as_integer())
+            .map(|n| u64::try_from(n).context("[avs] confirmations is negative"))
+            .transpose()?;
+        Ok(Located {
+            home_rpc_url: self.home_rpc_url.or_else(|| read("chain", "rpc_url")),
+            remote_rpc_url: self
+                .remote_rpc_url
+                .or_else(|| read("avs", "remote_rpc_url")),
+            home_avs: self.home_avs.or(address("chain", "avs")?),
+            home_inbox: self.home_inbox.or(address("avs", "home_inbox")?),
+            vault: self.vault.or(address("avs", "vault")?),
+            remote_outbox: self.remote_outbox.or(address("avs", "remote_outbox")?),
+            remote_table: self.remote_table.or(address("avs", "remote_table")?),
+            remote_inbox: self.remote_inbox.or(address("avs", "remote_inbox")?),
+            wrapped: self.wrapped.or(address("avs", "wrapped")?),
+            confirmations,
+        })
+    }
+}
+
+/// [`Where`] resolved; each part is required only by the commands that use it.
+struct Located {
+    home_rpc_url: Option<String>,
+    remote_rpc_url: Option<String>,
+    home_avs: Option<Address>,
+    home_inbox: Option<Address>,
+    vault: Option<Address>,
+    remote_outbox: Option<Address>,
+    remote_table: Option<Address>,
+    remote_inbox: Option<Address>,
+    wrapped: Option<Address>,
+    confirmations: Option<u64>,
+}
+
+/// `value`, or an error naming the flag that gives it.
+fn needed<T>(value: Option<T>, flag: &str) -> anyhow::Result<T> {
+    value.with_context(|| format!("pass --{flag}, or --config with a devnet runtime's config"))
 }
 
 fn main() -> std::process::ExitCode {
@@ -179,12 +262,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
             confirmations,
         } => devnet_setup(rpc_url, avs, remote_rpc_url, owner_key_file, confirmations).await,
         Command::Lock {
-            rpc_url,
-            vault,
+            at,
             key_file,
             amount,
             to,
         } => {
+            let at = at.resolve()?;
+            let vault = needed(at.vault, "vault")?;
+            let rpc_url = needed(at.home_rpc_url, "home-rpc-url")?;
             let (provider, from) = wallet_provider(&rpc_url, &key_file)?;
             let token = bridge_avs::contracts::ITokenVault::new(vault, provider.clone())
                 .token()
@@ -215,12 +300,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Burn {
-            remote_rpc_url,
-            wrapped,
+            at,
             key_file,
             amount,
             to,
         } => {
+            let at = at.resolve()?;
+            let wrapped = needed(at.wrapped, "wrapped")?;
+            let remote_rpc_url = needed(at.remote_rpc_url, "remote-rpc-url")?;
             let (provider, from) = wallet_provider(&remote_rpc_url, &key_file)?;
             let amount = ether(amount);
             let receipt = devnet::mined(
@@ -238,18 +325,16 @@ async fn run(command: Command) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Status {
-            home_rpc_url,
-            remote_rpc_url,
-            home_avs,
-            home_inbox,
-            remote_outbox,
-            remote_table,
-            remote_inbox,
-            confirmations,
-        } => {
-            let home = bulwark::chain::provider::connect(&home_rpc_url, None)?;
-            let remote = bulwark::chain::provider::connect(&remote_rpc_url, None)?;
+        Command::Status { at, confirmations } => {
+            let at = at.resolve()?;
+            let home =
+                bulwark::chain::provider::connect(&needed(at.home_rpc_url, "home-rpc-url")?, None)?;
+            let remote = bulwark::chain::provider::connect(
+                &needed(at.remote_rpc_url, "remote-rpc-url")?,
+                None,
+            )?;
+            let home_avs = needed(at.home_avs, "home-avs")?;
+            let confirmations = confirmations.or(at.confirmations).unwrap_or(CONFIRMATIONS);
             let d = bridge_avs::signing::Deployment {
                 home_chain: home.get_chain_id().await?,
                 remote_chain: remote.get_chain_id().await?,
@@ -258,10 +343,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     .outbox()
                     .call()
                     .await?,
-                home_inbox,
-                remote_outbox,
-                remote_table,
-                remote_inbox,
+                home_inbox: needed(at.home_inbox, "home-inbox")?,
+                remote_outbox: needed(at.remote_outbox, "remote-outbox")?,
+                remote_table: needed(at.remote_table, "remote-table")?,
+                remote_inbox: needed(at.remote_inbox, "remote-inbox")?,
             };
             print!(
                 "{}",

@@ -83,7 +83,7 @@ async fn the_remote_chain_service_and_the_setup_deploy_both_sides() -> Result {
         "setup failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let settings: BTreeMap<String, String> = String::from_utf8(output.stdout)?
+    let settings: BTreeMap<String, String> = String::from_utf8(output.stdout.clone())?
         .lines()
         .filter_map(|line| line.split_once(" = "))
         .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
@@ -117,6 +117,59 @@ async fn the_remote_chain_service_and_the_setup_deploy_both_sides() -> Result {
         };
         assert!(!on.get_code_at(at).await?.is_empty(), "{name} has code");
     }
+
+    // `status --config` reads both chains where a devnet runtime's config says (what
+    // `bulwark status` passes it): nothing sent yet, epoch 1 in force on remote.
+    let config = dir.join("aggregator.toml");
+    let setup = String::from_utf8(output.stdout.clone())?;
+    std::fs::write(
+        &config,
+        format!(
+            "[chain]\nrpc_url = \"{}\"\navs = \"{}\"\n\n[avs]\n{setup}",
+            home.endpoint(),
+            d.avs
+        ),
+    )?;
+    let status = |config: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_bridge-avs"))
+            .args(["status", "--config"])
+            .arg(config)
+            .output()
+    };
+    let out = status(&config)?;
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        report
+            .matches(": 0 sent, 0 deep, 0 executed, 0 forged")
+            .count(),
+        2,
+        "{report}"
+    );
+    assert!(
+        report.contains("tables: 1 committed on home; epoch 1 in force on remote"),
+        "{report}"
+    );
+    // A config naming something that is no address is refused by name.
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(&config)?.replace(
+            &format!("remote_table = \"{}\"", address("remote_table")?),
+            "remote_table = \"0xnot-an-address\"",
+        ),
+    )?;
+    let out = status(&bad)?;
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("[avs] remote_table"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Stopping the service stops its anvil.
     Command::new("kill")
