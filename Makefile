@@ -167,9 +167,12 @@ bench: gas
 	cargo bench -p bulwark-node --bench grpc
 	cargo bench -p bulwark-node --bench scale
 
-# Certificate verification gas by operator-set size and share of non-signers (Osaka).
+# Certificate verification gas by operator-set size and share of non-signers (Osaka);
+# the bridge's at 10 and 100 operators: a delivery and a table update on the remote
+# chain, a table commit on the home chain.
 gas: $(TOOLS_STAMP)
 	cd contracts && forge test --use $(ROOT)/tools/solc --match-contract GasTest -vv | grep gas-table
+	cd templates/bridge && forge test --use $(ROOT)/tools/solc --match-test test_gas -vv | grep bridge-gas
 
 # Fuzzing (fuzz/, its own workspace and target folder). cargo-fuzz is installed into
 # tools/cargo on first use. The stable toolchain has no sanitizers, so the targets run

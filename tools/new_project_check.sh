@@ -43,11 +43,13 @@ grep -q "contract = \"artifacts/$contract.json\"" bulwark.toml || fail "bulwark.
 grep -q "^name = \"$name\"" bulwark.toml || fail "bulwark.toml is not named $name"
 grep -q "^description = \"$name: " Cargo.toml || fail "Cargo.toml's description is the template's"
 grep -q "^# $name" README.md || fail "README.md is not about $name"
-# Every template's names but those a template borrows (the bridge's tests deploy the
-# oracle's contract beside it, from artifacts/OracleAVS.json).
+# No template's names, but where a project names a file it borrows (the bridge's
+# tests deploy the oracle's contract beside it, from artifacts/OracleAVS.json).
 names='HelloAVS|hello[-_]avs|OracleAVS|oracle[-_]avs|BridgeHome|bridge[-_]avs'
-[ "$template" = bridge ] && names='HelloAVS|hello[-_]avs|oracle[-_]avs|BridgeHome|bridge[-_]avs'
-left=$(grep -rIlE "$names" . --exclude=Cargo.lock --exclude-dir=lib || true)
+left=$(grep -rInE -e "$names" . --exclude=Cargo.lock --exclude-dir=lib || true)
+if [ "$template" = bridge ]; then
+  left=$(grep -vF -e 'artifacts/OracleAVS.json' <<<"$left" || true)
+fi
 [ -z "$left" ] || fail "the template's names are left in: $left"
 # One path into Bulwark, the `bulwark` dependency; Solidity reaches it through lib/bulwark.
 paths=$(grep -rInF "$ROOT" . --exclude=Cargo.lock --exclude-dir=lib || true)
@@ -95,6 +97,13 @@ if [ "$template" = bridge ]; then
   "$BULWARK" devnet up --operators 4
   config=.bulwark/devnet/aggregator.toml
   owner=0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266
+  # Both chains in the state file: the remote one's URL and contracts beside the home's.
+  python3 - <<'PY' || fail "the state file does not hold the remote chain"
+import json
+settings = json.load(open(".bulwark/devnet.json"))["settings"]
+for key in ("remote_rpc_url", "remote_outbox", "remote_table", "remote_inbox", "wrapped", "vault"):
+    assert settings.get(key), key
+PY
   step "lock 10 on home; bulwark status until they are minted on remote"
   "$BULWARK" devnet fund "$owner" --amount 10
   started=$(date +%s.%N)

@@ -299,6 +299,10 @@ fn cli(corpus: &Corpus, root: &Path) -> Result {
                 log: dir.join("aggregator.log"),
             },
         ],
+        settings: toml::from_str(
+            "remote_rpc_url = \"http://127.0.0.1:8546\"\nconfirmations = 3\n\
+             [[feeds]]\nname = \"ETH/USD\"\n",
+        )?,
     };
     corpus.write("cli_state", "devnet", serde_json::to_string_pretty(&state)?)?;
     let mut empty = state;

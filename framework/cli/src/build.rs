@@ -104,20 +104,22 @@ pub async fn build(dir: &Path, project: &Project, options: BuildOptions) -> anyh
                     project.avs.contract.display()
                 ))
             })?;
-        let forge_out = dir
-            .join("out")
-            .join(format!("{name}.sol"))
-            .join(format!("{name}.json"));
-        let full = std::fs::read_to_string(&forge_out).map_err(|e| {
+        let layout = ForgeLayout::read(dir)?;
+        let target = &project.avs.contract;
+        let mut wanted = other_artifacts(target);
+        wanted.insert(name.to_string());
+        let built_from = layout.built_from_sources(&wanted)?;
+        let forge_out = built_from.get(name).ok_or_else(|| {
             CliError::NotFound(format!(
-                "forge wrote no {} ({e}; is the contract in contracts/{name}.sol named {name}?)",
-                forge_out.display()
+                "forge built no contract {name} from the project's {}/ (is the AVS contract there, named {name}?)",
+                layout.src
             ))
         })?;
-        let target = &project.avs.contract;
-        built.artifact_changed = refresh_artifact(&full, &forge_out, target)?;
+        let full = std::fs::read_to_string(forge_out)
+            .with_context(|| format!("reading {}", forge_out.display()))?;
+        built.artifact_changed = refresh_artifact(&full, forge_out, target)?;
         built.artifact = Some(target.clone());
-        built.others = refresh_others(dir, target)?;
+        built.others = refresh_others(target, &wanted, &built_from)?;
     }
     if options.contracts_only {
         return Ok(built);
@@ -145,83 +147,154 @@ fn refresh_artifact(full: &str, forge_out: &Path, target: &Path) -> anyhow::Resu
     Ok(changed)
 }
 
-/// Refreshes every artifact beside the AVS's (`avs_artifact`) that names a contract
-/// of the project's own sources: `artifacts/X.json` from forge's `out/F.sol/X.json`
-/// where `contracts/F.sol` is the project's. So an AVS with several contracts (a
-/// bridge's outbox, inbox and table) never deploys bytecode older than its sources.
-/// An artifact no source of the project builds (another AVS's contract a test
-/// deploys beside it) is the project's to keep and is left alone; a name two of its
-/// files declare is an error, as either could be meant.
-fn refresh_others(dir: &Path, avs_artifact: &Path) -> anyhow::Result<Vec<(PathBuf, bool)>> {
-    let Some(artifacts) = avs_artifact.parent() else {
-        return Ok(Vec::new());
+/// The names of the artifacts beside the AVS's (`artifacts/Outbox.json` →
+/// `Outbox`); links are not the project's own and are never written through.
+fn other_artifacts(avs_artifact: &Path) -> std::collections::BTreeSet<String> {
+    let Some(entries) = avs_artifact
+        .parent()
+        .and_then(|folder| std::fs::read_dir(folder).ok())
+    else {
+        return Default::default();
     };
-    let Ok(entries) = std::fs::read_dir(artifacts) else {
-        return Ok(Vec::new());
-    };
-    let mut names: Vec<String> = entries
+    entries
         .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
         .map(|e| e.path())
         .filter(|p| p.as_path() != avs_artifact && p.extension().is_some_and(|e| e == "json"))
         .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_string))
-        .collect();
-    names.sort();
-    let sources = project_sources(&dir.join("contracts"))?;
+        .collect()
+}
+
+/// Refreshes every artifact beside the AVS's (`avs_artifact`) that forge built from
+/// the project's own sources (`built_from`), so an AVS of several contracts (a
+/// bridge's outbox, inbox and table) never deploys bytecode older than its sources.
+/// An artifact that no source of the project declares (another AVS's contract a
+/// test deploys beside it) is the project's to keep and is left alone.
+fn refresh_others(
+    avs_artifact: &Path,
+    names: &std::collections::BTreeSet<String>,
+    built_from: &std::collections::BTreeMap<String, PathBuf>,
+) -> anyhow::Result<Vec<(PathBuf, bool)>> {
+    let Some(folder) = avs_artifact.parent() else {
+        return Ok(Vec::new());
+    };
     let mut refreshed = Vec::new();
     for name in names {
-        let built: Vec<PathBuf> = sources
-            .iter()
-            .map(|file| dir.join("out").join(file).join(format!("{name}.json")))
-            .filter(|p| p.exists())
-            .collect();
-        let forge_out = match built.as_slice() {
-            [] => continue,
-            [one] => one,
-            _ => {
-                return Err(CliError::Usage(format!(
-                    "artifacts/{name}.json: more than one of the project's files declares {name} ({})",
-                    built
-                        .iter()
-                        .map(|p| p.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-                .into());
-            }
+        let target = folder.join(format!("{name}.json"));
+        let Some(forge_out) = built_from.get(name).filter(|_| target != avs_artifact) else {
+            continue;
         };
         let full = std::fs::read_to_string(forge_out)
             .with_context(|| format!("reading {}", forge_out.display()))?;
-        let target = artifacts.join(format!("{name}.json"));
         let changed = refresh_artifact(&full, forge_out, &target)?;
         refreshed.push((target, changed));
     }
     Ok(refreshed)
 }
 
-/// The file names (`Outbox.sol`) of the Solidity sources under `contracts`, at any
-/// depth (forge names its output folders after the file alone).
-fn project_sources(contracts: &Path) -> anyhow::Result<Vec<String>> {
-    let mut files = Vec::new();
-    let mut dirs = vec![contracts.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
+/// Where forge reads the project's sources and writes its artifacts: `src` and `out`
+/// of `foundry.toml`'s default profile (forge's defaults: `src`, `out`).
+#[derive(Clone, Debug)]
+struct ForgeLayout {
+    /// The sources, relative to the project (`contracts`).
+    src: String,
+    /// The artifacts folder.
+    out: PathBuf,
+}
+
+impl ForgeLayout {
+    fn read(dir: &Path) -> anyhow::Result<Self> {
+        let path = dir.join("foundry.toml");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let config: toml::Table = toml::from_str(&text)
+            .map_err(|e| CliError::Usage(format!("invalid {}: {e}", path.display())))?;
+        let profile = config
+            .get("profile")
+            .and_then(|p| p.get("default"))
+            .and_then(toml::Value::as_table);
+        let setting = |key: &str, default: &str| {
+            profile
+                .and_then(|p| p.get(key))
+                .and_then(toml::Value::as_str)
+                .unwrap_or(default)
+                .trim_start_matches("./")
+                .trim_end_matches('/')
+                .to_string()
         };
-        for entry in entries.filter_map(Result::ok) {
-            let kind = entry.file_type()?;
-            let path = entry.path();
-            if kind.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "sol") {
-                if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
-                    files.push(name.to_string());
+        Ok(Self {
+            src: setting("src", "src"),
+            out: dir.join(setting("out", "out")),
+        })
+    }
+
+    /// Forge's artifact of each of `names` compiled from a file under `src`, found by
+    /// the compilation target forge records in each artifact's metadata, not by where
+    /// forge put it: forge nests an artifact in folders when two sources share a
+    /// file name (a library's `Inbox.sol` beside the project's), and a library may
+    /// declare a contract of the same name. Two of the project's own files declaring
+    /// one name is an error, as either could be meant.
+    fn built_from_sources(
+        &self,
+        names: &std::collections::BTreeSet<String>,
+    ) -> anyhow::Result<std::collections::BTreeMap<String, PathBuf>> {
+        let prefix = format!("{}/", self.src);
+        let mut found: std::collections::BTreeMap<String, (PathBuf, String)> = Default::default();
+        let mut dirs = vec![self.out.clone()];
+        while let Some(dir) = dirs.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.filter_map(Result::ok) {
+                let path = entry.path();
+                let kind = entry.file_type()?;
+                if kind.is_dir() {
+                    if entry.file_name() != "build-info" {
+                        dirs.push(path);
+                    }
+                    continue;
                 }
+                let Some(name) = path.file_stem().and_then(|s| s.to_str()) else {
+                    continue;
+                };
+                if !kind.is_file() || !names.contains(name) {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let Some(source) = compilation_target(&text, name) else {
+                    continue;
+                };
+                if !source.starts_with(&prefix) {
+                    continue;
+                }
+                if let Some((_, first)) = found.get(name) {
+                    if *first != source {
+                        return Err(CliError::Usage(format!(
+                            "two of the project's files declare {name} ({first}, {source}); rename one"
+                        ))
+                        .into());
+                    }
+                }
+                found.insert(name.to_string(), (path, source));
             }
         }
+        Ok(found
+            .into_iter()
+            .map(|(name, (path, _))| (name, path))
+            .collect())
     }
-    files.sort();
-    files.dedup();
-    Ok(files)
+}
+
+/// The source file forge compiled `name` from, as its artifact's metadata records
+/// it (`{"contracts/Outbox.sol": "Outbox"}`).
+fn compilation_target(artifact: &str, name: &str) -> Option<String> {
+    let json: serde_json::Value = serde_json::from_str(artifact).ok()?;
+    json.pointer("/metadata/settings/compilationTarget")?
+        .as_object()?
+        .iter()
+        .find(|(_, contract)| contract.as_str() == Some(name))
+        .map(|(source, _)| source.clone())
 }
 
 /// Runs `command`, streaming its output unless `quiet`; a failure carries the output.
@@ -542,13 +615,14 @@ mod tests {
         assert!(other.join(LINK).join("contracts").is_dir());
     }
 
-    /// Forge's full artifact for a contract with `code` as its bytecode.
-    fn forge_artifact(code: &str) -> String {
+    /// Forge's full artifact for contract `name` of `source` with `code` as its
+    /// bytecode.
+    fn forge_artifact(source: &str, name: &str, code: &str) -> String {
         serde_json::json!({
             "abi": [],
             "bytecode": { "object": code, "sourceMap": "1:2:3" },
             "deployedBytecode": { "object": code },
-            "metadata": {},
+            "metadata": { "settings": { "compilationTarget": { source: name } } },
         })
         .to_string()
     }
@@ -558,59 +632,86 @@ mod tests {
         std::fs::write(path, text).expect("write");
     }
 
+    /// Runs the artifact step of `build` on the project at `root`.
+    fn refresh(root: &Path, avs: &Path) -> anyhow::Result<Vec<(String, bool)>> {
+        let layout = ForgeLayout::read(root)?;
+        let names = other_artifacts(avs);
+        let built = layout.built_from_sources(&names)?;
+        Ok(refresh_others(avs, &names, &built)?
+            .into_iter()
+            .map(|(p, changed)| {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                (name.to_string(), changed)
+            })
+            .collect())
+    }
+
     #[test]
     fn every_artifact_of_the_projects_own_contracts_is_refreshed() {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path();
+        put(
+            &root.join("foundry.toml"),
+            "[profile.default]\nsrc = \"contracts\"\nout = \"build/\"\n",
+        );
         let avs = root.join("artifacts/Home.json");
         put(&avs, "the AVS's, refreshed by build itself");
-        // The project's contracts: Outbox in its own file, Vault beside Token in
-        // one, Table in a sub-folder.
-        put(&root.join("contracts/Outbox.sol"), "");
-        put(&root.join("contracts/Tokens.sol"), "");
-        put(&root.join("contracts/sub/Table.sol"), "");
+        let out = root.join("build");
+        // Outbox in its own file; Vault declared in Tokens.sol; Table in a sub-folder
+        // of contracts/ and nested by forge, as a library has a Table.sol too, whose
+        // Table forge put where the project's would be.
         put(
-            &root.join("out/Outbox.sol/Outbox.json"),
-            &forge_artifact("0x01"),
+            &out.join("Outbox.sol/Outbox.json"),
+            &forge_artifact("contracts/Outbox.sol", "Outbox", "0x01"),
         );
         put(
-            &root.join("out/Tokens.sol/Vault.json"),
-            &forge_artifact("0x02"),
+            &out.join("Tokens.sol/Vault.json"),
+            &forge_artifact("contracts/Tokens.sol", "Vault", "0x02"),
         );
         put(
-            &root.join("out/Table.sol/Table.json"),
-            &forge_artifact("0x03"),
+            &out.join("sub/Table.sol/Table.json"),
+            &forge_artifact("contracts/sub/Table.sol", "Table", "0x03"),
         );
-        let fresh_table = slim_artifact(&forge_artifact("0x03")).expect("slim");
+        put(
+            &out.join("Table.sol/Table.json"),
+            &forge_artifact("lib/x/Table.sol", "Table", "0x66"),
+        );
+        let fresh_table =
+            slim_artifact(&forge_artifact("contracts/sub/Table.sol", "Table", "0x03"))
+                .expect("slim");
         put(&root.join("artifacts/Outbox.json"), "stale");
         put(&root.join("artifacts/Vault.json"), "stale");
         put(&root.join("artifacts/Table.json"), &fresh_table);
         // Another AVS's artifact the project keeps, though a library builds a
-        // contract of that name: no file of the project declares it.
+        // contract of that name.
         put(
-            &root.join("out/Library.sol/Oracle.json"),
-            &forge_artifact("0x04"),
+            &out.join("Oracle.sol/Oracle.json"),
+            &forge_artifact("lib/o/Oracle.sol", "Oracle", "0x04"),
         );
         put(&root.join("artifacts/Oracle.json"), "kept");
         put(&root.join("artifacts/notes.txt"), "not an artifact");
+        // An artifact that links elsewhere is not the project's: never written through.
+        let elsewhere = root.join("elsewhere.json");
+        put(&elsewhere, "not the project's");
+        put(
+            &out.join("Linked.sol/Linked.json"),
+            &forge_artifact("contracts/Linked.sol", "Linked", "0x07"),
+        );
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&elsewhere, root.join("artifacts/Linked.json")).expect("link");
 
-        let refreshed = refresh_others(root, &avs).expect("refreshed");
-        let names: Vec<_> = refreshed
-            .iter()
-            .map(|(p, changed)| (p.file_name().expect("name").to_owned(), *changed))
-            .collect();
         assert_eq!(
-            names,
+            refresh(root, &avs).expect("refreshed"),
             [
-                ("Outbox.json".into(), true),
-                ("Table.json".into(), false),
-                ("Vault.json".into(), true)
+                ("Outbox.json".to_string(), true),
+                ("Table.json".to_string(), false),
+                ("Vault.json".to_string(), true)
             ]
         );
         let read = |name: &str| std::fs::read_to_string(root.join("artifacts").join(name));
         assert_eq!(
             read("Outbox.json").expect("outbox"),
-            slim_artifact(&forge_artifact("0x01")).expect("slim")
+            slim_artifact(&forge_artifact("contracts/Outbox.sol", "Outbox", "0x01")).expect("slim")
         );
         assert_eq!(read("Table.json").expect("table"), fresh_table);
         assert_eq!(read("Oracle.json").expect("oracle"), "kept");
@@ -618,15 +719,22 @@ mod tests {
             read("Home.json").expect("avs"),
             "the AVS's, refreshed by build itself"
         );
+        assert_eq!(
+            std::fs::read_to_string(&elsewhere).expect("link target"),
+            "not the project's"
+        );
 
         // Two of the project's files declaring one name: which is meant is unknown.
-        put(&root.join("contracts/Other.sol"), "");
         put(
-            &root.join("out/Other.sol/Outbox.json"),
-            &forge_artifact("0x05"),
+            &out.join("v2/Outbox.sol/Outbox.json"),
+            &forge_artifact("contracts/v2/Outbox.sol", "Outbox", "0x05"),
         );
-        let err = refresh_others(root, &avs).expect_err("ambiguous");
-        assert!(err.to_string().contains("more than one"), "{err}");
+        let err = refresh(root, &avs).expect_err("ambiguous");
+        assert!(
+            err.to_string()
+                .contains("two of the project's files declare Outbox"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -71,6 +71,14 @@ pub fn aggregator_config(project: &Path) -> PathBuf {
     dir_of(project).join("devnet").join("aggregator.toml")
 }
 
+/// [`aggregator_config`] of `project`, if its devnet is the chain and AVS a status
+/// reads (`rpc_url`, `avs`): the settings there describe that deployment only.
+pub fn own_aggregator_config(project: &Path, rpc_url: &str, avs: Address) -> Option<PathBuf> {
+    let state = DevnetState::load(&state_path(project)).ok()?;
+    let config = aggregator_config(project);
+    (state.rpc_url == rpc_url && state.avs == avs && config.is_file()).then_some(config)
+}
+
 /// The state file of `project`'s devnet.
 pub fn state_path(project: &Path) -> PathBuf {
     dir_of(project).join("devnet.json")
@@ -395,6 +403,7 @@ async fn start_all(
         aggregator: format!("http://{grpc}"),
         operators,
         processes: Vec::new(),
+        settings: avs_settings.shared.clone(),
     })
 }
 
@@ -757,6 +766,50 @@ pub async fn status(project: &Path) -> anyhow::Result<(String, bool)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_aggregator_config_is_given_only_for_the_devnets_own_chain_and_avs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let project = dir.path();
+        let (url, avs) = ("http://127.0.0.1:8545", Address::repeat_byte(1));
+        // No devnet: nothing.
+        assert_eq!(own_aggregator_config(project, url, avs), None);
+        let config = aggregator_config(project);
+        std::fs::create_dir_all(config.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&config, "[avs]\n").expect("config");
+        // A config left behind by a devnet that is down (its state is gone): nothing.
+        assert_eq!(own_aggregator_config(project, url, avs), None);
+        let account = DevAccount {
+            address: Address::ZERO,
+            private_key: String::new(),
+        };
+        DevnetState {
+            dir: project.join(".bulwark/devnet"),
+            rpc_url: url.into(),
+            chain_id: 31337,
+            token: Address::ZERO,
+            core: Address::ZERO,
+            avs,
+            owner: account,
+            spare_accounts: Vec::new(),
+            aggregator: String::new(),
+            operators: Vec::new(),
+            processes: Vec::new(),
+            settings: toml::Table::new(),
+        }
+        .save(&state_path(project))
+        .expect("state");
+        assert_eq!(own_aggregator_config(project, url, avs), Some(config));
+        // Another AVS on the devnet's chain, or another chain: not these settings.
+        assert_eq!(
+            own_aggregator_config(project, url, Address::repeat_byte(2)),
+            None
+        );
+        assert_eq!(
+            own_aggregator_config(project, "http://127.0.0.1:9", avs),
+            None
+        );
+    }
 
     #[test]
     fn setup_output_gives_each_runtime_its_settings() {

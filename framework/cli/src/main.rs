@@ -498,8 +498,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 files.len(),
                 bulwark_cli::scaffold::contract_name(&name)
             );
+            // A bridge's table needs two thirds of the stake: four operators keep it
+            // certifying with one down.
+            let operators = if template == "bridge" {
+                " --operators 4"
+            } else {
+                ""
+            };
             println!(
-                "next: cd {} && bulwark build && cargo test && bulwark devnet up",
+                "next: cd {} && bulwark build && cargo test && bulwark devnet up{operators}",
                 dest.display()
             );
             Ok(())
@@ -631,7 +638,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
 }
 
 /// Runs the project's status command; its failure is reported, not fatal.
-/// `{aggregator_config}` is known only while the project's devnet has one.
+/// `{aggregator_config}` is known only when status reads the project's own devnet
+/// (its state names this chain and AVS): the settings there describe no other.
 async fn avs_status(
     project: &state::Project,
     project_dir: &Path,
@@ -642,9 +650,26 @@ async fn avs_status(
         ("rpc_url".to_string(), rpc_url.to_string()),
         ("avs".to_string(), avs.to_string()),
     ];
-    let config = devnet::aggregator_config(project_dir);
-    if config.exists() {
+    if let Some(config) = devnet::own_aggregator_config(project_dir, rpc_url, avs) {
         vars.push(("aggregator_config".into(), config.display().to_string()));
+    } else if project
+        .avs
+        .status
+        .iter()
+        .any(|a| a.contains("{aggregator_config}"))
+    {
+        return format!(
+            "{}: its own status reads this project's devnet settings ({}), and no devnet of this project runs this chain and AVS; elsewhere run `{} {}` with that deployment's settings\n",
+            project.avs.name,
+            devnet::aggregator_config(project_dir).display(),
+            project.avs.binary.display(),
+            project
+                .avs
+                .status
+                .first()
+                .map(String::as_str)
+                .unwrap_or("status"),
+        );
     }
     let args = match project
         .avs

@@ -32,9 +32,6 @@ pub struct Template {
     /// Its AVS contract (file `contracts/<name>.sol`, test `test/<name>.t.sol`,
     /// artifact `artifacts/<name>.json`), replaced by the project's.
     pub contract: &'static str,
-    /// The contracts its other files declare, which keep their names (a bridge's
-    /// `Outbox`, `Inbox`, …): the project's contract may not take one.
-    pub helpers: &'static [&'static str],
     /// Files it reads from elsewhere in the checkout, copied into the project.
     pub borrowed: &'static [Borrowed],
 }
@@ -60,7 +57,6 @@ pub const TEMPLATES: &[Template] = &[
         folder: "examples/hello",
         crate_name: "hello-avs",
         contract: "HelloAVS",
-        helpers: &[],
         borrowed: &[],
     },
     Template {
@@ -68,7 +64,6 @@ pub const TEMPLATES: &[Template] = &[
         folder: "templates/oracle",
         crate_name: "oracle-avs",
         contract: "OracleAVS",
-        helpers: &[],
         borrowed: &[],
     },
     Template {
@@ -76,24 +71,6 @@ pub const TEMPLATES: &[Template] = &[
         folder: "templates/bridge",
         crate_name: "bridge-avs",
         contract: "BridgeHome",
-        helpers: &[
-            "BridgeTest",
-            "ForgeryVerifier",
-            "HomeInbox",
-            "HookToken",
-            "IMessageRecipient",
-            "Inbox",
-            "MessageInbox",
-            "OperatorTable",
-            "OracleAVS",
-            "Outbox",
-            "Recorder",
-            "TableFixture",
-            "TableProofs",
-            "TokenTransfer",
-            "TokenVault",
-            "WrappedToken",
-        ],
         // One stake, two AVSs: its tests and demo run the oracle beside it.
         borrowed: &[Borrowed {
             from: "templates/oracle/artifacts/OracleAVS.json",
@@ -107,7 +84,7 @@ pub const TEMPLATES: &[Template] = &[
 ];
 
 /// Contract names a project's contract may not take: Bulwark's own, which its
-/// contracts and tests import, and the templates' helpers.
+/// contracts and tests import (a template's own names are read from its files).
 const TAKEN_CONTRACTS: &[&str] = &[
     // OpenZeppelin's, compiled with every AVS.
     "Context",
@@ -320,7 +297,7 @@ pub fn new_project(
             ))
         })?;
     let contract = contract_name(name);
-    if TAKEN_CONTRACTS.contains(&contract.as_str()) || tpl.helpers.contains(&contract.as_str()) {
+    if TAKEN_CONTRACTS.contains(&contract.as_str()) {
         return Err(CliError::Usage(format!(
             "the project's contract would be named {contract}, which Bulwark uses; choose another name"
         ))
@@ -335,6 +312,19 @@ pub fn new_project(
         ))
         .into());
     }
+    if let Some(missing) = tpl
+        .borrowed
+        .iter()
+        .find(|b| !checkout.join(b.from).is_file())
+    {
+        return Err(CliError::NotFound(format!(
+            "template {template} needs {} from the checkout {}, which has none (pass --bulwark with a complete checkout)",
+            missing.from,
+            checkout.display()
+        ))
+        .into());
+    }
+    check_clashes(&source, tpl, &contract)?;
     if dest.exists() && std::fs::read_dir(dest)?.next().is_some() {
         return Err(CliError::Exists(format!(
             "{} exists and is not empty; choose another --path",
@@ -351,19 +341,27 @@ pub fn new_project(
             git => git.clone(),
         };
     let ident = name.replace('-', "_");
-    let rewrite = |text: &str| -> String {
-        let text = tpl.borrowed.iter().fold(text.to_string(), |text, b| {
-            text.replace(b.reference.0, b.reference.1)
-        });
-        text.replace(old_name, name)
-            .replace(&old_ident, &ident)
-            .replace(tpl.contract, &contract)
-            .replace(
-                "../../contracts",
-                &format!("{}/contracts", crate::build::LINK),
-            )
-            .replace("../../tools", &format!("{}/tools", crate::build::LINK))
-    };
+    // One pass, so that no replacement is replaced again (a project named
+    // `bridge_avs2` would otherwise become `bridge_avs22`).
+    let mut replacements: Vec<(String, String)> = tpl
+        .borrowed
+        .iter()
+        .map(|b| (b.reference.0.to_string(), b.reference.1.to_string()))
+        .collect();
+    replacements.extend([
+        (old_name.to_string(), name.to_string()),
+        (old_ident.clone(), ident.clone()),
+        (tpl.contract.to_string(), contract.clone()),
+        (
+            "../../contracts".to_string(),
+            format!("{}/contracts", crate::build::LINK),
+        ),
+        (
+            "../../tools".to_string(),
+            format!("{}/tools", crate::build::LINK),
+        ),
+    ]);
+    let rewrite = |text: &str| -> String { replace_each(text, &replacements) };
     let rename = |path: &Path| -> PathBuf {
         PathBuf::from(path.to_string_lossy().replace(tpl.contract, &contract))
     };
@@ -421,6 +419,108 @@ pub fn new_project(
     Ok(files)
 }
 
+/// `text` with each `from` replaced by its `to` in one left-to-right pass: at each
+/// place the first pair whose `from` starts there wins, and replaced text is never
+/// looked at again.
+fn replace_each(text: &str, pairs: &[(String, String)]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    'scan: while let Some(c) = rest.chars().next() {
+        for (from, to) in pairs {
+            if !from.is_empty() && rest.starts_with(from.as_str()) {
+                out.push_str(to);
+                rest = &rest[from.len()..];
+                continue 'scan;
+            }
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+/// The names the template's Solidity uses at file level, which the project's
+/// contract must not take or create: each file's name (`TokenBridge` for
+/// `contracts/TokenBridge.sol`, `Bridge` for `test/Bridge.t.sol`) and each contract,
+/// library, interface, struct and enum declared; plus the borrowed files' names.
+fn solidity_names(
+    source: &Path,
+    tpl: Template,
+) -> anyhow::Result<std::collections::BTreeSet<String>> {
+    const DECLARES: &[&str] = &["contract", "library", "interface", "struct", "enum"];
+    let mut names = std::collections::BTreeSet::new();
+    for borrowed in tpl.borrowed {
+        if let Some(stem) = Path::new(borrowed.to).file_name().and_then(|n| n.to_str()) {
+            names.insert(stem.split('.').next().unwrap_or(stem).to_string());
+        }
+    }
+    for folder in ["contracts", "test"] {
+        let mut dirs = vec![source.join(folder)];
+        while let Some(dir) = dirs.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries {
+                let path = entry?.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                let Some(file) = path.file_name().and_then(|n| n.to_str()) else {
+                    continue;
+                };
+                if !file.ends_with(".sol") {
+                    continue;
+                }
+                names.insert(file.split('.').next().unwrap_or(file).to_string());
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let mut words = text
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '$'))
+                    .filter(|w| !w.is_empty());
+                while let Some(word) = words.next() {
+                    if DECLARES.contains(&word) {
+                        if let Some(declared) = words.next() {
+                            names.insert(declared.to_string());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(names)
+}
+
+/// Refuses a project contract name that would clash with the template's own
+/// Solidity: one of its names (the project `token-bridge` would write its
+/// `TokenBridge` over the vault's file), or a name that renaming makes out of
+/// another (`BridgeHomeTest` becoming `BridgeTest` for the project `bridge`, which
+/// the template's lane tests already are).
+fn check_clashes(source: &Path, tpl: Template, contract: &str) -> anyhow::Result<()> {
+    if contract == tpl.contract {
+        return Ok(());
+    }
+    let names = solidity_names(source, tpl)?;
+    if names.contains(contract) {
+        return Err(CliError::Usage(format!(
+            "the project's contract would be named {contract}, as the {} template's own {contract} is; choose another name",
+            tpl.name
+        ))
+        .into());
+    }
+    for name in names.iter().filter(|n| n.contains(tpl.contract)) {
+        let renamed = name.replace(tpl.contract, contract);
+        if names.contains(&renamed) {
+            return Err(CliError::Usage(format!(
+                "the project's contract would be named {contract}, which turns the {} template's {name} into {renamed}, a name it already uses; choose another name",
+                tpl.name
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
 fn readme(name: &str, template: &str, contract: &str) -> String {
     let (try_it, layout) = match template {
         "oracle" => (
@@ -451,7 +551,7 @@ cargo run -- demo               # all of it on two anvils, then a forgery slashe
             ),
             format!(
                 "- `contracts/{contract}.sol` (home chain): the AVS: commits each epoch's operator
-  table from the registry, is the home outbox, and slashes the signers of a forged
+  table from the registry, deploys the home outbox, and slashes the signers of a forged
   message or table; `Outbox.sol`, `Inbox.sol`, `OperatorTable.sol` (remote chain: the
   table carried across, updated only by a certificate of the one in force),
   `HomeInbox.sol`, `TokenBridge.sol` (vault and wrapped token); `test/`: forge tests.
@@ -577,6 +677,14 @@ fn copy_dir(
             continue;
         }
         let target = dest.join(rename(&rel));
+        if !entry.file_type()?.is_dir() && target.exists() {
+            // check_clashes should have refused the name; never write one file over another.
+            return Err(CliError::Exists(format!(
+                "two of the template's files would both be {}; choose another name",
+                target.display()
+            ))
+            .into());
+        }
         if entry.file_type()?.is_dir() {
             copy_dir(root, &entry.path(), dest, rewrite, rename, files)?;
         } else {
@@ -962,5 +1070,63 @@ workspace = true
         let err = new_project("x", "nope", &dir.path().join("new"), &checkout, &here)
             .expect_err("template");
         assert_eq!(crate::error::exit_code(&err), crate::error::exit::USAGE);
+    }
+
+    #[test]
+    fn replacements_are_made_once() {
+        let pairs = [
+            ("bridge-avs".to_string(), "bridge_avs2".to_string()),
+            ("bridge_avs".to_string(), "bridge_avs2".to_string()),
+            ("BridgeHome".to_string(), "Home".to_string()),
+        ];
+        assert_eq!(
+            replace_each("bridge-avs uses bridge_avs::BridgeHome; héllo", &pairs),
+            "bridge_avs2 uses bridge_avs2::Home; héllo"
+        );
+        assert_eq!(replace_each("", &pairs), "");
+    }
+
+    #[test]
+    fn names_that_clash_with_a_templates_own_solidity_are_refused() {
+        let checkout = default_checkout().expect("inside the checkout");
+        let here = Location::Path(checkout.clone());
+        let dir = tempfile::tempdir().expect("tempdir");
+        // `bridge` makes BridgeHomeTest into BridgeTest (and test/BridgeHome.t.sol into
+        // test/Bridge.t.sol), which the lane tests are; `token-bridge` and
+        // `bridge-message` are files of the template; `message` is its struct.
+        for name in [
+            "bridge",
+            "token-bridge",
+            "bridge-message",
+            "message",
+            "inbox",
+            "oracle-avs",
+        ] {
+            let dest = dir.path().join(name);
+            let err = new_project(name, "bridge", &dest, &checkout, &here).expect_err("a clash");
+            assert_eq!(
+                crate::error::exit_code(&err),
+                crate::error::exit::USAGE,
+                "{name}"
+            );
+            assert!(!dest.exists(), "{name}: nothing written");
+        }
+        // The template's own contract name is the template itself.
+        let files = new_project(
+            "bridge-home",
+            "bridge",
+            &dir.path().join("ok"),
+            &checkout,
+            &here,
+        )
+        .expect("no clash");
+        let tests = files
+            .iter()
+            .filter(|f| {
+                f.extension().is_some_and(|e| e == "sol")
+                    && f.starts_with(dir.path().join("ok/test"))
+            })
+            .count();
+        assert_eq!(tests, 3, "every test file kept: {files:?}");
     }
 }

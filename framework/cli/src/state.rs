@@ -137,9 +137,9 @@ pub struct AvsSection {
     pub build: Vec<String>,
     /// Arguments of the binary that print the AVS's own status (e.g. an oracle's
     /// latest rounds, a bridge's messages on both chains), appended to `bulwark
-    /// status`; `{rpc_url}` and `{avs}` are filled in, and while the project's devnet
-    /// runs `{aggregator_config}`, its aggregator's config (the `[avs]` settings its
-    /// setup printed).
+    /// status`; `{rpc_url}` and `{avs}` are filled in, and, when status reads the
+    /// project's own devnet, `{aggregator_config}`: its aggregator's config (the
+    /// `[avs]` settings its setup printed).
     #[serde(default)]
     pub status: Vec<String>,
     /// Arguments of the binary that read certified responses as the AVS does (one
@@ -256,6 +256,11 @@ pub struct DevnetState {
     pub operators: Vec<DevnetOperator>,
     /// Everything started, anvil first.
     pub processes: Vec<Process>,
+    /// The `[avs]` settings the project's setup printed, as every runtime got them
+    /// (a bridge's remote chain and contracts, an oracle's price server): the whole
+    /// deployment in one file.
+    #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
+    pub settings: toml::Table,
 }
 
 impl DevnetState {

@@ -1,4 +1,4 @@
-//! The bridge AVS (in progress, issue #14): messages and tokens between a home chain,
+//! A bridge AVS on Bulwark: messages and tokens between a home chain,
 //! where the restaking core and the AVS's registry live, and a remote chain that
 //! keeps a copy of the operator set (`contracts/OperatorTable.sol`).
 //!

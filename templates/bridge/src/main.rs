@@ -160,7 +160,8 @@ struct Where {
 }
 
 impl Where {
-    /// The flags, with what `--config` says filling those not given.
+    /// The flags, with what `--config` says filling those not given (a flag given is
+    /// never read from the file, so one bad key there breaks only what needs it).
     fn resolve(self) -> anyhow::Result<Located> {
         let config = match &self.config {
             Some(path) => {
@@ -168,45 +169,77 @@ impl Where {
                     .with_context(|| format!("reading {}", path.display()))?;
                 let table: toml::Table = toml::from_str(&text)
                     .with_context(|| format!("{} is not TOML", path.display()))?;
-                Some(table)
+                Some((path.display().to_string(), table))
             }
             None => None,
         };
+        let file = config.as_ref().map(|(path, _)| path.clone());
         let read = |section: &str, key: &str| -> Option<String> {
             config
                 .as_ref()?
+                .1
                 .get(section)?
                 .get(key)?
                 .as_str()
                 .map(str::to_string)
         };
-        let address = |section: &str, key: &str| -> anyhow::Result<Option<Address>> {
-            read(section, key)
-                .map(|text| {
-                    text.parse().with_context(|| {
-                        format!("[{section}] {key} in the config is not an address: {text:?}")
+        let address =
+            |flag: Option<Address>, section: &str, key: &str| -> anyhow::Result<Option<Address>> {
+                if flag.is_some() {
+                    return Ok(flag);
+                }
+                read(section, key)
+                    .map(|text| {
+                        text.parse().with_context(|| {
+                            format!(
+                                "[{section}] {key} in {} is not an address: {text:?}",
+                                file.as_deref().unwrap_or("the config")
+                            )
+                        })
                     })
-                })
-                .transpose()
-        };
-        let confirmations = config
+                    .transpose()
+            };
+        // The file's addresses belong to its BridgeHome: read against another, its
+        // lanes would compare unrelated contracts.
+        if let (Some(flag), Some(own)) = (self.home_avs, address(None, "chain", "avs")?) {
+            if flag != own {
+                anyhow::bail!(
+                    "--home-avs {flag} is not the BridgeHome {own} that {} describes",
+                    file.as_deref().unwrap_or("the config")
+                );
+            }
+        }
+        let confirmations = match config
             .as_ref()
-            .and_then(|c| c.get("avs")?.get("confirmations")?.as_integer())
-            .map(|n| u64::try_from(n).context("[avs] confirmations is negative"))
-            .transpose()?;
+            .and_then(|(_, c)| c.get("avs")?.get("confirmations"))
+        {
+            None => None,
+            Some(value) => Some(
+                value
+                    .as_integer()
+                    .and_then(|n| u64::try_from(n).ok())
+                    .with_context(|| {
+                        format!(
+                            "[avs] confirmations in {} is not a count: {value}",
+                            file.as_deref().unwrap_or("the config")
+                        )
+                    })?,
+            ),
+        };
         Ok(Located {
             home_rpc_url: self.home_rpc_url.or_else(|| read("chain", "rpc_url")),
             remote_rpc_url: self
                 .remote_rpc_url
                 .or_else(|| read("avs", "remote_rpc_url")),
-            home_avs: self.home_avs.or(address("chain", "avs")?),
-            home_inbox: self.home_inbox.or(address("avs", "home_inbox")?),
-            vault: self.vault.or(address("avs", "vault")?),
-            remote_outbox: self.remote_outbox.or(address("avs", "remote_outbox")?),
-            remote_table: self.remote_table.or(address("avs", "remote_table")?),
-            remote_inbox: self.remote_inbox.or(address("avs", "remote_inbox")?),
-            wrapped: self.wrapped.or(address("avs", "wrapped")?),
+            home_avs: address(self.home_avs, "chain", "avs")?,
+            home_inbox: address(self.home_inbox, "avs", "home_inbox")?,
+            vault: address(self.vault, "avs", "vault")?,
+            remote_outbox: address(self.remote_outbox, "avs", "remote_outbox")?,
+            remote_table: address(self.remote_table, "avs", "remote_table")?,
+            remote_inbox: address(self.remote_inbox, "avs", "remote_inbox")?,
+            wrapped: address(self.wrapped, "avs", "wrapped")?,
             confirmations,
+            file,
         })
     }
 }
@@ -223,11 +256,18 @@ struct Located {
     remote_inbox: Option<Address>,
     wrapped: Option<Address>,
     confirmations: Option<u64>,
+    /// The config file read, if any.
+    file: Option<String>,
 }
 
-/// `value`, or an error naming the flag that gives it.
-fn needed<T>(value: Option<T>, flag: &str) -> anyhow::Result<T> {
-    value.with_context(|| format!("pass --{flag}, or --config with a devnet runtime's config"))
+impl Located {
+    /// `value`, or an error naming the flag (and the file's key) that gives it.
+    fn needed<T>(&self, value: Option<T>, flag: &str, key: &str) -> anyhow::Result<T> {
+        value.with_context(|| match &self.file {
+            Some(file) => format!("{file} has no {key}: pass --{flag}"),
+            None => format!("pass --{flag}, or --config with a devnet runtime's config"),
+        })
+    }
 }
 
 fn main() -> std::process::ExitCode {
@@ -268,8 +308,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
             to,
         } => {
             let at = at.resolve()?;
-            let vault = needed(at.vault, "vault")?;
-            let rpc_url = needed(at.home_rpc_url, "home-rpc-url")?;
+            let vault = at.needed(at.vault, "vault", "[avs] vault")?;
+            let rpc_url = at.needed(at.home_rpc_url.clone(), "home-rpc-url", "[chain] rpc_url")?;
             let (provider, from) = wallet_provider(&rpc_url, &key_file)?;
             let token = bridge_avs::contracts::ITokenVault::new(vault, provider.clone())
                 .token()
@@ -306,8 +346,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
             to,
         } => {
             let at = at.resolve()?;
-            let wrapped = needed(at.wrapped, "wrapped")?;
-            let remote_rpc_url = needed(at.remote_rpc_url, "remote-rpc-url")?;
+            let wrapped = at.needed(at.wrapped, "wrapped", "[avs] wrapped")?;
+            let remote_rpc_url = at.needed(
+                at.remote_rpc_url.clone(),
+                "remote-rpc-url",
+                "[avs] remote_rpc_url",
+            )?;
             let (provider, from) = wallet_provider(&remote_rpc_url, &key_file)?;
             let amount = ether(amount);
             let receipt = devnet::mined(
@@ -327,13 +371,19 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Status { at, confirmations } => {
             let at = at.resolve()?;
-            let home =
-                bulwark::chain::provider::connect(&needed(at.home_rpc_url, "home-rpc-url")?, None)?;
-            let remote = bulwark::chain::provider::connect(
-                &needed(at.remote_rpc_url, "remote-rpc-url")?,
+            let home = bulwark::chain::provider::connect(
+                &at.needed(at.home_rpc_url.clone(), "home-rpc-url", "[chain] rpc_url")?,
                 None,
             )?;
-            let home_avs = needed(at.home_avs, "home-avs")?;
+            let remote = bulwark::chain::provider::connect(
+                &at.needed(
+                    at.remote_rpc_url.clone(),
+                    "remote-rpc-url",
+                    "[avs] remote_rpc_url",
+                )?,
+                None,
+            )?;
+            let home_avs = at.needed(at.home_avs, "home-avs", "[chain] avs")?;
             let confirmations = confirmations.or(at.confirmations).unwrap_or(CONFIRMATIONS);
             let d = bridge_avs::signing::Deployment {
                 home_chain: home.get_chain_id().await?,
@@ -343,10 +393,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     .outbox()
                     .call()
                     .await?,
-                home_inbox: needed(at.home_inbox, "home-inbox")?,
-                remote_outbox: needed(at.remote_outbox, "remote-outbox")?,
-                remote_table: needed(at.remote_table, "remote-table")?,
-                remote_inbox: needed(at.remote_inbox, "remote-inbox")?,
+                home_inbox: at.needed(at.home_inbox, "home-inbox", "[avs] home_inbox")?,
+                remote_outbox: at.needed(
+                    at.remote_outbox,
+                    "remote-outbox",
+                    "[avs] remote_outbox",
+                )?,
+                remote_table: at.needed(at.remote_table, "remote-table", "[avs] remote_table")?,
+                remote_inbox: at.needed(at.remote_inbox, "remote-inbox", "[avs] remote_inbox")?,
             };
             print!(
                 "{}",
