@@ -170,6 +170,25 @@ pub fn registration_digest(d: &Deployment, operator: Address, url: &str, issued_
     )
 }
 
+/// The body an operator posts to a relayer's `/v1/signers`: its URL, signed with
+/// its BLS key at `issued_at` (Unix seconds).
+pub fn registration(
+    key: &SecretKey,
+    d: &Deployment,
+    operator: Address,
+    url: &str,
+    issued_at: u64,
+) -> String {
+    let signature = relay::sign(key, registration_digest(d, operator, url, issued_at));
+    serde_json::json!({
+        "operator": operator.to_string(),
+        "url": url,
+        "issued_at": issued_at,
+        "signature": format!("0x{}", bulwark::alloy::primitives::hex::encode(signature.to_uncompressed())),
+    })
+    .to_string()
+}
+
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -258,15 +277,7 @@ async fn register_forever(
         return;
     };
     loop {
-        let issued_at = unix_now();
-        let signature = relay::sign(&key, registration_digest(&d, operator, &url, issued_at));
-        let body = serde_json::json!({
-            "operator": operator.to_string(),
-            "url": url,
-            "issued_at": issued_at,
-            "signature": format!("0x{}", bulwark::alloy::primitives::hex::encode(signature.to_uncompressed())),
-        })
-        .to_string();
+        let body = registration(&key, &d, operator, &url, unix_now());
         for aggregator in &aggregators {
             let sent = http
                 .post(format!("{}/v1/signers", aggregator.trim_end_matches('/')))
@@ -282,12 +293,54 @@ async fn register_forever(
     }
 }
 
-/// The relayer's view of registered operators: URL and the time it was signed.
-type Signers = Arc<RwLock<BTreeMap<Address, (String, u64)>>>;
+/// The relayer's view of registered operators: where each serves its signatures,
+/// and when it signed that (a registration replaces only an older one).
+#[derive(Clone, Debug, Default)]
+pub struct Registrations(Arc<RwLock<BTreeMap<Address, (String, u64)>>>);
+
+impl Registrations {
+    /// Each registered operator's signature server, as the relayer asks them.
+    pub fn endpoints(&self) -> Vec<Endpoint> {
+        self.0
+            .read()
+            .map(|s| {
+                s.iter()
+                    .map(|(operator, (url, _))| Endpoint {
+                        operator: *operator,
+                        url: url.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// The relayer's registration endpoint, `POST /v1/signers` (and `/health`):
+/// registrations that verify against `d`'s registry on `home` land in
+/// `registrations`.
+///
+/// # Security
+/// See the module's: every field is checked before the registry is read, the
+/// signature before anything is stored, bodies over 2 KiB are refused unread.
+pub fn registration_router(
+    registrations: Registrations,
+    home: DynProvider,
+    d: Deployment,
+) -> axum::Router {
+    axum::Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/v1/signers", post(register))
+        .layer(DefaultBodyLimit::max(MAX_REGISTRATION))
+        .with_state(Registry {
+            signers: registrations,
+            home,
+            d,
+        })
+}
 
 #[derive(Clone)]
 struct Registry {
-    signers: Signers,
+    signers: Registrations,
     home: DynProvider,
     d: Deployment,
 }
@@ -320,11 +373,15 @@ async fn accept(r: &Registry, body: &[u8]) -> Result<(), &'static str> {
         return Err("url must be http:// on a loopback address");
     }
     let now = unix_now();
-    if issued_at + REGISTRATION_SKEW < now || issued_at > now + FUTURE_SKEW {
+    // Saturating: the time is the sender's number, u64::MAX included.
+    if issued_at.saturating_add(REGISTRATION_SKEW) < now
+        || issued_at > now.saturating_add(FUTURE_SKEW)
+    {
         return Err("issued_at too far from now");
     }
     let newer = r
         .signers
+        .0
         .read()
         .map_err(|_| "busy")?
         .get(&operator)
@@ -343,7 +400,7 @@ async fn accept(r: &Registry, body: &[u8]) -> Result<(), &'static str> {
         .public_key
         .verify(&Domain::SIGNATURE, digest.as_slice(), &signature)
         .map_err(|_| "signature does not verify")?;
-    let mut signers = r.signers.write().map_err(|_| "busy")?;
+    let mut signers = r.signers.0.write().map_err(|_| "busy")?;
     // Again under the lock: a registration that raced this one may be newer.
     if signers
         .get(&operator)
@@ -379,16 +436,8 @@ pub async fn run_relayer(
     let home = bulwark::chain::provider::connect(&config.chain.rpc_url, Some(wallet.clone()))?;
     let remote = bulwark::chain::provider::connect(&settings.remote_rpc_url, Some(wallet))?;
     let d = deployment(&home, &remote, config.chain.avs, &settings).await?;
-    let signers: Signers = Arc::default();
-    let app = axum::Router::new()
-        .route("/health", get(|| async { "ok" }))
-        .route("/v1/signers", post(register))
-        .layer(DefaultBodyLimit::max(MAX_REGISTRATION))
-        .with_state(Registry {
-            signers: signers.clone(),
-            home: home.clone(),
-            d,
-        });
+    let signers = Registrations::default();
+    let app = registration_router(signers.clone(), home.clone(), d);
     let listener = tokio::net::TcpListener::bind(config.aggregator.listen).await?;
     let addr = listener.local_addr()?;
     let server = tokio::spawn(async move {
@@ -422,17 +471,7 @@ pub async fn run_relayer(
     let poll = Duration::from_millis(config.chain.poll_ms);
     let work = async {
         loop {
-            let endpoints = signers
-                .read()
-                .map(|s| {
-                    s.iter()
-                        .map(|(operator, (url, _))| Endpoint {
-                            operator: *operator,
-                            url: url.clone(),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+            let endpoints = signers.endpoints();
             relayer.set_endpoints(endpoints);
             match relayer.step().await {
                 Ok(report) => {
