@@ -76,7 +76,14 @@ demo-hello: $(TOOLS_STAMP)
 cli: $(TOOLS_STAMP)
 	cargo build --profile test --locked -p bulwark-cli -p oracle-avs
 
-test: fmt-check clippy test-rust test-tools test-contracts test-templates test-fixtures test-fuzz package-check
+# Each stage in order, timed, so a slow run (CI's fresh clone) says where its time went.
+TEST_STAGES := fmt-check clippy test-rust test-tools test-contracts test-templates test-fixtures test-fuzz package-check
+test:
+	@for stage in $(TEST_STAGES); do \
+	  start=$$(date +%s); \
+	  $(MAKE) --no-print-directory $$stage || exit 1; \
+	  echo "make test: $$stage took $$(( $$(date +%s) - start )) s"; \
+	done
 	@echo "make test: all checks passed"
 
 # The library crates as crates.io would get them (metadata, README, licence, versioned
@@ -144,7 +151,11 @@ test-templates: $(TOOLS_STAMP)
 	# test-rust; `cargo build -p bulwark-cli` would unify features differently and
 	# recompile a hundred crates).
 	cargo test --workspace --locked --no-run
-	for t in $(TEMPLATES); do bash tools/new_project_check.sh $$t; done
+	for t in $(TEMPLATES); do \
+	  start=$$(date +%s); \
+	  bash tools/new_project_check.sh $$t || exit 1; \
+	  echo "test-templates: $$t took $$(( $$(date +%s) - start )) s"; \
+	done
 	python3 tools/guide_check.py docs/first-avs.md
 
 # The guide alone (docs/first-avs.md), as test-templates runs it.
