@@ -696,7 +696,7 @@ async fn remote_chain(
         .context("binding the remote chain's front")?;
     let addr = listener.local_addr()?;
     let endpoint = format!("http://{addr}");
-    let front = rpc_front(anvil.clone());
+    let front = rpc_front(anvil.clone())?;
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, front).await;
     });
@@ -760,13 +760,19 @@ async fn devnet_setup(
 const MAX_RPC_BYTES: usize = 8 << 20;
 
 /// `GET /health`, and every JSON-RPC `POST /` passed to the anvil at `anvil`.
-fn rpc_front(anvil: String) -> axum::Router {
+fn rpc_front(anvil: String) -> anyhow::Result<axum::Router> {
     use axum::body::Bytes;
     use axum::extract::{DefaultBodyLimit, State};
     use axum::http::{StatusCode, header};
     use axum::response::IntoResponse;
-    let client = reqwest::Client::new();
-    axum::Router::new()
+    // Straight to the anvil on loopback: never through a proxy from the
+    // environment; a call anvil does not answer in 30 s fails instead of hanging.
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .context("building the remote chain's HTTP client")?;
+    Ok(axum::Router::new()
         .route("/health", axum::routing::get(|| async { "ok" }))
         .route(
             "/",
@@ -794,7 +800,7 @@ fn rpc_front(anvil: String) -> axum::Router {
             ),
         )
         .layer(DefaultBodyLimit::max(MAX_RPC_BYTES))
-        .with_state((client, anvil))
+        .with_state((client, anvil)))
 }
 
 /// A provider signing with the key in `key_file`, and its account.

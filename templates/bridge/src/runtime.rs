@@ -270,8 +270,12 @@ async fn register_forever(
     url: String,
     aggregators: Vec<String>,
 ) {
+    // Relayers are named by the config, reached directly: never through a proxy
+    // from the environment, never redirected elsewhere.
     let Ok(http) = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
         .build()
     else {
         return;
