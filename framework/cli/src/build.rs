@@ -115,9 +115,7 @@ pub async fn build(dir: &Path, project: &Project, options: BuildOptions) -> anyh
                 layout.src
             ))
         })?;
-        let full = std::fs::read_to_string(forge_out)
-            .with_context(|| format!("reading {}", forge_out.display()))?;
-        built.artifact_changed = refresh_artifact(&full, forge_out, target)?;
+        built.artifact_changed = refresh_artifact(forge_out, target)?;
         built.artifact = Some(target.clone());
         built.others = refresh_others(target, &wanted, &built_from)?;
     }
@@ -132,11 +130,13 @@ pub async fn build(dir: &Path, project: &Project, options: BuildOptions) -> anyh
     Ok(built)
 }
 
-/// Writes the slim form of forge's artifact `full` (read from `forge_out`) to
-/// `target` if it differs; returns whether it did.
-fn refresh_artifact(full: &str, forge_out: &Path, target: &Path) -> anyhow::Result<bool> {
+/// Writes the slim form of forge's artifact at `forge_out` to `target` if it
+/// differs; returns whether it did.
+fn refresh_artifact(forge_out: &Path, target: &Path) -> anyhow::Result<bool> {
+    let full = std::fs::read_to_string(forge_out)
+        .with_context(|| format!("reading {}", forge_out.display()))?;
     let slim =
-        slim_artifact(full).with_context(|| format!("reading forge's {}", forge_out.display()))?;
+        slim_artifact(&full).with_context(|| format!("reading forge's {}", forge_out.display()))?;
     let changed = std::fs::read_to_string(target).ok().as_deref() != Some(slim.as_str());
     if changed {
         if let Some(parent) = target.parent() {
@@ -184,9 +184,7 @@ fn refresh_others(
         let Some(forge_out) = built_from.get(name).filter(|_| target != avs_artifact) else {
             continue;
         };
-        let full = std::fs::read_to_string(forge_out)
-            .with_context(|| format!("reading {}", forge_out.display()))?;
-        let changed = refresh_artifact(&full, forge_out, &target)?;
+        let changed = refresh_artifact(forge_out, &target)?;
         refreshed.push((target, changed));
     }
     Ok(refreshed)
@@ -660,22 +658,29 @@ mod tests {
         // Outbox in its own file; Vault declared in Tokens.sol; Table in a sub-folder
         // of contracts/ and nested by forge, as a library has a Table.sol too, whose
         // Table forge put where the project's would be.
-        put(
-            &out.join("Outbox.sol/Outbox.json"),
-            &forge_artifact("contracts/Outbox.sol", "Outbox", "0x01"),
-        );
-        put(
-            &out.join("Tokens.sol/Vault.json"),
-            &forge_artifact("contracts/Tokens.sol", "Vault", "0x02"),
-        );
-        put(
-            &out.join("sub/Table.sol/Table.json"),
-            &forge_artifact("contracts/sub/Table.sol", "Table", "0x03"),
-        );
-        put(
-            &out.join("Table.sol/Table.json"),
-            &forge_artifact("lib/x/Table.sol", "Table", "0x66"),
-        );
+        for (file, source, name, code) in [
+            (
+                "Outbox.sol/Outbox.json",
+                "contracts/Outbox.sol",
+                "Outbox",
+                "0x01",
+            ),
+            (
+                "Tokens.sol/Vault.json",
+                "contracts/Tokens.sol",
+                "Vault",
+                "0x02",
+            ),
+            (
+                "sub/Table.sol/Table.json",
+                "contracts/sub/Table.sol",
+                "Table",
+                "0x03",
+            ),
+            ("Table.sol/Table.json", "lib/x/Table.sol", "Table", "0x66"),
+        ] {
+            put(&out.join(file), &forge_artifact(source, name, code));
+        }
         let fresh_table =
             slim_artifact(&forge_artifact("contracts/sub/Table.sol", "Table", "0x03"))
                 .expect("slim");
